@@ -1,0 +1,245 @@
+//! Code generation: an annotated function keeps its signature and attributes; its body becomes
+//! a static call-site description, a guard started before the original body runs, and a
+//! `finish` with the classified result. Everything else happens in `::kansoku::__private`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::ext::IdentExt as _;
+use syn::parse::Parse;
+use syn::visit_mut::{self, VisitMut};
+use syn::{parse_quote, Expr, Ident, ItemFn, LitStr, ReturnType, Signature, Type};
+
+use crate::args::{EndpointArgs, QueryArgs, RequestArgs};
+use crate::{shape, target};
+
+/// The arguments of one attribute, and the `Site` constructor they turn into.
+pub(crate) trait SiteArgs: Parse {
+    /// The attribute's name, for error messages.
+    const ATTRIBUTE: &'static str;
+
+    /// `::kansoku::__private::Site::…(info, …)`.
+    fn site(&self, info: TokenStream) -> TokenStream;
+}
+
+impl SiteArgs for EndpointArgs {
+    const ATTRIBUTE: &'static str = "monitor_api_endpoint";
+
+    fn site(&self, info: TokenStream) -> TokenStream {
+        let name = optional(self.name.as_ref());
+        let op = optional(self.op.as_ref());
+        quote!(::kansoku::__private::Site::endpoint(#info, #name, #op))
+    }
+}
+
+impl SiteArgs for RequestArgs {
+    const ATTRIBUTE: &'static str = "track_api_request";
+
+    fn site(&self, info: TokenStream) -> TokenStream {
+        let endpoint = optional(self.endpoint.as_ref());
+        let method = match &self.method {
+            Some(method) => method.clone(),
+            None => LitStr::new("ANY", Span::call_site()),
+        };
+        quote!(::kansoku::__private::Site::api_request(#info, #endpoint, #method))
+    }
+}
+
+impl SiteArgs for QueryArgs {
+    const ATTRIBUTE: &'static str = "track_database_query";
+
+    fn site(&self, info: TokenStream) -> TokenStream {
+        let QueryArgs { operation, table } = self;
+        quote!(::kansoku::__private::Site::db_query(#info, #operation, #table))
+    }
+}
+
+fn optional(value: Option<&LitStr>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// Expands one attribute. On any error, the errors are emitted next to the unchanged `item`,
+/// so the user sees them and nothing that follows from a missing or mangled function.
+pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = syn::parse2::<A>(args);
+    let function = target::function(A::ATTRIBUTE, item.clone());
+    let error = match (args, function) {
+        (Ok(args), Ok(function)) => return instrument_fn(&args, function),
+        (Err(error), Ok(_)) | (Ok(_), Err(error)) => error,
+        (Err(mut error), Err(more)) => {
+            error.combine(more);
+            error
+        }
+    };
+    let mut tokens = error.to_compile_error();
+    tokens.extend(item);
+    tokens
+}
+
+// Input:
+//     #[track_api_request(method = "POST", endpoint = "/checkout")]
+//     pub async fn checkout(cart: Cart) -> Result<Receipt, CheckoutError> {
+//         BODY
+//     }
+//
+// Output:
+//     pub async fn checkout(cart: Cart) -> Result<Receipt, CheckoutError> {
+//         static __KANSOKU_SITE: ::kansoku::__private::Site = ::kansoku::__private::Site::api_request(
+//             ::kansoku::__private::FnInfo { function: "checkout", …, is_method: false },
+//             ::core::option::Option::Some("/checkout"),
+//             "POST",
+//         );
+//         let __kansoku_call = __KANSOKU_SITE.start();
+//         let __kansoku_out: Result<Receipt, CheckoutError> = async move { BODY }.await;
+//         __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
+//         __kansoku_out
+//     }
+//
+// A plain `fn` runs its body as `::kansoku::__private::call(move || { BODY })` instead, so that
+// `return` and `?` keep their meaning. A non-`async` fn returning a future it builds in its
+// tail (`#[async_trait]` methods) gets the same statements inside that future, see
+// `instrument_returned_future`.
+fn instrument_fn(args: &impl SiteArgs, mut function: ItemFn) -> TokenStream {
+    let site = args.site(fn_info(&function.sig));
+    let start = start(&function.sig);
+    if function.sig.asyncness.is_some() {
+        let body = &function.block;
+        let ret = declared_return_type(&function.sig.output);
+        let statements = guarded(&site, &start, &ret, quote!(async move #body.await));
+        function.block = Box::new(parse_quote!({ #statements }));
+    } else if let Some(output) = shape::future_output(&function.sig.output).cloned() {
+        if let Some(future) = shape::returned_future(&mut function) {
+            instrument_returned_future(&site, &start, erase_impl_trait(output), future);
+            return function.into_token_stream();
+        }
+        instrument_sync(&site, &start, &mut function);
+    } else {
+        instrument_sync(&site, &start, &mut function);
+    }
+    function.into_token_stream()
+}
+
+// Input:
+//     fn list(&self) -> Result<Vec<Shop>, DbError> { BODY }
+//
+// Output:
+//     fn list(&self) -> Result<Vec<Shop>, DbError> {
+//         static __KANSOKU_SITE: ::kansoku::__private::Site = …;
+//         let __kansoku_call = __KANSOKU_SITE.start_method(::core::any::type_name::<Self>);
+//         let __kansoku_out: Result<Vec<Shop>, DbError> = ::kansoku::__private::call(move || { BODY });
+//         __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
+//         __kansoku_out
+//     }
+fn instrument_sync(site: &TokenStream, start: &TokenStream, function: &mut ItemFn) {
+    let body = &function.block;
+    let ret = declared_return_type(&function.sig.output);
+    let run = quote!(::kansoku::__private::call(move || #body));
+    let statements = guarded(site, start, &ret, run);
+    function.block = Box::new(parse_quote!({ #statements }));
+}
+
+// Input (what `#[async_trait]` makes of `async fn get(&self) -> T { BODY }`):
+//     fn get<'life0, 'async_trait>(&'life0 self)
+//         -> Pin<Box<dyn Future<Output = T> + Send + 'async_trait>>
+//     { Box::pin(async move { BODY }) }
+//
+// Output:
+//     fn get<'life0, 'async_trait>(&'life0 self)
+//         -> Pin<Box<dyn Future<Output = T> + Send + 'async_trait>>
+//     {
+//         Box::pin(async move {
+//             static __KANSOKU_SITE: ::kansoku::__private::Site = …;
+//             let __kansoku_call = __KANSOKU_SITE.start_method(::core::any::type_name::<Self>);
+//             let __kansoku_out: T = async move { BODY }.await;
+//             __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
+//             __kansoku_out
+//         })
+//     }
+fn instrument_returned_future(
+    site: &TokenStream,
+    start: &TokenStream,
+    output: Type,
+    future: &mut Expr,
+) {
+    let awaited = match future {
+        Expr::Async(_) | Expr::Call(_) | Expr::MethodCall(_) | Expr::Path(_) | Expr::Paren(_) => {
+            quote!(#future.await)
+        }
+        _ => quote!((#future).await),
+    };
+    let statements = guarded(site, start, &output, awaited);
+    *future = parse_quote!(async move { #statements });
+}
+
+/// The statements of an instrumented body: `run` is the expression that runs the original body
+/// and yields its result, of type `ret`.
+fn guarded(site: &TokenStream, start: &TokenStream, ret: &Type, run: TokenStream) -> TokenStream {
+    let call = local("__kansoku_call");
+    let out = local("__kansoku_out");
+    quote! {
+        static __KANSOKU_SITE: ::kansoku::__private::Site = #site;
+        let #call = #start;
+        let #out: #ret = #run;
+        #call.finish(::kansoku::__private::classify!(&#out));
+        #out
+    }
+}
+
+/// A generated local variable. `mixed_site` hygiene keeps it out of reach of the user's body
+/// (which is spliced in after the guard is declared) and of other expansions stacked on it.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+fn fn_info(signature: &Signature) -> TokenStream {
+    let function = signature.ident.unraw().to_string();
+    let is_method = signature.receiver().is_some();
+    quote! {
+        ::kansoku::__private::FnInfo {
+            function: #function,
+            module_path: ::core::module_path!(),
+            file: ::core::file!(),
+            line: ::core::line!(),
+            is_method: #is_method,
+        }
+    }
+}
+
+/// Starts the guard; a method names its type at run time, which the macro cannot see.
+fn start(signature: &Signature) -> TokenStream {
+    if signature.receiver().is_some() {
+        quote!(__KANSOKU_SITE.start_method(::core::any::type_name::<Self>))
+    } else {
+        quote!(__KANSOKU_SITE.start())
+    }
+}
+
+/// The type to annotate the result with: the declared return type with `impl Trait` erased
+/// (a `let` cannot name an opaque type), `()` if none is declared.
+fn declared_return_type(output: &ReturnType) -> Type {
+    match output {
+        ReturnType::Default => parse_quote!(()),
+        ReturnType::Type(_, ty) => erase_impl_trait((**ty).clone()),
+    }
+}
+
+fn erase_impl_trait(mut ty: Type) -> Type {
+    struct EraseImplTrait;
+
+    impl VisitMut for EraseImplTrait {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](impl_trait.impl_token.span),
+                });
+            } else {
+                visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+
+    EraseImplTrait.visit_type_mut(&mut ty);
+    ty
+}

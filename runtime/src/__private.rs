@@ -1,0 +1,320 @@
+//! What the attribute macros expand into. **Not a stable API**: anything here may change in any
+//! release; only the attributes themselves are public.
+//!
+//! Each annotated function gets one `static Site` describing the call site (a compile-time
+//! constant) and, per call, a [`Call`] guard. The macros never look at features: with no
+//! backend on, `Site` holds only its description and `Call` is zero-sized, so everything here
+//! inlines to nothing.
+
+use std::error::Error as StdError;
+
+#[cfg(any(feature = "otel", feature = "redis"))]
+use crate::record;
+
+/// The annotated function, as the macro saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct FnInfo {
+    /// The function's identifier.
+    pub function: &'static str,
+    /// `module_path!()` at the function.
+    pub module_path: &'static str,
+    /// `file!()` at the function.
+    pub file: &'static str,
+    /// `line!()` at the function.
+    pub line: u32,
+    /// It has a `self` receiver, so its default name is `Type::function`.
+    pub is_method: bool,
+}
+
+/// Which attribute made the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteKind {
+    /// `#[track_api_request]`
+    ApiRequest,
+    /// `#[track_database_query]`
+    DbQuery,
+    /// `#[monitor_api_endpoint]`
+    Endpoint,
+}
+
+/// One annotated function: its description and, with a metrics backend on, its counters.
+#[derive(Debug)]
+// `secondary` and friends are read by the exporters (and soon the Sentry backend).
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
+pub struct Site {
+    pub(crate) info: FnInfo,
+    pub(crate) kind: SiteKind,
+    /// endpoint (api), name (endpoint), operation (query)
+    pub(crate) primary: Option<&'static str>,
+    /// method (api), op (endpoint), table (query)
+    pub(crate) secondary: Option<&'static str>,
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    pub(crate) core: record::SiteCore,
+}
+
+impl Site {
+    const fn new(
+        info: FnInfo,
+        kind: SiteKind,
+        primary: Option<&'static str>,
+        secondary: Option<&'static str>,
+    ) -> Site {
+        Site {
+            info,
+            kind,
+            primary,
+            secondary,
+            #[cfg(any(feature = "otel", feature = "redis"))]
+            core: record::SiteCore::new(),
+        }
+    }
+
+    /// `#[track_api_request(method = …, endpoint = …)]`
+    pub const fn api_request(
+        info: FnInfo,
+        endpoint: Option<&'static str>,
+        method: &'static str,
+    ) -> Site {
+        Site::new(info, SiteKind::ApiRequest, endpoint, Some(method))
+    }
+
+    /// `#[track_database_query(operation, table)]`
+    pub const fn db_query(info: FnInfo, operation: &'static str, table: &'static str) -> Site {
+        Site::new(info, SiteKind::DbQuery, Some(operation), Some(table))
+    }
+
+    /// `#[monitor_api_endpoint(name = …, op = …)]`
+    pub const fn endpoint(
+        info: FnInfo,
+        name: Option<&'static str>,
+        op: Option<&'static str>,
+    ) -> Site {
+        Site::new(info, SiteKind::Endpoint, name, op)
+    }
+
+    /// The attribute that made this site.
+    pub fn kind(&self) -> SiteKind {
+        self.kind
+    }
+
+    /// The function as the macro saw it.
+    pub fn info(&self) -> &FnInfo {
+        &self.info
+    }
+
+    /// A call of a free function (or of a method whose name was given explicitly) begins.
+    #[inline(always)]
+    pub fn start(&'static self) -> Call {
+        Call {
+            #[cfg(any(feature = "otel", feature = "redis"))]
+            active: record::Active::start(self, None),
+        }
+    }
+
+    /// A call of a method begins; `type_name` names `Self` for the default `Type::method` name.
+    #[inline(always)]
+    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+    pub fn start_method(&'static self, type_name: fn() -> &'static str) -> Call {
+        Call {
+            #[cfg(any(feature = "otel", feature = "redis"))]
+            active: record::Active::start(self, Some(type_name)),
+        }
+    }
+}
+
+/// One call in progress. [`Call::finish`] records how it ended; dropped without it, the call
+/// panicked (when the thread is panicking) or was cancelled (its future was dropped).
+#[must_use = "a call is recorded when it is finished or dropped"]
+#[derive(Debug)]
+pub struct Call {
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    active: Option<record::Active>,
+}
+
+impl Call {
+    /// The call returned `outcome`.
+    #[inline(always)]
+    #[cfg_attr(
+        not(any(feature = "otel", feature = "redis")),
+        allow(unused_variables, unused_mut)
+    )]
+    pub fn finish(mut self, outcome: Outcome<'_>) {
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        if let Some(active) = self.active.take() {
+            active.finish(&outcome);
+        }
+    }
+}
+
+#[cfg(any(feature = "otel", feature = "redis"))]
+impl Drop for Call {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(active) = self.active.take() {
+            active.abandon();
+        }
+    }
+}
+
+/// How a returned call ended, as far as its return type tells.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// Not an `Err`.
+    Ok,
+    /// An `Err`.
+    Err(ErrorRef<'a>),
+}
+
+/// The error of an `Err` outcome.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorRef<'a> {
+    /// `core::any::type_name` of the error type.
+    pub type_name: &'static str,
+    /// The error itself, when its type implements `std::error::Error + 'static`.
+    pub error: Option<&'a (dyn StdError + 'static)>,
+}
+
+impl ErrorRef<'_> {
+    /// The error type's own name, without its module path or generic arguments:
+    /// `shop::CheckoutError<u8>` is `CheckoutError`. This is the `kind` label.
+    pub fn short_type_name(&self) -> &'static str {
+        short_type_name(self.type_name)
+    }
+}
+
+/// `a::b::Type<c::D>` → `Type`; `&a::Type` → `Type`; `(A, B)` is kept as written.
+pub(crate) fn short_type_name(full: &'static str) -> &'static str {
+    let base = full.split('<').next().unwrap_or(full);
+    let base = base.rsplit("::").next().unwrap_or(base);
+    let base = base
+        .trim_start_matches(['&', '*'])
+        .trim_start_matches("mut ")
+        .trim_start_matches("dyn ");
+    if base.is_empty() {
+        full
+    } else {
+        base
+    }
+}
+
+/// Borrowed return value for [`classify!`]: autoref specialisation picks the most specific
+/// of the `Classify*` impls below.
+#[derive(Debug)]
+pub struct Wrap<'a, T: ?Sized>(pub &'a T);
+
+/// Level 1: `Result<T, E>` whose error is a `std::error::Error`, kept for error capture.
+pub trait ClassifyError<'a> {
+    fn __kansoku_classify(&self) -> Outcome<'a>;
+}
+/// Level 2: any other `Result<T, E>`.
+pub trait ClassifyResult<'a> {
+    fn __kansoku_classify(&self) -> Outcome<'a>;
+}
+/// Level 3: any other type is an `ok` outcome.
+pub trait ClassifyOther<'a> {
+    fn __kansoku_classify(&self) -> Outcome<'a>;
+}
+
+impl<'a, T, E: StdError + 'static> ClassifyError<'a> for &Wrap<'a, Result<T, E>> {
+    #[inline(always)]
+    fn __kansoku_classify(&self) -> Outcome<'a> {
+        match self.0 {
+            Ok(_) => Outcome::Ok,
+            Err(error) => Outcome::Err(ErrorRef {
+                type_name: core::any::type_name::<E>(),
+                error: Some(error),
+            }),
+        }
+    }
+}
+
+impl<'a, T, E> ClassifyResult<'a> for &&Wrap<'a, Result<T, E>> {
+    #[inline(always)]
+    fn __kansoku_classify(&self) -> Outcome<'a> {
+        match self.0 {
+            Ok(_) => Outcome::Ok,
+            Err(_) => Outcome::Err(ErrorRef {
+                type_name: core::any::type_name::<E>(),
+                error: None,
+            }),
+        }
+    }
+}
+
+impl<'a, T: ?Sized> ClassifyOther<'a> for Wrap<'a, T> {
+    #[inline(always)]
+    fn __kansoku_classify(&self) -> Outcome<'a> {
+        Outcome::Ok
+    }
+}
+
+/// `classify!(&value)`: the [`Outcome`] of a returned value.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kansoku_classify {
+    ($out:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{ClassifyError as _, ClassifyOther as _, ClassifyResult as _};
+        (&&$crate::__private::Wrap($out)).__kansoku_classify()
+    }};
+}
+pub use crate::__kansoku_classify as classify;
+
+/// Runs a synchronous body as a closure, so `return` and `?` in it keep their meaning.
+#[inline(always)]
+pub fn call<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct MyError;
+    impl std::fmt::Display for MyError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("mine")
+        }
+    }
+    impl StdError for MyError {}
+
+    fn kind(o: Outcome<'_>) -> Option<(&'static str, bool)> {
+        match o {
+            Outcome::Ok => None,
+            Outcome::Err(e) => Some((e.short_type_name(), e.error.is_some())),
+        }
+    }
+
+    #[test]
+    fn classifies_results_errors_and_other_values() {
+        let ok: Result<u8, MyError> = Ok(1);
+        let err: Result<u8, MyError> = Err(MyError);
+        let err_str: Result<u8, String> = Err("x".into());
+        assert_eq!(kind(classify!(&ok)), None);
+        assert_eq!(kind(classify!(&err)), Some(("MyError", true)));
+        assert_eq!(kind(classify!(&err_str)), Some(("String", false)));
+        assert_eq!(kind(classify!(&5_u32)), None);
+        assert_eq!(kind(classify!(&None::<u8>)), None);
+    }
+
+    fn generic_kind<E>(r: &Result<(), E>) -> Option<(&'static str, bool)> {
+        kind(classify!(r))
+    }
+
+    #[test]
+    fn generic_error_types_fall_back_to_their_name() {
+        assert_eq!(
+            generic_kind::<MyError>(&Err(MyError)),
+            Some(("MyError", false))
+        );
+    }
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_type_name("a::b::Type<c::D>"), "Type");
+        assert_eq!(short_type_name("std::io::error::Error"), "Error");
+        assert_eq!(short_type_name("&str"), "str");
+        assert_eq!(short_type_name("Plain"), "Plain");
+    }
+}

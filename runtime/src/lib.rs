@@ -1,0 +1,116 @@
+//! # kansoku (観測) — observation for async web services
+//!
+//! Three attributes instrument a service's handlers and queries; one [`Telemetry`] set up at
+//! start-up decides where the observations go:
+//!
+//! ```
+//! # #[derive(Debug)] struct CheckoutError;
+//! # impl std::fmt::Display for CheckoutError { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("declined") } }
+//! # impl std::error::Error for CheckoutError {}
+//! #[kansoku::track_api_request(method = "POST", endpoint = "/checkout")]
+//! async fn checkout(total: u64) -> Result<u64, CheckoutError> {
+//!     if total == 0 { return Err(CheckoutError) }
+//!     Ok(total)
+//! }
+//!
+//! #[kansoku::track_database_query("select", "shops")]
+//! fn fetch_shops() -> Result<Vec<String>, std::io::Error> {
+//!     Ok(vec!["namba".to_owned()])
+//! }
+//!
+//! # fn main() -> Result<(), kansoku::Error> {
+//! let telemetry = kansoku::Telemetry::builder().namespace("shop").build()?;
+//! let _scope = telemetry.enter();   // `install()` instead makes it the process-wide instance
+//! futures::executor::block_on(checkout(12)).unwrap();
+//! fetch_shops().unwrap();
+//! # #[cfg(feature = "otel")] {
+//! let text = telemetry.prometheus_text();          // what `/metrics` serves
+//! assert!(text.contains(r#"shop_api_requests_total{endpoint="/checkout",method="POST",status="ok"} 1"#));
+//! assert!(text.contains(r#"shop_database_queries_total{operation="select",status="ok",table="shops"} 1"#));
+//! # }
+//! # Ok(()) }
+//! ```
+//!
+//! ## Backends (cargo features, all additive)
+//!
+//! | feature | what it turns on |
+//! |---|---|
+//! | `otel` | per-call-site metrics and business metrics in the Prometheus text format, plus an OpenTelemetry meter provider whose instruments appear in the same text |
+//! | `sentry` | (placeholder) transactions, spans, error capture |
+//! | `redis` | (placeholder) real-time counters shared by every instance |
+//! | `axum` / `tower` | (placeholder) middleware and the ops router |
+//!
+//! With no feature on, every attribute expands into calls that are empty and inlined: an
+//! annotated function costs what a plain one costs.
+//!
+//! ## Outcomes
+//!
+//! Each call ends with one [`Status`]: `ok`, `error` (the function returned `Err`), `panic` (it
+//! panicked; the panic is recorded, then continues unchanged) or `cancelled` (its future was
+//! dropped before it finished). A future that is dropped before its first poll never started
+//! and is not counted.
+//!
+//! ## Testing your own metrics
+//!
+//! [`TelemetryBuilder::build`] makes an instance that is not process-wide. Code run inside
+//! [`Telemetry::enter`] (a thread) or [`Telemetry::scope`] (a future, on whatever thread polls
+//! it) records into that instance only, so tests running in parallel in one process each see
+//! exactly what their own code recorded.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// Opens a monitored endpoint: with the `sentry` feature a transaction (or a child span inside
+/// one); on `Err` or panic, one count in `ns_errors_total{endpoint, kind}`.
+///
+/// ```
+/// #[kansoku::monitor_api_endpoint]                         // named `get_shops`
+/// async fn get_shops() -> Result<(), std::io::Error> { Ok(()) }
+///
+/// #[kansoku::monitor_api_endpoint(name = "reserve", op = "http.server")]
+/// fn reserve() {}
+/// ```
+pub use kansoku_macros::monitor_api_endpoint;
+
+/// Counts and times a request handler: `ns_api_requests_total{endpoint, method, status}`,
+/// `ns_api_request_duration_seconds{endpoint, method}` and `ns_api_requests_in_flight{endpoint}`.
+///
+/// ```
+/// #[kansoku::track_api_request(method = "GET", endpoint = "/shops")]
+/// async fn get_shops() -> Result<Vec<u32>, std::io::Error> { Ok(vec![]) }
+///
+/// #[kansoku::track_api_request("POST", "/reservations")]      // positional, like the guide
+/// async fn reserve() {}
+///
+/// #[kansoku::track_api_request]                               // endpoint `health`, method `ANY`
+/// fn health() {}
+/// ```
+pub use kansoku_macros::track_api_request;
+
+/// Counts and times a database query: `ns_database_queries_total{operation, table, status}` and
+/// `ns_database_query_duration_seconds{operation, table}`.
+///
+/// ```
+/// #[kansoku::track_database_query("select", "shops")]
+/// async fn fetch_shops() -> Result<Vec<u32>, std::io::Error> { Ok(vec![]) }
+///
+/// #[kansoku::track_database_query(operation = "insert", table = "reservations")]
+/// fn insert_reservation() -> Result<u64, std::io::Error> { Ok(1) }
+/// ```
+pub use kansoku_macros::track_database_query;
+
+mod status;
+mod telemetry;
+
+pub mod metrics;
+
+#[cfg(any(feature = "otel", feature = "redis"))]
+mod record;
+
+#[cfg(feature = "otel")]
+mod otel;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use status::Status;
+pub use telemetry::{Error, Scope, ScopeGuard, Telemetry, TelemetryBuilder};

@@ -1,0 +1,179 @@
+//! Business metrics and series labelled at run time.
+//!
+//! The attributes cover requests and queries. What the business itself counts (the guide's
+//! reservations and active users) goes through [`Counter`] and [`Gauge`]: declare one as a
+//! `static`, record with one line. They appear under the same namespace as everything else.
+//!
+//! ```
+//! use kansoku::metrics::{Counter, Gauge};
+//!
+//! static RESERVATIONS: Counter<2> =
+//!     Counter::new("reservations_total", "Reservations made, by status and source", ["status", "source"]);
+//! static ACTIVE_USERS: Gauge<1> = Gauge::new("active_users", "Users active now, by type", ["user_type"]);
+//!
+//! fn record_reservation(status: &str, source: &str) {
+//!     RESERVATIONS.increment([status, source]);
+//! }
+//! fn record_active_users(user_type: &str, count: u64) {
+//!     ACTIVE_USERS.set([user_type], count as f64);
+//! }
+//! # let telemetry = kansoku::Telemetry::builder().namespace("osakamenesu").build().unwrap();
+//! # let _scope = telemetry.enter();
+//! record_reservation("confirmed", "web");
+//! record_active_users("member", 42);
+//! # #[cfg(feature = "otel")] {
+//! let text = telemetry.prometheus_text();
+//! assert!(text.contains(r#"osakamenesu_reservations_total{source="web",status="confirmed"} 1"#));
+//! assert!(text.contains(r#"osakamenesu_active_users{user_type="member"} 42"#));
+//! # }
+//! ```
+//!
+//! Label values come from data, so each metric keeps at most
+//! [`TelemetryBuilder::max_series_per_metric`](crate::TelemetryBuilder::max_series_per_metric)
+//! label sets; later new ones are added into one series whose labels are all `__overflow__`,
+//! and counted in `ns_metric_series_overflow_total{metric}`.
+//!
+//! Everything here records into the current [`Telemetry`](crate::Telemetry): the one entered
+//! on this thread or future, else the installed one; with none, nothing is recorded.
+
+use std::time::Duration;
+
+use crate::Status;
+
+#[cfg(any(feature = "otel", feature = "redis"))]
+use crate::{
+    __private::SiteKind,
+    record::{self, FamilyKind},
+};
+
+/// A counter with `N` labels, for `static`s.
+#[derive(Debug)]
+#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(dead_code))]
+pub struct Counter<const N: usize> {
+    name: &'static str,
+    help: &'static str,
+    labels: [&'static str; N],
+}
+
+/// A gauge with `N` labels, for `static`s.
+#[derive(Debug)]
+#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(dead_code))]
+pub struct Gauge<const N: usize> {
+    name: &'static str,
+    help: &'static str,
+    labels: [&'static str; N],
+}
+
+impl<const N: usize> Counter<N> {
+    /// `name` is exported as `ns_name`; end a counter's name in `_total`.
+    pub const fn new(
+        name: &'static str,
+        help: &'static str,
+        labels: [&'static str; N],
+    ) -> Counter<N> {
+        Counter { name, help, labels }
+    }
+
+    /// Adds one to the series of `values` (in the order of the label names).
+    pub fn increment(&'static self, values: [&str; N]) {
+        self.add(values, 1);
+    }
+
+    /// Adds `n` to the series of `values`.
+    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+    pub fn add(&'static self, values: [&str; N], n: u64) {
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        if let Some(recorder) = record::current() {
+            if let Some(family) =
+                recorder.family(self.name, FamilyKind::Counter, self.help, &self.labels)
+            {
+                family
+                    .series
+                    .get(&values, Default::default)
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl<const N: usize> Gauge<N> {
+    /// `name` is exported as `ns_name`.
+    pub const fn new(
+        name: &'static str,
+        help: &'static str,
+        labels: [&'static str; N],
+    ) -> Gauge<N> {
+        Gauge { name, help, labels }
+    }
+
+    /// Sets the series of `values` to `value`.
+    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+    pub fn set(&'static self, values: [&str; N], value: f64) {
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        if let Some(recorder) = record::current() {
+            if let Some(family) =
+                recorder.family(self.name, FamilyKind::Gauge, self.help, &self.labels)
+            {
+                family
+                    .series
+                    .get(&values, Default::default)
+                    .store(value.to_bits(), std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Reports the database pool: `ns_database_connections_used` and `ns_database_connections_max`.
+/// Call it from a periodic task or before each scrape, with what your pool reports.
+#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+pub fn set_db_connections(used: u64, max: u64) {
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    if let Some(recorder) = record::current() {
+        recorder.set_pool(used, max);
+    }
+}
+
+/// Records one request whose endpoint is known only at run time (a router's route template,
+/// for instance). The same series as `#[track_api_request]`, bounded in label sets.
+#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+pub fn record_api_request(endpoint: &str, method: &str, status: Status, elapsed: Duration) {
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    if let Some(recorder) = record::current() {
+        recorder.record_timed(SiteKind::ApiRequest, [endpoint, method], status, elapsed);
+    }
+}
+
+/// Records one query whose operation or table is known only at run time. The same series as
+/// `#[track_database_query]`, bounded in label sets.
+#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+pub fn record_db_query(operation: &str, table: &str, status: Status, elapsed: Duration) {
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    if let Some(recorder) = record::current() {
+        recorder.record_timed(SiteKind::DbQuery, [operation, table], status, elapsed);
+    }
+}
+
+/// Counts one error in `ns_errors_total{endpoint, kind}`, as `#[monitor_api_endpoint]` does
+/// for an `Err` or a panic.
+#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+pub fn record_error(endpoint: &str, kind: &str) {
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    if let Some(recorder) = record::current() {
+        recorder.record_error(endpoint, kind);
+    }
+}
+
+#[cfg(any(feature = "otel", feature = "redis"))]
+pub(crate) fn warn_conflict(name: &'static str) {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, PoisonError};
+    static WARNED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut warned = WARNED.lock().unwrap_or_else(PoisonError::into_inner);
+    if warned.get_or_insert_with(HashSet::new).insert(name) {
+        tracing::warn!(
+            metric = name,
+            "kansoku: metric `{name}` was declared twice with different kinds or label names; \
+             the later declaration records nothing"
+        );
+    }
+}

@@ -1,0 +1,411 @@
+//! The `otel` backend: a Prometheus registry holding (1) kansoku's own collector, which turns
+//! the per-site atomics and run-time labelled series into metric families when scraped, and
+//! (2) the OpenTelemetry exporter of a meter provider, for instruments the application makes
+//! itself with [`Telemetry::meter`](crate::Telemetry::meter).
+//!
+//! Why not an OpenTelemetry instrument per call: `Counter::add` + `Histogram::record` look up
+//! the attribute set on every call, measured at about 7× the cost floor of an annotated call.
+//! The per-site atomics cost about 1×, and the work moves to scrape time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use opentelemetry::metrics::{Meter, MeterProvider as _};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::Resource;
+use prometheus::core::{Collector as _, Desc};
+use prometheus::proto::{self, MetricFamily, MetricType};
+use prometheus::{Encoder as _, Registry, TextEncoder};
+
+use crate::__private::SiteKind;
+use crate::record::{Bounds, FamilyKind, Recorder, TimedSnapshot};
+use crate::Error;
+
+pub(crate) struct Exporter {
+    registry: Registry,
+    provider: SdkMeterProvider,
+}
+
+impl Exporter {
+    pub(crate) fn new(
+        recorder: Arc<Recorder>,
+        namespace: &str,
+        service_name: Option<&str>,
+    ) -> Result<Exporter, Error> {
+        let registry = Registry::new();
+        let collector = KansokuCollector::new(recorder, namespace)?;
+        registry
+            .register(Box::new(collector))
+            .map_err(|e| Error::Otel(e.to_string()))?;
+        let exporter = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .with_namespace(namespace)
+            .without_target_info()
+            .scope_info_enabled(false)
+            .build()
+            .map_err(|e| Error::Otel(e.to_string()))?;
+        let resource = Resource::builder()
+            .with_service_name(service_name.unwrap_or("unknown_service").to_owned())
+            .build();
+        let provider = SdkMeterProvider::builder()
+            .with_reader(exporter)
+            .with_resource(resource)
+            .build();
+        Ok(Exporter { registry, provider })
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub(crate) fn meter(&self, scope: &'static str) -> Meter {
+        self.provider.meter(scope)
+    }
+
+    pub(crate) fn set_global(&self) {
+        opentelemetry::global::set_meter_provider(self.provider.clone());
+    }
+
+    pub(crate) fn render(&self) -> String {
+        let families = self.registry.gather();
+        let mut buffer = Vec::new();
+        if let Err(error) = TextEncoder::new().encode(&families, &mut buffer) {
+            tracing::error!(%error, "kansoku: could not encode the Prometheus text");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+
+    pub(crate) fn shutdown(&self) {
+        // A pull exporter holds nothing to flush; this stops the provider's callbacks.
+        let _ = self.provider.shutdown();
+    }
+}
+
+const API_REQUESTS: (&str, &str) = (
+    "api_requests_total",
+    "API requests, by endpoint, method and outcome.",
+);
+const API_DURATION: (&str, &str) = (
+    "api_request_duration_seconds",
+    "API request duration in seconds.",
+);
+const API_IN_FLIGHT: (&str, &str) = ("api_requests_in_flight", "API requests in progress.");
+const ERRORS: (&str, &str) = (
+    "errors_total",
+    "Errors and panics of monitored endpoints, by error type.",
+);
+const DB_QUERIES: (&str, &str) = (
+    "database_queries_total",
+    "Database queries, by operation, table and outcome.",
+);
+const DB_DURATION: (&str, &str) = (
+    "database_query_duration_seconds",
+    "Database query duration in seconds.",
+);
+const DB_USED: (&str, &str) = ("database_connections_used", "Database connections in use.");
+const DB_MAX: (&str, &str) = (
+    "database_connections_max",
+    "Database connections the pool may open.",
+);
+const OVERFLOW: (&str, &str) = (
+    "metric_series_overflow_total",
+    "Recordings sent to a metric's __overflow__ series because it held its maximum of label sets.",
+);
+
+/// Reads a [`Recorder`] into Prometheus metric families at scrape time.
+struct KansokuCollector {
+    recorder: Arc<Recorder>,
+    namespace: String,
+    descs: Vec<Desc>,
+}
+
+impl KansokuCollector {
+    fn new(recorder: Arc<Recorder>, namespace: &str) -> Result<KansokuCollector, Error> {
+        let fixed = [
+            API_REQUESTS,
+            API_DURATION,
+            API_IN_FLIGHT,
+            ERRORS,
+            DB_QUERIES,
+            DB_DURATION,
+            DB_USED,
+            DB_MAX,
+            OVERFLOW,
+        ];
+        let descs = fixed
+            .iter()
+            .map(|(name, help)| {
+                Desc::new(
+                    format!("{namespace}_{name}"),
+                    (*help).to_owned(),
+                    Vec::new(),
+                    HashMap::new(),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Otel(e.to_string()))?;
+        Ok(KansokuCollector {
+            recorder,
+            namespace: namespace.to_owned(),
+            descs,
+        })
+    }
+
+    fn family(
+        &self,
+        (name, help): (&str, &str),
+        kind: MetricType,
+        metrics: Vec<proto::Metric>,
+    ) -> MetricFamily {
+        let mut family = MetricFamily::default();
+        family.set_name(format!("{}_{name}", self.namespace));
+        family.set_help(help.to_owned());
+        family.set_field_type(kind);
+        family.set_metric(metrics);
+        family
+    }
+}
+
+/// Label pairs sorted by name, as the Prometheus clients print them.
+fn labels(pairs: &[(&str, &str)]) -> Vec<proto::LabelPair> {
+    let mut pairs = pairs.to_vec();
+    pairs.sort_by_key(|(name, _)| *name);
+    pairs
+        .into_iter()
+        .map(|(name, value)| {
+            let mut pair = proto::LabelPair::default();
+            pair.set_name(name.to_owned());
+            pair.set_value(value.to_owned());
+            pair
+        })
+        .collect()
+}
+
+fn counter(pairs: &[(&str, &str)], value: f64) -> proto::Metric {
+    let mut metric = proto::Metric::from_label(labels(pairs));
+    let mut c = proto::Counter::default();
+    c.set_value(value);
+    metric.set_counter(c);
+    metric
+}
+
+fn gauge(pairs: &[(&str, &str)], value: f64) -> proto::Metric {
+    let mut metric = proto::Metric::from_label(labels(pairs));
+    let mut g = proto::Gauge::default();
+    g.set_value(value);
+    metric.set_gauge(g);
+    metric
+}
+
+#[allow(clippy::cast_precision_loss)] // counts above 2^53 lose precision in the text format anyway
+fn histogram(pairs: &[(&str, &str)], snap: &TimedSnapshot, bounds: &Bounds) -> proto::Metric {
+    let mut metric = proto::Metric::from_label(labels(pairs));
+    let mut h = proto::Histogram::default();
+    let mut cumulative = 0;
+    let buckets = bounds
+        .seconds
+        .iter()
+        .zip(&snap.buckets)
+        .map(|(bound, n)| {
+            cumulative += n;
+            let mut b = proto::Bucket::default();
+            b.set_upper_bound(*bound);
+            b.set_cumulative_count(cumulative);
+            b
+        })
+        .collect();
+    h.set_bucket(buckets);
+    h.set_sample_count(snap.count());
+    h.set_sample_sum(snap.sum_nanos as f64 / 1e9);
+    metric.set_histogram(h);
+    metric
+}
+
+/// The timed series of one kind, merged by label set (two functions may share an endpoint).
+type Timed = BTreeMap<(String, String), TimedSnapshot>;
+
+impl KansokuCollector {
+    fn timed(&self) -> (Timed, Timed) {
+        let config = &self.recorder.config;
+        let (mut api, mut db) = (Timed::new(), Timed::new());
+        self.recorder.for_each_site(|site, state| {
+            let target = match site.kind {
+                SiteKind::ApiRequest => &mut api,
+                SiteKind::DbQuery => &mut db,
+                SiteKind::Endpoint => return,
+            };
+            let key = match site.kind {
+                SiteKind::ApiRequest => (
+                    site.name().to_owned(),
+                    site.secondary.unwrap_or("ANY").to_owned(),
+                ),
+                _ => (
+                    site.primary.unwrap_or_default().to_owned(),
+                    site.secondary.unwrap_or_default().to_owned(),
+                ),
+            };
+            let snap = state.snapshot(config.bounds_for(site.kind));
+            target.entry(key).or_default().merge(&snap);
+        });
+        self.recorder.api.for_each(|l, state| {
+            api.entry((l[0].to_owned(), l[1].to_owned()))
+                .or_default()
+                .merge(&state.snapshot(config.api_bounds));
+        });
+        self.recorder.db.for_each(|l, state| {
+            db.entry((l[0].to_owned(), l[1].to_owned()))
+                .or_default()
+                .merge(&state.snapshot(config.db_bounds));
+        });
+        (api, db)
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn api_families(&self, api: &Timed, out: &mut Vec<MetricFamily>) {
+        let bounds = self.recorder.config.api_bounds;
+        let mut requests = Vec::new();
+        let mut durations = Vec::new();
+        let mut in_flight: BTreeMap<&str, u64> = BTreeMap::new();
+        for ((endpoint, method), snap) in api {
+            for status in crate::Status::ALL {
+                let n = snap.by_status[status.index()];
+                if n > 0 {
+                    requests.push(counter(
+                        &[
+                            ("endpoint", endpoint),
+                            ("method", method),
+                            ("status", status.as_str()),
+                        ],
+                        n as f64,
+                    ));
+                }
+            }
+            if snap.count() > 0 {
+                durations.push(histogram(
+                    &[("endpoint", endpoint), ("method", method)],
+                    snap,
+                    bounds,
+                ));
+            }
+            *in_flight.entry(endpoint).or_default() += snap.in_flight;
+        }
+        let in_flight = in_flight
+            .into_iter()
+            .map(|(endpoint, n)| gauge(&[("endpoint", endpoint)], n as f64))
+            .collect();
+        out.push(self.family(API_REQUESTS, MetricType::COUNTER, requests));
+        out.push(self.family(API_DURATION, MetricType::HISTOGRAM, durations));
+        out.push(self.family(API_IN_FLIGHT, MetricType::GAUGE, in_flight));
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn db_families(&self, db: &Timed, out: &mut Vec<MetricFamily>) {
+        let bounds = self.recorder.config.db_bounds;
+        let mut queries = Vec::new();
+        let mut durations = Vec::new();
+        for ((operation, table), snap) in db {
+            for status in crate::Status::ALL {
+                let n = snap.by_status[status.index()];
+                if n > 0 {
+                    queries.push(counter(
+                        &[
+                            ("operation", operation),
+                            ("table", table),
+                            ("status", status.as_str()),
+                        ],
+                        n as f64,
+                    ));
+                }
+            }
+            if snap.count() > 0 {
+                durations.push(histogram(
+                    &[("operation", operation), ("table", table)],
+                    snap,
+                    bounds,
+                ));
+            }
+        }
+        out.push(self.family(DB_QUERIES, MetricType::COUNTER, queries));
+        out.push(self.family(DB_DURATION, MetricType::HISTOGRAM, durations));
+        if let Some((used, max)) = self.recorder.pool() {
+            out.push(self.family(DB_USED, MetricType::GAUGE, vec![gauge(&[], used as f64)]));
+            out.push(self.family(DB_MAX, MetricType::GAUGE, vec![gauge(&[], max as f64)]));
+        }
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn labelled_families(&self, out: &mut Vec<MetricFamily>) {
+        let mut overflow = Vec::new();
+        let mut note_overflow = |metric: &str, n: u64| {
+            if n > 0 {
+                overflow.push(counter(&[("metric", metric)], n as f64));
+            }
+        };
+        let mut errors = Vec::new();
+        self.recorder.errors.for_each(|l, n| {
+            errors.push(counter(
+                &[("endpoint", l[0]), ("kind", l[1])],
+                n.load(Relaxed) as f64,
+            ));
+        });
+        out.push(self.family(ERRORS, MetricType::COUNTER, errors));
+        let ns = &self.namespace;
+        note_overflow(
+            &format!("{ns}_{}", ERRORS.0),
+            self.recorder.errors.overflowed(),
+        );
+        note_overflow(
+            &format!("{ns}_{}", API_REQUESTS.0),
+            self.recorder.api.overflowed(),
+        );
+        note_overflow(
+            &format!("{ns}_{}", DB_QUERIES.0),
+            self.recorder.db.overflowed(),
+        );
+        self.recorder.for_each_family(|name, family| {
+            let mut metrics = Vec::new();
+            family.series.for_each(|values, cell| {
+                let pairs: Vec<(&str, &str)> = family
+                    .label_names
+                    .iter()
+                    .copied()
+                    .zip(values.iter().copied())
+                    .collect();
+                let raw = cell.load(Relaxed);
+                metrics.push(match family.kind {
+                    FamilyKind::Counter => counter(&pairs, raw as f64),
+                    FamilyKind::Gauge => gauge(&pairs, f64::from_bits(raw)),
+                });
+            });
+            let kind = match family.kind {
+                FamilyKind::Counter => MetricType::COUNTER,
+                FamilyKind::Gauge => MetricType::GAUGE,
+            };
+            out.push(self.family((name, family.help), kind, metrics));
+            note_overflow(&format!("{ns}_{name}"), family.series.overflowed());
+        });
+        out.push(self.family(OVERFLOW, MetricType::COUNTER, overflow));
+    }
+}
+
+impl prometheus::core::Collector for KansokuCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let (api, db) = self.timed();
+        let mut out = Vec::new();
+        self.api_families(&api, &mut out);
+        self.db_families(&db, &mut out);
+        self.labelled_families(&mut out);
+        out
+    }
+}
+
+// Keeps the trait import used when only `collect` is called through the registry.
+#[allow(dead_code)]
+fn _assert_collector(c: &KansokuCollector) -> Vec<MetricFamily> {
+    c.collect()
+}

@@ -1,0 +1,194 @@
+//! One [`Recorder`] per `Telemetry`: everything it records that is not a call site's static.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use super::bounds::{duration_nanos, Bounds};
+use super::labels::LabelMap;
+use super::site::{for_each_global_site, TimedState};
+use crate::__private::{Site, SiteKind};
+use crate::Status;
+
+/// What a recorder needs from the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct RecorderConfig {
+    pub(crate) api_bounds: &'static Bounds,
+    pub(crate) db_bounds: &'static Bounds,
+    pub(crate) max_series: usize,
+}
+
+impl RecorderConfig {
+    pub(crate) fn bounds_for(&self, kind: SiteKind) -> &'static Bounds {
+        match kind {
+            SiteKind::DbQuery => self.db_bounds,
+            SiteKind::ApiRequest | SiteKind::Endpoint => self.api_bounds,
+        }
+    }
+}
+
+/// A business metric's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FamilyKind {
+    /// Monotonic `u64`.
+    Counter,
+    /// `f64` stored as bits.
+    Gauge,
+}
+
+/// A business metric: a counter or gauge with run-time label values.
+#[derive(Debug)]
+pub(crate) struct Family {
+    pub(crate) kind: FamilyKind,
+    pub(crate) help: &'static str,
+    pub(crate) label_names: &'static [&'static str],
+    pub(crate) series: LabelMap<AtomicU64>,
+}
+
+const UNSET: u64 = u64::MAX;
+
+/// The record of one `Telemetry`.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    pub(crate) config: RecorderConfig,
+    /// `None` for the process-wide recorder, whose call-site counters are the sites' statics.
+    local_sites: Option<Mutex<HashMap<usize, (&'static Site, Arc<TimedState>)>>>,
+    pub(crate) errors: LabelMap<AtomicU64>,
+    pub(crate) api: LabelMap<TimedState>,
+    pub(crate) db: LabelMap<TimedState>,
+    families: RwLock<BTreeMap<&'static str, Arc<Family>>>,
+    pool_used: AtomicU64,
+    pool_max: AtomicU64,
+}
+
+impl Recorder {
+    pub(crate) fn new(config: RecorderConfig, global: bool) -> Recorder {
+        let limit = config.max_series;
+        Recorder {
+            local_sites: (!global).then(|| Mutex::new(HashMap::new())),
+            errors: LabelMap::new(2, limit),
+            api: LabelMap::new(2, limit),
+            db: LabelMap::new(2, limit),
+            families: RwLock::new(BTreeMap::new()),
+            pool_used: AtomicU64::new(UNSET),
+            pool_max: AtomicU64::new(UNSET),
+            config,
+        }
+    }
+
+    /// This (test-local) recorder's counters for `site`; `None` for the process-wide recorder.
+    pub(crate) fn local_state(&self, site: &'static Site) -> Option<Arc<TimedState>> {
+        let sites = self.local_sites.as_ref()?;
+        let mut sites = sites.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = sites
+            .entry(std::ptr::from_ref(site) as usize)
+            .or_insert_with(|| (site, Arc::new(TimedState::new())));
+        Some(entry.1.clone())
+    }
+
+    /// Every call site with counters in this recorder.
+    pub(crate) fn for_each_site(&self, mut f: impl FnMut(&'static Site, &TimedState)) {
+        match &self.local_sites {
+            None => for_each_global_site(|site| f(site, &site.core.state)),
+            Some(sites) => {
+                let sites: Vec<_> = sites
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .values()
+                    .cloned()
+                    .collect();
+                for (site, state) in sites {
+                    f(site, &state);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn record_error(&self, endpoint: &str, kind: &str) {
+        self.errors
+            .get(&[endpoint, kind], || AtomicU64::new(0))
+            .fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn record_timed(
+        &self,
+        kind: SiteKind,
+        labels: [&str; 2],
+        status: Status,
+        elapsed: Duration,
+    ) {
+        let (map, bounds) = match kind {
+            SiteKind::DbQuery => (&self.db, self.config.db_bounds),
+            _ => (&self.api, self.config.api_bounds),
+        };
+        let nanos = duration_nanos(elapsed);
+        map.get(&labels, TimedState::new)
+            .record(status, bounds.index(nanos), nanos);
+    }
+
+    /// The family `name`, made on first use. A later use with another kind or other label
+    /// names gets `None` (and a warning once), so one name never means two metrics.
+    pub(crate) fn family(
+        &self,
+        name: &'static str,
+        kind: FamilyKind,
+        help: &'static str,
+        label_names: &'static [&'static str],
+    ) -> Option<Arc<Family>> {
+        let found = self
+            .families
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned();
+        let family = match found {
+            Some(family) => family,
+            None => self
+                .families
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(name)
+                .or_insert_with(|| {
+                    Arc::new(Family {
+                        kind,
+                        help,
+                        label_names,
+                        series: LabelMap::new(label_names.len(), self.config.max_series),
+                    })
+                })
+                .clone(),
+        };
+        if family.kind == kind && family.label_names == label_names {
+            Some(family)
+        } else {
+            crate::metrics::warn_conflict(name);
+            None
+        }
+    }
+
+    pub(crate) fn for_each_family(&self, mut f: impl FnMut(&'static str, &Family)) {
+        let families: Vec<_> = self
+            .families
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(name, family)| (*name, family.clone()))
+            .collect();
+        for (name, family) in families {
+            f(name, &family);
+        }
+    }
+
+    pub(crate) fn set_pool(&self, used: u64, max: u64) {
+        self.pool_used.store(used.min(UNSET - 1), Relaxed);
+        self.pool_max.store(max.min(UNSET - 1), Relaxed);
+    }
+
+    /// `(used, max)` connections, once the application has reported them.
+    pub(crate) fn pool(&self) -> Option<(u64, u64)> {
+        let used = self.pool_used.load(Relaxed);
+        let max = self.pool_max.load(Relaxed);
+        (used != UNSET && max != UNSET).then_some((used, max))
+    }
+}

@@ -1,0 +1,309 @@
+//! Per-call-site state and the hot path.
+
+use std::sync::atomic::{
+    AtomicPtr, AtomicU64, AtomicU8,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
+};
+use std::sync::{Arc, OnceLock};
+
+use super::bounds::{Bounds, MAX_BOUNDS};
+use super::{clock, local, Recorder};
+use crate::__private::{Outcome, Site, SiteKind};
+use crate::Status;
+
+const BUCKETS: usize = MAX_BOUNDS + 1;
+
+/// Counters of one timed series (a call site, or one run-time label set).
+///
+/// Each status has its own bucket row, so one `fetch_add` on a bucket counts the call, its
+/// status and its histogram bucket at once.
+#[derive(Debug)]
+pub(crate) struct TimedState {
+    started: AtomicU64,
+    buckets: [[AtomicU64; BUCKETS]; 4],
+    sum_nanos: [AtomicU64; 4],
+}
+
+/// What the exporter reads of a [`TimedState`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct TimedSnapshot {
+    /// Calls that ended, by [`Status::index`].
+    pub(crate) by_status: [u64; 4],
+    /// Non-cumulative bucket counts over every status; the last is `+Inf`.
+    pub(crate) buckets: Vec<u64>,
+    pub(crate) sum_nanos: u64,
+    /// Calls started and not yet ended.
+    pub(crate) in_flight: u64,
+}
+
+impl TimedSnapshot {
+    pub(crate) fn count(&self) -> u64 {
+        self.by_status.iter().sum()
+    }
+
+    pub(crate) fn merge(&mut self, other: &TimedSnapshot) {
+        for (a, b) in self.by_status.iter_mut().zip(other.by_status) {
+            *a += b;
+        }
+        if self.buckets.len() < other.buckets.len() {
+            self.buckets.resize(other.buckets.len(), 0);
+        }
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.sum_nanos += other.sum_nanos;
+        self.in_flight += other.in_flight;
+    }
+}
+
+impl TimedState {
+    pub(crate) const fn new() -> TimedState {
+        TimedState {
+            started: AtomicU64::new(0),
+            buckets: [const { [const { AtomicU64::new(0) }; BUCKETS] }; 4],
+            sum_nanos: [const { AtomicU64::new(0) }; 4],
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn begin(&self) {
+        self.started.fetch_add(1, Relaxed);
+    }
+
+    #[inline(always)]
+    pub(crate) fn end(&self, status: Status, bucket: usize, nanos: u64) {
+        self.buckets[status.index()][bucket].fetch_add(1, Relaxed);
+        self.sum_nanos[status.index()].fetch_add(nanos, Relaxed);
+    }
+
+    /// A whole call recorded at once (the run-time API, which is given a duration).
+    pub(crate) fn record(&self, status: Status, bucket: usize, nanos: u64) {
+        self.begin();
+        self.end(status, bucket, nanos);
+    }
+
+    /// Reads every counter. Ends are read before starts, so `in_flight` is never negative.
+    pub(crate) fn snapshot(&self, bounds: &Bounds) -> TimedSnapshot {
+        let used = bounds.nanos.len() + 1;
+        let mut snap = TimedSnapshot {
+            buckets: vec![0; used],
+            ..TimedSnapshot::default()
+        };
+        for status in Status::ALL {
+            let row = &self.buckets[status.index()];
+            for (i, cell) in row.iter().enumerate() {
+                let n = cell.load(Relaxed);
+                snap.by_status[status.index()] += n;
+                // Counts recorded under longer bounds than now configured land in `+Inf`.
+                snap.buckets[i.min(used - 1)] += n;
+            }
+            snap.sum_nanos += self.sum_nanos[status.index()].load(Relaxed);
+        }
+        let ended = snap.count();
+        snap.in_flight = self.started.load(Relaxed).saturating_sub(ended);
+        snap
+    }
+}
+
+const UNREGISTERED: u8 = 0;
+const REGISTERING: u8 = 1;
+const REGISTERED: u8 = 2;
+
+/// The recording part of a [`Site`] static.
+#[derive(Debug)]
+pub(crate) struct SiteCore {
+    pub(crate) state: TimedState,
+    registration: AtomicU8,
+    next: AtomicPtr<Site>,
+    name: OnceLock<&'static str>,
+}
+
+/// Every site that has been called at least once, newest first.
+static SITES: AtomicPtr<Site> = AtomicPtr::new(std::ptr::null_mut());
+
+impl SiteCore {
+    pub(crate) const fn new() -> SiteCore {
+        SiteCore {
+            state: TimedState::new(),
+            registration: AtomicU8::new(UNREGISTERED),
+            next: AtomicPtr::new(std::ptr::null_mut()),
+            name: OnceLock::new(),
+        }
+    }
+}
+
+impl Site {
+    /// The `endpoint` label (api, endpoint sites): the given name, else `function` or
+    /// `Type::function`. Set on the site's first call.
+    pub(crate) fn name(&self) -> &'static str {
+        self.core.name.get().copied().unwrap_or(self.info.function)
+    }
+
+    fn resolve_name(&self, type_name: Option<fn() -> &'static str>) -> &'static str {
+        if let Some(given) = self.primary {
+            return given;
+        }
+        match type_name {
+            Some(type_name) if self.info.is_method => {
+                let ty = crate::__private::short_type_name(type_name());
+                Box::leak(format!("{ty}::{}", self.info.function).into_boxed_str())
+            }
+            _ => self.info.function,
+        }
+    }
+
+    /// Links the site into the global list on its first call; cheap (one load) afterwards.
+    #[inline(always)]
+    fn ensure_registered(&'static self, type_name: Option<fn() -> &'static str>) {
+        if self.core.registration.load(Acquire) != REGISTERED {
+            self.register(type_name);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn register(&'static self, type_name: Option<fn() -> &'static str>) {
+        self.core.name.get_or_init(|| self.resolve_name(type_name));
+        if self
+            .core
+            .registration
+            .compare_exchange(UNREGISTERED, REGISTERING, AcqRel, Acquire)
+            .is_err()
+        {
+            return; // another thread is linking it
+        }
+        let me = std::ptr::from_ref(self).cast_mut();
+        let mut head = SITES.load(Acquire);
+        loop {
+            self.core.next.store(head, Relaxed);
+            match SITES.compare_exchange_weak(head, me, AcqRel, Acquire) {
+                Ok(_) => break,
+                Err(actual) => head = actual,
+            }
+        }
+        self.core.registration.store(REGISTERED, Release);
+    }
+}
+
+/// Calls `f` with every site called at least once in this process.
+pub(crate) fn for_each_global_site(mut f: impl FnMut(&'static Site)) {
+    let mut ptr = SITES.load(Acquire);
+    // SAFETY: only `&'static Site`s are ever linked, and links are never removed.
+    while let Some(site) = unsafe { ptr.as_ref() } {
+        f(site);
+        ptr = site.core.next.load(Acquire);
+    }
+}
+
+/// Where one call records.
+#[derive(Debug)]
+enum Target {
+    /// The site's own static counters (the process-wide recorder).
+    Site,
+    /// A test-local recorder's copy of the site's counters.
+    Local(Arc<Recorder>, Arc<TimedState>),
+}
+
+/// A call in progress (inside [`crate::__private::Call`]).
+#[derive(Debug)]
+pub(crate) struct Active {
+    site: &'static Site,
+    target: Target,
+    bounds: &'static Bounds,
+    start: u64,
+}
+
+impl Active {
+    #[inline(always)]
+    pub(crate) fn start(
+        site: &'static Site,
+        type_name: Option<fn() -> &'static str>,
+    ) -> Option<Active> {
+        site.ensure_registered(type_name);
+        let (target, recorder_bounds) = match local() {
+            None => (Target::Site, None),
+            Some(recorder) => {
+                let bounds = recorder.config.bounds_for(site.kind);
+                match recorder.local_state(site) {
+                    Some(state) => (Target::Local(recorder, state), Some(bounds)),
+                    // the process-wide recorder, entered explicitly
+                    None => (Target::Site, None),
+                }
+            }
+        };
+        let bounds = recorder_bounds.unwrap_or_else(|| super::global_bounds(site.kind));
+        let start = if site.kind == SiteKind::Endpoint {
+            0
+        } else {
+            match &target {
+                Target::Site => site.core.state.begin(),
+                Target::Local(_, state) => state.begin(),
+            }
+            clock().raw()
+        };
+        Some(Active {
+            site,
+            target,
+            bounds,
+            start,
+        })
+    }
+
+    fn state(&self) -> &TimedState {
+        match &self.target {
+            Target::Site => &self.site.core.state,
+            Target::Local(_, state) => state,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn finish(self, outcome: &Outcome<'_>) {
+        let status = match outcome {
+            Outcome::Ok => Status::Ok,
+            Outcome::Err(error) => {
+                if self.site.kind == SiteKind::Endpoint {
+                    self.record_error(error.short_type_name());
+                }
+                Status::Error
+            }
+        };
+        self.end(status);
+    }
+
+    /// Dropped before finishing: the thread is unwinding from a panic, or the future was dropped.
+    #[cold]
+    pub(crate) fn abandon(self) {
+        let status = if std::thread::panicking() {
+            Status::Panic
+        } else {
+            Status::Cancelled
+        };
+        if status == Status::Panic && self.site.kind == SiteKind::Endpoint {
+            self.record_error("panic");
+        }
+        self.end(status);
+    }
+
+    #[inline(always)]
+    fn end(self, status: Status) {
+        if self.site.kind == SiteKind::Endpoint {
+            return;
+        }
+        let clock = clock();
+        let nanos = clock.delta_as_nanos(self.start, clock.raw());
+        let bucket = self.bounds.index(nanos);
+        self.state().end(status, bucket, nanos);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_error(&self, kind: &'static str) {
+        let recorder = match &self.target {
+            Target::Local(recorder, _) => Some(recorder.clone()),
+            Target::Site => super::global().cloned(),
+        };
+        if let Some(recorder) = recorder {
+            recorder.record_error(self.site.name(), kind);
+        }
+    }
+}

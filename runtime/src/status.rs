@@ -1,0 +1,40 @@
+use std::fmt;
+
+/// How a call ended: the `status` label of the request and query counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// It returned, and not an `Err`.
+    Ok,
+    /// It returned an `Err`.
+    Error,
+    /// It panicked (the panic was recorded and then continued).
+    Panic,
+    /// Its future was dropped before it finished.
+    Cancelled,
+}
+
+impl Status {
+    /// Every status, in label order.
+    pub const ALL: [Status; 4] = [Status::Ok, Status::Error, Status::Panic, Status::Cancelled];
+
+    /// The label value: `ok`, `error`, `panic` or `cancelled`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Panic => "panic",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(dead_code))]
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,401 @@
+//! Start-up, the installed handle, shutdown.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+#[cfg(any(feature = "otel", feature = "redis"))]
+use crate::record::{self, Bounds, Recorder, RecorderConfig};
+
+/// Why [`TelemetryBuilder::build`] or [`TelemetryBuilder::install`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The namespace is not a Prometheus metric-name prefix (`[a-zA-Z_][a-zA-Z0-9_]*`).
+    InvalidNamespace(String),
+    /// Histogram bucket bounds that are empty, unsorted, not positive or too many.
+    InvalidBuckets(String),
+    /// `max_series_per_metric(0)`.
+    InvalidLimit,
+    /// `install()` ran before in this process.
+    AlreadyInstalled,
+    /// The OpenTelemetry exporter could not be set up.
+    Otel(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidNamespace(ns) => write!(
+                f,
+                "invalid metric namespace `{ns}`: expected letters, digits and `_`, not starting with a digit"
+            ),
+            Error::InvalidBuckets(why) => write!(f, "invalid histogram buckets: {why}"),
+            Error::InvalidLimit => f.write_str("max_series_per_metric must be at least 1"),
+            Error::AlreadyInstalled => f.write_str("a kansoku Telemetry is already installed in this process"),
+            Error::Otel(why) => write!(f, "OpenTelemetry exporter: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Configures a [`Telemetry`]. Made by [`Telemetry::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TelemetryBuilder {
+    namespace: String,
+    service_name: Option<String>,
+    environment: Option<String>,
+    release: Option<String>,
+    api_buckets: Option<Vec<f64>>,
+    db_buckets: Option<Vec<f64>>,
+    max_series: usize,
+}
+
+/// The default of [`TelemetryBuilder::max_series_per_metric`].
+pub const DEFAULT_MAX_SERIES: usize = 2000;
+
+impl Default for TelemetryBuilder {
+    fn default() -> Self {
+        TelemetryBuilder {
+            namespace: "kansoku".to_owned(),
+            service_name: None,
+            environment: None,
+            release: None,
+            api_buckets: None,
+            db_buckets: None,
+            max_series: DEFAULT_MAX_SERIES,
+        }
+    }
+}
+
+impl TelemetryBuilder {
+    /// The prefix of every metric name (`ns` in `ns_api_requests_total`); default `kansoku`.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// The service's name (the OpenTelemetry resource's `service.name`).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// The deployment environment (`production`, `staging`…), put on Sentry events.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// The release (a version or commit), put on Sentry events.
+    pub fn release(mut self, release: impl Into<String>) -> Self {
+        self.release = Some(release.into());
+        self
+    }
+
+    /// Bucket upper bounds, in seconds, of `ns_api_request_duration_seconds`.
+    /// Default: 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10. At most 30 bounds.
+    pub fn api_duration_buckets(mut self, seconds: impl IntoIterator<Item = f64>) -> Self {
+        self.api_buckets = Some(seconds.into_iter().collect());
+        self
+    }
+
+    /// Bucket upper bounds, in seconds, of `ns_database_query_duration_seconds`.
+    /// Default: 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5.
+    pub fn db_duration_buckets(mut self, seconds: impl IntoIterator<Item = f64>) -> Self {
+        self.db_buckets = Some(seconds.into_iter().collect());
+        self
+    }
+
+    /// How many label sets one metric with run-time labels may hold (business metrics,
+    /// `ns_errors_total`, run-time endpoints) before new ones go to its overflow series.
+    /// Default [`DEFAULT_MAX_SERIES`].
+    pub fn max_series_per_metric(mut self, limit: usize) -> Self {
+        self.max_series = limit;
+        self
+    }
+
+    /// Reads what the environment sets and the builder has not: `KANSOKU_NAMESPACE`,
+    /// `KANSOKU_SERVICE_NAME` (or `OTEL_SERVICE_NAME`), `SENTRY_ENVIRONMENT`, `SENTRY_RELEASE`.
+    /// Values set in code win over the environment for the namespace only when they differ
+    /// from the default.
+    pub fn from_env(mut self) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if self.namespace == "kansoku" {
+            if let Some(ns) = var("KANSOKU_NAMESPACE") {
+                self.namespace = ns;
+            }
+        }
+        if self.service_name.is_none() {
+            self.service_name = var("KANSOKU_SERVICE_NAME").or_else(|| var("OTEL_SERVICE_NAME"));
+        }
+        if self.environment.is_none() {
+            self.environment = var("SENTRY_ENVIRONMENT");
+        }
+        if self.release.is_none() {
+            self.release = var("SENTRY_RELEASE");
+        }
+        self
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let ns = &self.namespace;
+        let mut chars = ns.chars();
+        let valid_start = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        if !valid_start || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(Error::InvalidNamespace(ns.clone()));
+        }
+        if self.max_series == 0 {
+            return Err(Error::InvalidLimit);
+        }
+        Ok(())
+    }
+
+    /// A telemetry instance that is not process-wide: it records what runs inside
+    /// [`Telemetry::enter`] or [`Telemetry::scope`]. For tests, and for running two in one
+    /// process.
+    pub fn build(self) -> Result<Telemetry, Error> {
+        self.build_inner(false)
+    }
+
+    /// Builds and installs the process-wide instance: every annotated call records into it
+    /// (except inside another instance's `enter`/`scope`). Once per process.
+    pub fn install(self) -> Result<Telemetry, Error> {
+        static INSTALLED: OnceLock<Telemetry> = OnceLock::new();
+        if INSTALLED.get().is_some() {
+            return Err(Error::AlreadyInstalled);
+        }
+        let telemetry = self.build_inner(true)?;
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        {
+            record::set_global(telemetry.inner.recorder.clone())
+                .map_err(|_| Error::AlreadyInstalled)?;
+            record::set_global_bounds(
+                telemetry.inner.recorder.config.api_bounds,
+                telemetry.inner.recorder.config.db_bounds,
+            );
+        }
+        #[cfg(feature = "otel")]
+        telemetry.inner.otel.set_global();
+        INSTALLED
+            .set(telemetry.clone())
+            .map_err(|_| Error::AlreadyInstalled)?;
+        telemetry.announce();
+        Ok(telemetry)
+    }
+
+    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+    fn build_inner(self, global: bool) -> Result<Telemetry, Error> {
+        self.validate()?;
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        let recorder = {
+            let bounds = |given: &Option<Vec<f64>>, default: &[f64]| {
+                Bounds::new(given.as_deref().unwrap_or(default))
+                    .map(Bounds::leak)
+                    .map_err(Error::InvalidBuckets)
+            };
+            let config = RecorderConfig {
+                api_bounds: bounds(&self.api_buckets, &record::DEFAULT_API_BOUNDS)?,
+                db_bounds: bounds(&self.db_buckets, &record::DEFAULT_DB_BOUNDS)?,
+                max_series: self.max_series,
+            };
+            Arc::new(Recorder::new(config, global))
+        };
+        #[cfg(feature = "otel")]
+        let otel = crate::otel::Exporter::new(
+            recorder.clone(),
+            &self.namespace,
+            self.service_name.as_deref(),
+        )?;
+        Ok(Telemetry {
+            inner: Arc::new(Inner {
+                #[cfg(feature = "otel")]
+                otel,
+                #[cfg(any(feature = "otel", feature = "redis"))]
+                recorder,
+                config: self,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    config: TelemetryBuilder,
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    recorder: Arc<Recorder>,
+    #[cfg(feature = "otel")]
+    otel: crate::otel::Exporter,
+}
+
+/// The telemetry of a service: where annotated calls and business metrics are recorded, and
+/// how they are read. Cheap to clone.
+///
+/// ```
+/// # fn main() -> Result<(), kansoku::Error> {
+/// let telemetry = kansoku::Telemetry::builder()
+///     .namespace("shop")
+///     .service_name("shops-api")
+///     .from_env()
+///     .install()?;
+/// let text = telemetry.prometheus_text(); // serve this at /metrics
+/// # futures::executor::block_on(async {
+/// telemetry.shutdown().await;
+/// # });
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Telemetry {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Telemetry {
+    /// Starts configuring a telemetry instance.
+    pub fn builder() -> TelemetryBuilder {
+        TelemetryBuilder::default()
+    }
+
+    /// The metric namespace.
+    pub fn namespace(&self) -> &str {
+        &self.inner.config.namespace
+    }
+
+    /// The service name, if one was set.
+    pub fn service_name(&self) -> Option<&str> {
+        self.inner.config.service_name.as_deref()
+    }
+
+    /// The environment, if one was set.
+    pub fn environment(&self) -> Option<&str> {
+        self.inner.config.environment.as_deref()
+    }
+
+    /// The release, if one was set.
+    pub fn release(&self) -> Option<&str> {
+        self.inner.config.release.as_deref()
+    }
+
+    /// Everything recorded, in the Prometheus text exposition format (version 0.0.4): what a
+    /// `/metrics` endpoint serves. Empty without the `otel` feature.
+    pub fn prometheus_text(&self) -> String {
+        #[cfg(feature = "otel")]
+        {
+            self.inner.otel.render()
+        }
+        #[cfg(not(feature = "otel"))]
+        {
+            String::new()
+        }
+    }
+
+    /// The Prometheus registry behind [`Telemetry::prometheus_text`]; register your own
+    /// collectors here to serve them from the same endpoint.
+    #[cfg(feature = "otel")]
+    pub fn registry(&self) -> &prometheus::Registry {
+        self.inner.otel.registry()
+    }
+
+    /// An OpenTelemetry meter whose instruments appear in [`Telemetry::prometheus_text`] under
+    /// the namespace. The installed instance is also the global OpenTelemetry meter provider.
+    #[cfg(feature = "otel")]
+    pub fn meter(&self, scope: &'static str) -> opentelemetry::metrics::Meter {
+        self.inner.otel.meter(scope)
+    }
+
+    /// Makes this instance the current one on this thread until the guard drops.
+    pub fn enter(&self) -> ScopeGuard {
+        ScopeGuard {
+            #[cfg(any(feature = "otel", feature = "redis"))]
+            _local: record::LocalGuard::enter(self.inner.recorder.clone()),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Makes this instance the current one whenever `future` is polled, on any thread. Tasks
+    /// it spawns need their own `scope`.
+    pub fn scope<F: Future>(&self, future: F) -> Scope<F> {
+        Scope {
+            future,
+            telemetry: self.clone(),
+        }
+    }
+
+    /// Flushes what the backends buffer and stops them, within a bounded time. Metrics stay
+    /// readable afterwards.
+    pub async fn shutdown(&self) {
+        #[cfg(feature = "otel")]
+        self.inner.otel.shutdown();
+    }
+
+    fn announce(&self) {
+        let on = |yes: bool| {
+            if yes {
+                "on"
+            } else {
+                "off (feature not enabled)"
+            }
+        };
+        tracing::info!(
+            namespace = %self.namespace(),
+            "kansoku: metrics {}; sentry {}; redis {}",
+            on(cfg!(feature = "otel")),
+            on(cfg!(feature = "sentry")),
+            on(cfg!(feature = "redis")),
+        );
+    }
+}
+
+/// Returned by [`Telemetry::enter`]; restores the previous current instance when dropped.
+#[must_use = "the telemetry is current only while the guard lives"]
+pub struct ScopeGuard {
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    _local: record::LocalGuard,
+    // Entering is per thread: the guard must be dropped where it was made.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl fmt::Debug for ScopeGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeGuard").finish_non_exhaustive()
+    }
+}
+
+/// A future that records into one [`Telemetry`]; made by [`Telemetry::scope`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Scope<F> {
+    future: F,
+    telemetry: Telemetry,
+}
+
+impl<F> fmt::Debug for Scope<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope").finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> Future for Scope<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out of `self`, and
+        // `Scope` has no `Drop` impl nor `Unpin` impl that would let it move.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _guard = this.telemetry.enter();
+        // SAFETY: see above.
+        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+    }
+}

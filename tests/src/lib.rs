@@ -1,0 +1,65 @@
+//! Helpers of the end-to-end tests: reading the Prometheus text as a user would.
+
+use std::collections::BTreeMap;
+
+/// The samples of a Prometheus text exposition: `name{labels}` → value, exactly as printed.
+///
+/// # Panics
+/// On a sample line that is not `series value`: the test is then looking at broken output.
+pub fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let (series, value) = line
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("not a sample line: {line:?}"));
+            let value = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("not a sample value: {line:?}")),
+            };
+            (series.to_owned(), value)
+        })
+        .collect()
+}
+
+/// The value of one series, failing with the whole text when it is absent.
+///
+/// # Panics
+/// When `series` is not in `text`.
+pub fn value(text: &str, series: &str) -> f64 {
+    samples(text)
+        .get(series)
+        .copied()
+        .unwrap_or_else(|| panic!("series {series} is not in the exposition:\n{text}"))
+}
+
+/// The series of one metric name (all label sets), e.g. every `shop_api_requests_total{…}`.
+pub fn series_of(text: &str, name: &str) -> BTreeMap<String, f64> {
+    samples(text)
+        .into_iter()
+        .filter(|(series, _)| series == name || series.starts_with(&format!("{name}{{")))
+        .collect()
+}
+
+/// A tool the tests need, from `$KANSOKU_<NAME>` or `PATH`.
+///
+/// # Panics
+/// When it is missing: the test is then not run silently but fails, pointing at the script
+/// that installs it.
+pub fn required_tool(name: &str) -> std::path::PathBuf {
+    let var = format!("KANSOKU_{}", name.to_ascii_uppercase().replace('-', "_"));
+    if let Some(path) = std::env::var_os(&var) {
+        return path.into();
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is needed by this test and is not on PATH (nor in ${var}); run `bash scripts/install-test-deps.sh`")
+        })
+}

@@ -1,0 +1,67 @@
+//! The exposition passes Prometheus's own checker, `promtool check metrics` (format and lint),
+//! including label values that need escaping and the overflow series.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use kansoku::metrics::{Counter, Gauge};
+use kansoku::Telemetry;
+use kansoku_tests::required_tool;
+
+#[kansoku::track_api_request(method = "GET", endpoint = "/shops")]
+async fn get_shops(fail: bool) -> Result<u8, std::io::Error> {
+    if fail {
+        return Err(std::io::Error::other("down"));
+    }
+    Ok(1)
+}
+
+#[kansoku::monitor_api_endpoint]
+#[kansoku::track_database_query("select", "shops")]
+async fn fetch(fail: bool) -> Result<u8, std::io::Error> {
+    get_shops(fail).await
+}
+
+static SEARCHES: Counter<1> = Counter::new("searches_total", "Searches by query text.", ["query"]);
+static QUEUE: Gauge<0> = Gauge::new("reservation_queue_length", "Reservations waiting.", []);
+
+fn promtool_check(text: &str) -> (bool, String) {
+    let mut child = Command::new(required_tool("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), report)
+}
+
+#[tokio::test]
+async fn the_exposition_passes_promtool_check_metrics() {
+    let t = Telemetry::builder().namespace("osakamenesu").max_series_per_metric(3).build().unwrap();
+    t.scope(async {
+        fetch(false).await.unwrap();
+        fetch(true).await.unwrap_err();
+        for query in ["namba \"spa\"", "back\\slash", "new\nline", "umeda", "tennoji"] {
+            SEARCHES.increment([query]);
+        }
+        QUEUE.set([], 4.0);
+        kansoku::metrics::set_db_connections(2, 10);
+    })
+    .await;
+    let text = t.prometheus_text();
+    assert!(text.contains(r#"osakamenesu_searches_total{query="namba \"spa\""} 1"#), "{text}");
+    assert!(text.contains(r#"osakamenesu_searches_total{query="back\\slash"} 1"#), "{text}");
+    assert!(text.contains(r#"osakamenesu_searches_total{query="new\nline"} 1"#), "{text}");
+    let (ok, report) = promtool_check(&text);
+    assert!(ok && report.trim().is_empty(), "promtool found problems:\n{report}\nin:\n{text}");
+}
+
+#[test]
+fn promtool_rejects_broken_text_so_the_check_above_can_fail() {
+    let (ok, report) = promtool_check("# TYPE broken counter\nbroken{le=} x\n");
+    assert!(!ok, "promtool accepted broken text: {report}");
+}

@@ -1,0 +1,4 @@
+#[kansoku::track_database_query("select", "shops")]
+mod queries {}
+
+fn main() {}

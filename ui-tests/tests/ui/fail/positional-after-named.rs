@@ -1,0 +1,4 @@
+#[kansoku::track_api_request(endpoint = "/shops", "GET")]
+async fn get_shops() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[kansoku::track_database_query("select", "shops", table = "users")]
+async fn fetch_shops() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+trait Shops {
+    #[kansoku::track_database_query("select", "shops")]
+    fn all(&self) -> Vec<String>;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[kansoku::track_api_request]
+trait Handler {
+    fn handle(&self);
+}
+
+fn main() {}
