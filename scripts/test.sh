@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Every `cargo test` goes through here, so the last line can total them.
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+run_tests() {
+  cargo test "$@" 2>&1 | tee -a "$results"
+  return "${PIPESTATUS[0]}"
+}
+
 step "tools"
 bash scripts/install-test-deps.sh
 
@@ -26,7 +34,11 @@ for features in "" otel sentry redis tower axum full; do
 done
 
 step "kansoku unit and doc tests with no feature (the attributes must cost nothing and still compile)"
-cargo test -q -p kansoku --no-default-features
+run_tests -p kansoku --no-default-features
 
 step "every test of the workspace, all features (unit, doc, trybuild, snapshots, end to end)"
-cargo test --workspace --all-features
+run_tests --workspace --all-features
+
+# One closing line for the whole run: every `test result:` line added up.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "summary: %d passed, %d failed\n", p, f }' "$results"

@@ -9,7 +9,6 @@ use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt as _;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::spanned::Spanned as _;
 use syn::{Expr, Ident, Lit, LitStr, Token};
 
 mod kw {
@@ -51,11 +50,19 @@ impl Parse for EndpointArgs {
         let mut errors = Errors::default();
         let mut name = Slot::new("name", Value::Text);
         let mut op = Slot::new("op", Value::Label);
-        for arg in raw.args {
+        for arg in &raw.args {
             match arg {
-                RawArg::Named { key: Key::Name(k), value } => name.named(k.span, &value, &mut errors),
-                RawArg::Named { key: Key::Op(k), value } => op.named(k.span, &value, &mut errors),
-                RawArg::Named { key, .. } => errors.push(unknown_argument(ATTR, &key, &["name", "op"])),
+                RawArg::Named {
+                    key: Key::Name(k),
+                    value,
+                } => name.named(k.span, value, &mut errors),
+                RawArg::Named {
+                    key: Key::Op(k),
+                    value,
+                } => op.named(k.span, value, &mut errors),
+                RawArg::Named { key, .. } => {
+                    errors.push(unknown_argument(ATTR, key, &["name", "op"]));
+                }
                 RawArg::Positional(value) => errors.push(syn::Error::new_spanned(
                     value,
                     "`monitor_api_endpoint` takes only named arguments: \
@@ -79,17 +86,29 @@ impl Parse for RequestArgs {
         let mut endpoint = Slot::new("endpoint", Value::Label);
         for (position, arg) in raw.positioned(&mut errors) {
             match (position, arg) {
-                (_, RawArg::Named { key: Key::Method(k), value }) => {
-                    method.named(k.span, &value, &mut errors);
+                (
+                    _,
+                    RawArg::Named {
+                        key: Key::Method(k),
+                        value,
+                    },
+                ) => {
+                    method.named(k.span, value, &mut errors);
                 }
-                (_, RawArg::Named { key: Key::Endpoint(k), value }) => {
-                    endpoint.named(k.span, &value, &mut errors);
+                (
+                    _,
+                    RawArg::Named {
+                        key: Key::Endpoint(k),
+                        value,
+                    },
+                ) => {
+                    endpoint.named(k.span, value, &mut errors);
                 }
                 (_, RawArg::Named { key, .. }) => {
-                    errors.push(unknown_argument(ATTR, &key, &["method", "endpoint"]));
+                    errors.push(unknown_argument(ATTR, key, &["method", "endpoint"]));
                 }
-                (Some(0), RawArg::Positional(value)) => method.positional(&value, &mut errors),
-                (Some(1), RawArg::Positional(value)) => endpoint.positional(&value, &mut errors),
+                (Some(0), RawArg::Positional(value)) => method.positional(value, &mut errors),
+                (Some(1), RawArg::Positional(value)) => endpoint.positional(value, &mut errors),
                 (_, RawArg::Positional(value)) => errors.push(syn::Error::new_spanned(
                     value,
                     "unexpected third positional argument; `track_api_request` takes at most \
@@ -113,17 +132,29 @@ impl Parse for QueryArgs {
         let mut table = Slot::new("table", Value::Label);
         for (position, arg) in raw.positioned(&mut errors) {
             match (position, arg) {
-                (_, RawArg::Named { key: Key::Operation(k), value }) => {
-                    operation.named(k.span, &value, &mut errors);
+                (
+                    _,
+                    RawArg::Named {
+                        key: Key::Operation(k),
+                        value,
+                    },
+                ) => {
+                    operation.named(k.span, value, &mut errors);
                 }
-                (_, RawArg::Named { key: Key::Table(k), value }) => {
-                    table.named(k.span, &value, &mut errors);
+                (
+                    _,
+                    RawArg::Named {
+                        key: Key::Table(k),
+                        value,
+                    },
+                ) => {
+                    table.named(k.span, value, &mut errors);
                 }
                 (_, RawArg::Named { key, .. }) => {
-                    errors.push(unknown_argument(ATTR, &key, &["operation", "table"]));
+                    errors.push(unknown_argument(ATTR, key, &["operation", "table"]));
                 }
-                (Some(0), RawArg::Positional(value)) => operation.positional(&value, &mut errors),
-                (Some(1), RawArg::Positional(value)) => table.positional(&value, &mut errors),
+                (Some(0), RawArg::Positional(value)) => operation.positional(value, &mut errors),
+                (Some(1), RawArg::Positional(value)) => table.positional(value, &mut errors),
                 (_, RawArg::Positional(value)) => errors.push(syn::Error::new_spanned(
                     value,
                     "unexpected third positional argument; `track_database_query` takes two: \
@@ -219,7 +250,11 @@ impl RawArg {
     fn missing_separator(&self, input: ParseStream) -> syn::Error {
         match self {
             RawArg::Positional(Expr::Path(path)) if path.path.get_ident().is_some() => {
-                let key = path.path.get_ident().map(ToString::to_string).unwrap_or_default();
+                let key = path
+                    .path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 input.error(format!(
                     "expected `=` after `{key}`; arguments are written `key = \"value\"`"
                 ))
@@ -379,18 +414,18 @@ impl Slot {
         let key = self.key;
         let problem = match self.kind {
             _ if text.is_empty() => Some(format!("`{key}` must not be empty")),
-            Value::Label if text.chars().any(|c| c.is_whitespace() || c.is_control()) => Some(
-                format!("`{key}` must not contain whitespace or control characters, found {text:?}"),
-            ),
+            Value::Label if text.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                Some(format!(
+                    "`{key}` must not contain whitespace or control characters, found {text:?}"
+                ))
+            }
             Value::Text if text.chars().any(char::is_control) => Some(format!(
                 "`{key}` must not contain control characters, found {text:?}"
             )),
             Value::Text if text.trim() != text => Some(format!(
                 "`{key}` must not start or end with whitespace, found {text:?}"
             )),
-            Value::Method if !HTTP_METHODS.contains(&text.as_str()) => {
-                Some(unknown_method(&text))
-            }
+            Value::Method if !HTTP_METHODS.contains(&text.as_str()) => Some(unknown_method(&text)),
             _ => None,
         };
         match problem {
@@ -431,21 +466,29 @@ fn string_literal(key: &str, value: &Expr) -> syn::Result<LitStr> {
             Lit::Bool(_) => "a boolean literal",
             _ => "a literal of another type",
         },
-        Expr::Path(path) if path.path.get_ident().is_some() => {
-            let ident = path.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        Expr::Path(path) if key == "method" && path.path.get_ident().is_some() => {
+            let ident = path
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             return Err(syn::Error::new_spanned(
                 value,
                 format!(
-                    "expected a string literal for `{key}`, found the identifier `{ident}`; \
-                     write it in quotes: `{key} = \"{ident}\"`"
+                    "expected a string literal for `method`, found the identifier `{ident}`; \
+                     write it in quotes: `method = \"{ident}\"`"
                 ),
             ));
         }
+        Expr::Path(_) => {
+            "a path; the value must be a literal, the macro cannot see constants or variables"
+        }
+        Expr::Call(_) => "a call; arguments are written `key = \"value\"`",
         Expr::Macro(_) => "a macro call, which is not expanded inside attribute arguments",
         _ => "an expression; the value must be a literal known when the macro expands",
     };
-    Err(syn::Error::new(
-        value.span(),
+    Err(syn::Error::new_spanned(
+        value,
         format!("expected a string literal for `{key}`, found {found}"),
     ))
 }

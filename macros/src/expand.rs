@@ -19,6 +19,9 @@ pub(crate) trait SiteArgs: Parse {
 
     /// `::kansoku::__private::Site::…(info, …)`.
     fn site(&self, info: TokenStream) -> TokenStream;
+
+    /// Takes defaults from the attributes still on the function (those below this one).
+    fn adopt(&mut self, _function: &ItemFn) {}
 }
 
 impl SiteArgs for EndpointArgs {
@@ -28,6 +31,27 @@ impl SiteArgs for EndpointArgs {
         let name = optional(self.name.as_ref());
         let op = optional(self.op.as_ref());
         quote!(::kansoku::__private::Site::endpoint(#info, #name, #op))
+    }
+
+    /// Stacked above `#[track_api_request(endpoint = "/shops")]`, the endpoint is named
+    /// `/shops` too, so `ns_errors_total{endpoint}` joins `ns_api_requests_total{endpoint}`.
+    fn adopt(&mut self, function: &ItemFn) {
+        if self.name.is_some() {
+            return;
+        }
+        let stacked = function.attrs.iter().find(|attr| {
+            attr.path()
+                .segments
+                .last()
+                .is_some_and(|last| last.ident == "track_api_request")
+        });
+        let endpoint = stacked
+            .and_then(|attr| attr.meta.require_list().ok())
+            .and_then(|list| syn::parse2::<RequestArgs>(list.tokens.clone()).ok())
+            .and_then(|args| args.endpoint);
+        if endpoint.is_some() {
+            self.name = endpoint;
+        }
     }
 }
 
@@ -54,9 +78,10 @@ impl SiteArgs for QueryArgs {
 }
 
 fn optional(value: Option<&LitStr>) -> TokenStream {
-    match value {
-        Some(value) => quote!(::core::option::Option::Some(#value)),
-        None => quote!(::core::option::Option::None),
+    if let Some(value) = value {
+        quote!(::core::option::Option::Some(#value))
+    } else {
+        quote!(::core::option::Option::None)
     }
 }
 
@@ -66,7 +91,10 @@ pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> T
     let args = syn::parse2::<A>(args);
     let function = target::function(A::ATTRIBUTE, item.clone());
     let error = match (args, function) {
-        (Ok(args), Ok(function)) => return instrument_fn(&args, function),
+        (Ok(mut args), Ok(function)) => {
+            args.adopt(&function);
+            return instrument_fn(&args, function);
+        }
         (Err(error), Ok(_)) | (Ok(_), Err(error)) => error,
         (Err(mut error), Err(more)) => {
             error.combine(more);
@@ -74,7 +102,7 @@ pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> T
         }
     };
     let mut tokens = error.to_compile_error();
-    tokens.extend(item);
+    tokens.extend(target::fallback(item));
     tokens
 }
 
@@ -104,21 +132,21 @@ pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> T
 fn instrument_fn(args: &impl SiteArgs, mut function: ItemFn) -> TokenStream {
     let site = args.site(fn_info(&function.sig));
     let start = start(&function.sig);
-    if function.sig.asyncness.is_some() {
-        let body = &function.block;
-        let ret = declared_return_type(&function.sig.output);
-        let statements = guarded(&site, &start, &ret, quote!(async move #body.await));
-        function.block = Box::new(parse_quote!({ #statements }));
-    } else if let Some(output) = shape::future_output(&function.sig.output).cloned() {
-        if let Some(future) = shape::returned_future(&mut function) {
-            instrument_returned_future(&site, &start, erase_impl_trait(output), future);
-            return function.into_token_stream();
-        }
-        instrument_sync(&site, &start, &mut function);
-    } else {
+    if returns_never(&function.sig.output) {
+        instrument_diverging(&site, &start, &mut function);
+    } else if function.sig.asyncness.is_some() {
+        instrument_async(&site, &start, &mut function);
+    } else if !instrument_returned_future(&site, &start, &mut function) {
         instrument_sync(&site, &start, &mut function);
     }
     function.into_token_stream()
+}
+
+fn instrument_async(site: &TokenStream, start: &TokenStream, function: &mut ItemFn) {
+    let body = &function.block;
+    let ret = declared_return_type(&function.sig.output);
+    let statements = guarded(site, start, &ret, &quote!(async move #body.await));
+    *function.block = parse_quote!({ #statements });
 }
 
 // Input:
@@ -136,8 +164,34 @@ fn instrument_sync(site: &TokenStream, start: &TokenStream, function: &mut ItemF
     let body = &function.block;
     let ret = declared_return_type(&function.sig.output);
     let run = quote!(::kansoku::__private::call(move || #body));
-    let statements = guarded(site, start, &ret, run);
-    function.block = Box::new(parse_quote!({ #statements }));
+    let statements = guarded(site, start, &ret, &run);
+    *function.block = parse_quote!({ #statements });
+}
+
+// Input:
+//     fn serve_forever() -> ! { BODY }
+//
+// Output:
+//     fn serve_forever() -> ! {
+//         static __KANSOKU_SITE: ::kansoku::__private::Site = …;
+//         let __kansoku_call = __KANSOKU_SITE.start();
+//         BODY
+//     }
+//
+// The body never returns (so it has no `return` or `?` to preserve) and `!` cannot be written
+// as the type of a `let`: the guard only records a panic, when it is dropped by the unwinding.
+fn instrument_diverging(site: &TokenStream, start: &TokenStream, function: &mut ItemFn) {
+    let body = &function.block;
+    let call = local("__kansoku_call");
+    *function.block = parse_quote!({
+        static __KANSOKU_SITE: ::kansoku::__private::Site = #site;
+        let #call = #start;
+        #body
+    });
+}
+
+fn returns_never(output: &ReturnType) -> bool {
+    matches!(output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)))
 }
 
 // Input (what `#[async_trait]` makes of `async fn get(&self) -> T { BODY }`):
@@ -157,25 +211,34 @@ fn instrument_sync(site: &TokenStream, start: &TokenStream, function: &mut ItemF
 //             __kansoku_out
 //         })
 //     }
+//
+// Returns `false`, changing nothing, if the function does not have that shape.
 fn instrument_returned_future(
     site: &TokenStream,
     start: &TokenStream,
-    output: Type,
-    future: &mut Expr,
-) {
+    function: &mut ItemFn,
+) -> bool {
+    let output = match shape::future_output(&function.sig.output) {
+        Some(output) => erase_impl_trait(output.clone()),
+        None => parse_quote!(_),
+    };
+    let Some(future) = shape::returned_future(function) else {
+        return false;
+    };
     let awaited = match future {
         Expr::Async(_) | Expr::Call(_) | Expr::MethodCall(_) | Expr::Path(_) | Expr::Paren(_) => {
             quote!(#future.await)
         }
         _ => quote!((#future).await),
     };
-    let statements = guarded(site, start, &output, awaited);
+    let statements = guarded(site, start, &output, &awaited);
     *future = parse_quote!(async move { #statements });
+    true
 }
 
 /// The statements of an instrumented body: `run` is the expression that runs the original body
 /// and yields its result, of type `ret`.
-fn guarded(site: &TokenStream, start: &TokenStream, ret: &Type, run: TokenStream) -> TokenStream {
+fn guarded(site: &TokenStream, start: &TokenStream, ret: &Type, run: &TokenStream) -> TokenStream {
     let call = local("__kansoku_call");
     let out = local("__kansoku_out");
     quote! {

@@ -18,9 +18,8 @@ pub(crate) fn returned_future(function: &mut ItemFn) -> Option<&mut Expr> {
         ReturnType::Type(_, ty) => is_impl_future(ty),
         ReturnType::Default => false,
     };
-    let tail = match function.block.stmts.last_mut()? {
-        Stmt::Expr(tail, None) => tail,
-        _ => return None,
+    let Stmt::Expr(tail, None) = function.block.stmts.last_mut()? else {
+        return None;
     };
     let is_box_pin_call =
         matches!(&*tail, Expr::Call(call) if call.args.len() == 1 && is_box_pin(&call.func));
@@ -70,7 +69,9 @@ fn output_in_path(path: &syn::Path) -> Option<&Type> {
             return None;
         };
         arguments.args.iter().find_map(|argument| match argument {
-            GenericArgument::AssocType(assoc) if segment.ident == "Future" && assoc.ident == "Output" => {
+            GenericArgument::AssocType(assoc)
+                if segment.ident == "Future" && assoc.ident == "Output" =>
+            {
                 Some(&assoc.ty)
             }
             GenericArgument::Type(ty) => output_in_type(ty),

@@ -30,15 +30,38 @@ pub(crate) fn function(attribute: &str, item: TokenStream) -> syn::Result<ItemFn
 }
 
 fn check_function(attribute: &str, function: ItemFn) -> syn::Result<ItemFn> {
-    match &function.sig.constness {
-        Some(constness) => Err(syn::Error::new_spanned(
+    let signature = &function.sig;
+    match (&signature.constness, &signature.asyncness) {
+        (Some(constness), Some(asyncness)) => Err(syn::Error::new_spanned(
+            quote!(#constness #asyncness),
+            format!(
+                "a function cannot be both `const` and `async`, and `#[{attribute}]` cannot \
+                 be applied to a `const fn`; remove `const`"
+            ),
+        )),
+        (Some(constness), None) => Err(syn::Error::new_spanned(
             constness,
             format!(
                 "`#[{attribute}]` cannot be applied to a `const fn`: the instrumentation runs \
                  at run time; remove `const`"
             ),
         )),
-        None => Ok(function),
+        (None, _) => Ok(function),
+    }
+}
+
+/// The item to emit next to the errors: the item as written, so that nothing else breaks,
+/// except that a `const async fn` loses its `const`, which the error above already reports
+/// (the compiler would report it a second time).
+pub(crate) fn fallback(item: TokenStream) -> TokenStream {
+    match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(mut function)
+            if function.sig.constness.is_some() && function.sig.asyncness.is_some() =>
+        {
+            function.sig.constness = None;
+            function.into_token_stream()
+        }
+        _ => item,
     }
 }
 

@@ -45,24 +45,38 @@ macro_rules! snapshot {
     };
 }
 
-snapshot!(async_free_fn, RequestArgs, (method = "POST", endpoint = "/checkout"),
+snapshot!(
+    async_free_fn,
+    RequestArgs,
+    (method = "POST", endpoint = "/checkout"),
     pub async fn checkout(cart: Cart) -> Result<Receipt, CheckoutError> {
         let receipt = pay(&cart).await?;
         Ok(receipt)
     }
 );
 
-snapshot!(sync_free_fn_without_return_type, RequestArgs, (),
+snapshot!(
+    sync_free_fn_without_return_type,
+    RequestArgs,
+    (),
     fn ping() {
         tick();
     }
 );
 
-snapshot!(positional_request_args, RequestArgs, ("GET", "/shops"),
-    async fn get_shops() -> Json<Vec<Shop>> { todo!() }
+snapshot!(
+    positional_request_args,
+    RequestArgs,
+    ("GET", "/shops"),
+    async fn get_shops() -> Json<Vec<Shop>> {
+        todo!()
+    }
 );
 
-snapshot!(async_method, QueryArgs, ("select", "shops"),
+snapshot!(
+    async_method,
+    QueryArgs,
+    ("select", "shops"),
     /// Loads every shop.
     #[must_use]
     pub(crate) async fn list(&self, limit: u32) -> Result<Vec<Shop>, DbError> {
@@ -70,32 +84,62 @@ snapshot!(async_method, QueryArgs, ("select", "shops"),
     }
 );
 
-snapshot!(sync_method_with_generics, QueryArgs, (operation = "insert", table = "shops"),
-    fn insert<T: Into<Shop>>(&mut self, shop: T) -> Result<(), DbError> where T: Send {
+snapshot!(
+    sync_method_with_generics,
+    QueryArgs,
+    (operation = "insert", table = "shops"),
+    fn insert<T: Into<Shop>>(&mut self, shop: T) -> Result<(), DbError>
+    where
+        T: Send,
+    {
         self.rows.push(shop.into());
         Ok(())
     }
 );
 
-snapshot!(arc_self_method, EndpointArgs, (name = "GET /shops", op = "http.server"),
-    async fn serve(self: Arc<Self>) -> Response { self.respond().await }
+snapshot!(
+    arc_self_method,
+    EndpointArgs,
+    (name = "GET /shops", op = "http.server"),
+    async fn serve(self: Arc<Self>) -> Response {
+        self.respond().await
+    }
 );
 
-snapshot!(endpoint_without_args, EndpointArgs, (),
-    async fn health() -> &'static str { "ok" }
+snapshot!(
+    endpoint_without_args,
+    EndpointArgs,
+    (),
+    async fn health() -> &'static str {
+        "ok"
+    }
 );
 
-snapshot!(impl_trait_return, RequestArgs, (endpoint = "/ids"),
+snapshot!(
+    endpoint_stacked_on_request_takes_its_endpoint,
+    EndpointArgs,
+    (),
+    #[kansoku::track_api_request(method = "GET", endpoint = "/shops")]
+    async fn get_shops() -> Result<Vec<Shop>, ApiError> {
+        fetch().await
+    }
+);
+
+snapshot!(
+    impl_trait_return,
+    RequestArgs,
+    (endpoint = "/ids"),
     fn ids(input: impl IntoIterator<Item = u32>) -> Result<impl Iterator<Item = u32>, Error> {
         Ok(input.into_iter())
     }
 );
 
-snapshot!(raw_identifier_name, RequestArgs, (),
-    async fn r#match() {}
-);
+snapshot!(raw_identifier_name, RequestArgs, (), async fn r#match() {});
 
-snapshot!(inner_attributes_stay_first, RequestArgs, (),
+snapshot!(
+    inner_attributes_stay_first,
+    RequestArgs,
+    (),
     fn quiet() {
         #![allow(unused_variables)]
         let x = 1;
@@ -103,11 +147,20 @@ snapshot!(inner_attributes_stay_first, RequestArgs, (),
 );
 
 // What `#[async_trait]` makes of `async fn get(&self, id: u32) -> Result<Shop, E>`.
-snapshot!(async_trait_method, RequestArgs, (method = "GET"),
+snapshot!(
+    async_trait_method,
+    RequestArgs,
+    (method = "GET"),
     fn get<'life0, 'async_trait>(
         &'life0 self,
         id: u32,
-    ) -> ::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<Shop, E>> + ::core::marker::Send + 'async_trait>>
+    ) -> ::core::pin::Pin<
+        Box<
+            dyn ::core::future::Future<Output = Result<Shop, E>>
+                + ::core::marker::Send
+                + 'async_trait,
+        >,
+    >
     where
         'life0: 'async_trait,
         Self: 'async_trait,
@@ -124,21 +177,56 @@ snapshot!(async_trait_method, RequestArgs, (method = "GET"),
 
 // `#[tracing::instrument]` ran first on an `#[async_trait]` method: the boxed future is not an
 // async block any more, but it is still the future to instrument.
-snapshot!(async_trait_method_instrumented_by_tracing, QueryArgs, ("select", "shops"),
+snapshot!(
+    async_trait_method_instrumented_by_tracing,
+    QueryArgs,
+    ("select", "shops"),
     fn get<'a>(&'a self) -> Pin<Box<dyn Future<Output = u32> + Send + 'a>> {
         let __tracing_attr_span = span();
-        Box::pin(Instrument::instrument(async move { 1 }, __tracing_attr_span))
+        Box::pin(Instrument::instrument(
+            async move { 1 },
+            __tracing_attr_span,
+        ))
     }
 );
 
-snapshot!(returns_impl_future_async_block, RequestArgs, (),
+// No `Output = T` to read from the return type: the result is annotated `_`.
+snapshot!(
+    boxed_future_alias,
+    RequestArgs,
+    (),
+    fn boxed(x: u32) -> BoxFuture<'static, u32> {
+        Box::pin(async move { x })
+    }
+);
+
+snapshot!(
+    returns_impl_future_async_block,
+    RequestArgs,
+    (),
     fn later(x: u32) -> impl Future<Output = u32> + Send {
         async move { x + 1 }
     }
 );
 
-snapshot!(error_next_to_unchanged_item, RequestArgs, (method = "get", endpoint = ""),
-    const fn answer() -> u32 { 42 }
+snapshot!(
+    diverging_fn,
+    RequestArgs,
+    (),
+    fn serve_forever(port: u16) -> ! {
+        loop {
+            accept(port);
+        }
+    }
+);
+
+snapshot!(
+    error_next_to_unchanged_item,
+    RequestArgs,
+    (method = "get", endpoint = ""),
+    const fn answer() -> u32 {
+        42
+    }
 );
 
 #[test]
@@ -184,6 +272,7 @@ fn endpoint_and_query_arg_errors() {
         errors::<QueryArgs>(quote!("select", "shops", table = "users")),
         errors::<QueryArgs>(quote!(operation = "sel ect", table = "")),
         errors::<QueryArgs>(quote!(operation = 'x', table = 1.5)),
+        errors::<QueryArgs>(quote!(operation("select"), table("shops"))),
     ]
     .join("\n---\n"));
 }
@@ -191,21 +280,59 @@ fn endpoint_and_query_arg_errors() {
 #[test]
 fn target_errors_name_the_item() {
     insta::assert_snapshot!([
-        target_errors(quote!(const fn f() {})),
-        target_errors(quote!(const async fn f() {})),
-        target_errors(quote!(fn f(&self);)),
-        target_errors(quote!(extern "C" { fn f(); })),
-        target_errors(quote!(struct Shop { id: u32 })),
-        target_errors(quote!(enum E { A })),
+        target_errors(quote!(
+            const fn f() {}
+        )),
+        target_errors(quote!(
+            const async fn f() {}
+        )),
+        target_errors(quote!(
+            fn f(&self);
+        )),
+        target_errors(quote!(
+            extern "C" {
+                fn f();
+            }
+        )),
+        target_errors(quote!(
+            struct Shop {
+                id: u32,
+            }
+        )),
+        target_errors(quote!(
+            enum E {
+                A,
+            }
+        )),
         target_errors(quote!(impl Shop { fn f() {} })),
-        target_errors(quote!(trait T { fn f(); })),
-        target_errors(quote!(mod m {})),
-        target_errors(quote!(static X: u32 = 1;)),
-        target_errors(quote!(const X: u32 = 1;)),
-        target_errors(quote!(type T = u32;)),
-        target_errors(quote!(use std::fmt;)),
-        target_errors(quote!(macro_rules! m { () => {} })),
-        target_errors(quote!(unsafe extern "C" fn f() {})),
+        target_errors(quote!(
+            trait T {
+                fn f();
+            }
+        )),
+        target_errors(quote!(
+            mod m {}
+        )),
+        target_errors(quote!(
+            static X: u32 = 1;
+        )),
+        target_errors(quote!(
+            const X: u32 = 1;
+        )),
+        target_errors(quote!(
+            type T = u32;
+        )),
+        target_errors(quote!(
+            use std::fmt;
+        )),
+        target_errors(quote!(
+            macro_rules! m {
+                () => {};
+            }
+        )),
+        target_errors(quote!(
+            unsafe extern "C" fn f() {}
+        )),
     ]
     .join("\n---\n"));
 }

@@ -107,7 +107,7 @@ impl Site {
     pub fn start(&'static self) -> Call {
         Call {
             #[cfg(any(feature = "otel", feature = "redis"))]
-            active: record::Active::start(self, None),
+            active: Some(record::Active::start(self, None)),
         }
     }
 
@@ -117,7 +117,7 @@ impl Site {
     pub fn start_method(&'static self, type_name: fn() -> &'static str) -> Call {
         Call {
             #[cfg(any(feature = "otel", feature = "redis"))]
-            active: record::Active::start(self, Some(type_name)),
+            active: Some(record::Active::start(self, Some(type_name))),
         }
     }
 }

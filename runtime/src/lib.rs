@@ -58,6 +58,9 @@
 //! exactly what their own code recorded.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The hot path (a few tiny functions called from every annotated function) is inlined into
+// the user's crate on purpose; `bench/` measures it.
+#![allow(clippy::inline_always)]
 
 /// Opens a monitored endpoint: with the `sentry` feature a transaction (or a child span inside
 /// one); on `Err` or panic, one count in `ns_errors_total{endpoint, kind}`.

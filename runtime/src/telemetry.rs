@@ -100,6 +100,8 @@ impl TelemetryBuilder {
 
     /// Bucket upper bounds, in seconds, of `ns_api_request_duration_seconds`.
     /// Default: 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10. At most 30 bounds.
+    /// Install before the first annotated call: calls already counted keep the buckets they
+    /// were counted in.
     pub fn api_duration_buckets(mut self, seconds: impl IntoIterator<Item = f64>) -> Self {
         self.api_buckets = Some(seconds.into_iter().collect());
         self
@@ -336,6 +338,8 @@ impl Telemetry {
 
     /// Flushes what the backends buffer and stops them, within a bounded time. Metrics stay
     /// readable afterwards.
+    // async from the start: the Redis and Sentry backends await their final flush here
+    #[allow(clippy::unused_async)]
     pub async fn shutdown(&self) {
         #[cfg(feature = "otel")]
         self.inner.otel.shutdown();

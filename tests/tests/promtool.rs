@@ -1,6 +1,9 @@
 //! The exposition passes Prometheus's own checker, `promtool check metrics` (format and lint),
 //! including label values that need escaping and the overflow series.
 
+// Counts are exact integers in the text format: comparing them as floats is exact.
+#![allow(clippy::float_cmp, clippy::cast_precision_loss)]
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -33,19 +36,38 @@ fn promtool_check(text: &str) -> (bool, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool starts");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), report)
 }
 
 #[tokio::test]
 async fn the_exposition_passes_promtool_check_metrics() {
-    let t = Telemetry::builder().namespace("osakamenesu").max_series_per_metric(3).build().unwrap();
+    let t = Telemetry::builder()
+        .namespace("osakamenesu")
+        .max_series_per_metric(3)
+        .build()
+        .unwrap();
     t.scope(async {
         fetch(false).await.unwrap();
         fetch(true).await.unwrap_err();
-        for query in ["namba \"spa\"", "back\\slash", "new\nline", "umeda", "tennoji"] {
+        for query in [
+            "namba \"spa\"",
+            "back\\slash",
+            "new\nline",
+            "umeda",
+            "tennoji",
+        ] {
             SEARCHES.increment([query]);
         }
         QUEUE.set([], 4.0);
@@ -53,11 +75,23 @@ async fn the_exposition_passes_promtool_check_metrics() {
     })
     .await;
     let text = t.prometheus_text();
-    assert!(text.contains(r#"osakamenesu_searches_total{query="namba \"spa\""} 1"#), "{text}");
-    assert!(text.contains(r#"osakamenesu_searches_total{query="back\\slash"} 1"#), "{text}");
-    assert!(text.contains(r#"osakamenesu_searches_total{query="new\nline"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"osakamenesu_searches_total{query="namba \"spa\""} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"osakamenesu_searches_total{query="back\\slash"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"osakamenesu_searches_total{query="new\nline"} 1"#),
+        "{text}"
+    );
     let (ok, report) = promtool_check(&text);
-    assert!(ok && report.trim().is_empty(), "promtool found problems:\n{report}\nin:\n{text}");
+    assert!(
+        ok && report.trim().is_empty(),
+        "promtool found problems:\n{report}\nin:\n{text}"
+    );
 }
 
 #[test]

@@ -9,6 +9,8 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 pub(crate) const OVERFLOW_VALUE: &str = "__overflow__";
 
 type Key = Box<[Box<str>]>;
+/// Hash of the label values → the series with that hash.
+type Series<V> = HashMap<u64, Vec<(Key, Arc<V>)>>;
 
 /// Label values → series, holding at most `limit` label sets. Once full, a new label set is
 /// recorded into one overflow series (every label `__overflow__`) and counted in `overflowed`,
@@ -18,7 +20,7 @@ type Key = Box<[Box<str>]>;
 pub(crate) struct LabelMap<V> {
     arity: usize,
     limit: usize,
-    series: RwLock<HashMap<u64, Vec<(Key, Arc<V>)>>>,
+    series: RwLock<Series<V>>,
     len: AtomicU64,
     overflow: OnceLock<Arc<V>>,
     overflowed: AtomicU64,

@@ -48,12 +48,15 @@ pub(crate) struct Family {
 
 const UNSET: u64 = u64::MAX;
 
+/// A test-local recorder's own counters of each call site, by the site's address.
+type LocalSites = Mutex<HashMap<usize, (&'static Site, Arc<TimedState>)>>;
+
 /// The record of one `Telemetry`.
 #[derive(Debug)]
 pub(crate) struct Recorder {
     pub(crate) config: RecorderConfig,
     /// `None` for the process-wide recorder, whose call-site counters are the sites' statics.
-    local_sites: Option<Mutex<HashMap<usize, (&'static Site, Arc<TimedState>)>>>,
+    local_sites: Option<LocalSites>,
     pub(crate) errors: LabelMap<AtomicU64>,
     pub(crate) api: LabelMap<TimedState>,
     pub(crate) db: LabelMap<TimedState>,

@@ -215,10 +215,7 @@ pub(crate) struct Active {
 
 impl Active {
     #[inline(always)]
-    pub(crate) fn start(
-        site: &'static Site,
-        type_name: Option<fn() -> &'static str>,
-    ) -> Option<Active> {
+    pub(crate) fn start(site: &'static Site, type_name: Option<fn() -> &'static str>) -> Active {
         site.ensure_registered(type_name);
         let (target, recorder_bounds) = match local() {
             None => (Target::Site, None),
@@ -241,12 +238,12 @@ impl Active {
             }
             clock().raw()
         };
-        Some(Active {
+        Active {
             site,
             target,
             bounds,
             start,
-        })
+        }
     }
 
     fn state(&self) -> &TimedState {

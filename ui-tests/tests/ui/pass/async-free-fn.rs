@@ -17,7 +17,11 @@ async fn get_shops() -> Vec<&'static str> {
 
 #[kansoku::track_api_request("GET", "/shops/{id}")]
 pub async fn get_shop(id: u32) -> Result<&'static str, ShopError> {
-    if id == 0 { Err(ShopError) } else { Ok("namba") }
+    if id == 0 {
+        Err(ShopError)
+    } else {
+        Ok("namba")
+    }
 }
 
 #[kansoku::monitor_api_endpoint]

@@ -18,6 +18,7 @@ trait ShopRepo {
     async fn get(&self, id: u32) -> Result<String, NotFound>;
     async fn put(&mut self, name: String);
     async fn shared(self: Arc<Self>) -> usize;
+    async fn traced(&self) -> Result<usize, NotFound>;
 
     #[kansoku::track_database_query("select", "shops")]
     async fn count(&self) -> usize {
@@ -50,6 +51,15 @@ impl ShopRepo for Memory {
     async fn shared(self: Arc<Self>) -> usize {
         self.names.len()
     }
+
+    #[tracing::instrument(skip(self), err)]
+    #[kansoku::track_database_query("select", "shops")]
+    async fn traced(&self) -> Result<usize, NotFound> {
+        if self.names.is_empty() {
+            return Err(NotFound);
+        }
+        Ok(self.names.len())
+    }
 }
 
 #[tokio::main]
@@ -59,6 +69,8 @@ async fn main() {
     assert_eq!(repo.get(0).await, Ok("namba".to_owned()));
     assert_eq!(repo.get(1).await, Err(NotFound));
     assert_eq!(repo.count().await, 0);
+    assert_eq!(repo.traced().await, Ok(1));
+    assert_eq!(Memory::default().traced().await, Err(NotFound));
     let repo = Arc::new(repo);
     // The boxed future is still `Send`: it can be spawned.
     let handle = tokio::spawn(Arc::clone(&repo).shared());

@@ -15,7 +15,11 @@ where
 
 #[kansoku::track_database_query("select", "items")]
 fn longest<'a>(a: &'a str, b: &'a str) -> &'a str {
-    if a.len() >= b.len() { a } else { b }
+    if a.len() >= b.len() {
+        a
+    } else {
+        b
+    }
 }
 
 struct Repo<T> {
@@ -39,7 +43,9 @@ async fn main() {
     assert_eq!(describe(3), "3");
     assert_eq!(describe_async("x").await, "x");
     assert_eq!(longest("ab", "c"), "ab");
-    let repo = Repo { items: vec![1, 2, 3] };
+    let repo = Repo {
+        items: vec![1, 2, 3],
+    };
     assert_eq!(repo.get(1), Some(2));
     assert_eq!(repo.all::<2>().await, [1, 2]);
 }

@@ -60,7 +60,9 @@ impl Shops {
 
     #[kansoku::track_api_request]
     fn new_named(name: &str) -> Self {
-        Shops { names: vec![name.to_owned()] }
+        Shops {
+            names: vec![name.to_owned()],
+        }
     }
 }
 

@@ -27,5 +27,8 @@ async fn main() {
     let names = Arc::new(vec!["namba".to_owned()]);
     assert_eq!(tokio::spawn(get_shops(names)).await.unwrap(), 1);
     let service = Arc::new(Service { names: Vec::new() });
-    assert_eq!(tokio::spawn(assert_send(service.handle())).await.unwrap(), 0);
+    assert_eq!(
+        tokio::spawn(assert_send(service.handle())).await.unwrap(),
+        0
+    );
 }

@@ -1,0 +1,1 @@
+//! Empty: the code is in `benches/`.

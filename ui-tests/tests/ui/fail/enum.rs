@@ -1,0 +1,8 @@
+#[kansoku::monitor_api_endpoint]
+enum Route {
+    Shops,
+}
+
+fn main() {
+    let _ = Route::Shops;
+}
