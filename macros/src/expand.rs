@@ -3,11 +3,11 @@
 //! `finish` with the classified result. Everything else happens in `::kansoku::__private`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt as _;
 use syn::parse::Parse;
 use syn::visit_mut::{self, VisitMut};
-use syn::{parse_quote, Expr, Ident, ItemFn, LitStr, ReturnType, Signature, Type};
+use syn::{parse_quote, Ident, ItemFn, LitStr, ReturnType, Signature, Type};
 
 use crate::args::{EndpointArgs, QueryArgs, RequestArgs};
 use crate::{shape, target};
@@ -120,12 +120,13 @@ pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> T
 //             "POST",
 //         );
 //         let __kansoku_call = __KANSOKU_SITE.start();
-//         let __kansoku_out: Result<Receipt, CheckoutError> = async move { BODY }.await;
+//         let __kansoku_out: Result<Receipt, CheckoutError> =
+//             __kansoku_call.bind(async move { BODY }).await;
 //         __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
 //         __kansoku_out
 //     }
 //
-// A plain `fn` runs its body as `::kansoku::__private::call(move || { BODY })` instead, so that
+// A plain `fn` runs its body as `__kansoku_call.in_scope(move || { BODY })` instead, so that
 // `return` and `?` keep their meaning. A non-`async` fn returning a future it builds in its
 // tail (`#[async_trait]` methods) gets the same statements inside that future, see
 // `instrument_returned_future`.
@@ -145,7 +146,7 @@ fn instrument_fn(args: &impl SiteArgs, mut function: ItemFn) -> TokenStream {
 fn instrument_async(site: &TokenStream, start: &TokenStream, function: &mut ItemFn) {
     let body = &function.block;
     let ret = declared_return_type(&function.sig.output);
-    let statements = guarded(site, start, &ret, &quote!(async move #body.await));
+    let statements = guarded(site, start, &ret, &Run::Future(quote!(async move #body)));
     *function.block = parse_quote!({ #statements });
 }
 
@@ -156,15 +157,14 @@ fn instrument_async(site: &TokenStream, start: &TokenStream, function: &mut Item
 //     fn list(&self) -> Result<Vec<Shop>, DbError> {
 //         static __KANSOKU_SITE: ::kansoku::__private::Site = …;
 //         let __kansoku_call = __KANSOKU_SITE.start_method(::core::any::type_name::<Self>);
-//         let __kansoku_out: Result<Vec<Shop>, DbError> = ::kansoku::__private::call(move || { BODY });
+//         let __kansoku_out: Result<Vec<Shop>, DbError> = __kansoku_call.in_scope(move || { BODY });
 //         __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
 //         __kansoku_out
 //     }
 fn instrument_sync(site: &TokenStream, start: &TokenStream, function: &mut ItemFn) {
     let body = &function.block;
     let ret = declared_return_type(&function.sig.output);
-    let run = quote!(::kansoku::__private::call(move || #body));
-    let statements = guarded(site, start, &ret, &run);
+    let statements = guarded(site, start, &ret, &Run::Closure(quote!(move || #body)));
     *function.block = parse_quote!({ #statements });
 }
 
@@ -206,7 +206,7 @@ fn returns_never(output: &ReturnType) -> bool {
 //         Box::pin(async move {
 //             static __KANSOKU_SITE: ::kansoku::__private::Site = …;
 //             let __kansoku_call = __KANSOKU_SITE.start_method(::core::any::type_name::<Self>);
-//             let __kansoku_out: T = async move { BODY }.await;
+//             let __kansoku_out: T = __kansoku_call.bind(async move { BODY }).await;
 //             __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
 //             __kansoku_out
 //         })
@@ -225,22 +225,29 @@ fn instrument_returned_future(
     let Some(future) = shape::returned_future(function) else {
         return false;
     };
-    let awaited = match future {
-        Expr::Async(_) | Expr::Call(_) | Expr::MethodCall(_) | Expr::Path(_) | Expr::Paren(_) => {
-            quote!(#future.await)
-        }
-        _ => quote!((#future).await),
-    };
-    let statements = guarded(site, start, &output, &awaited);
+    let statements = guarded(site, start, &output, &Run::Future(future.to_token_stream()));
     *future = parse_quote!(async move { #statements });
     true
 }
 
-/// The statements of an instrumented body: `run` is the expression that runs the original body
-/// and yields its result, of type `ret`.
-fn guarded(site: &TokenStream, start: &TokenStream, ret: &Type, run: &TokenStream) -> TokenStream {
+/// How the original body runs inside the guard.
+enum Run {
+    /// A future (`async move { BODY }`, or the one an `#[async_trait]` fn returns), awaited
+    /// through `Call::bind` so the runtime can make the call's context current at every poll.
+    Future(TokenStream),
+    /// `move || { BODY }`, run by `Call::in_scope`, so `return` and `?` keep their meaning.
+    Closure(TokenStream),
+}
+
+/// The statements of an instrumented body: `run` runs the original body and yields its result,
+/// of type `ret`.
+fn guarded(site: &TokenStream, start: &TokenStream, ret: &Type, run: &Run) -> TokenStream {
     let call = local("__kansoku_call");
     let out = local("__kansoku_out");
+    let run = match run {
+        Run::Future(future) => quote!(#call.bind(#future).await),
+        Run::Closure(closure) => quote!(#call.in_scope(#closure)),
+    };
     quote! {
         static __KANSOKU_SITE: ::kansoku::__private::Site = #site;
         let #call = #start;
@@ -259,12 +266,14 @@ fn local(name: &str) -> Ident {
 fn fn_info(signature: &Signature) -> TokenStream {
     let function = signature.ident.unraw().to_string();
     let is_method = signature.receiver().is_some();
+    // the line of the function's name, not of the attribute
+    let line = quote_spanned!(signature.ident.span()=> ::core::line!());
     quote! {
         ::kansoku::__private::FnInfo {
             function: #function,
             module_path: ::core::module_path!(),
             file: ::core::file!(),
-            line: ::core::line!(),
+            line: #line,
             is_method: #is_method,
         }
     }

@@ -7,6 +7,9 @@
 //! inlines to nothing.
 
 use std::error::Error as StdError;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 #[cfg(any(feature = "otel", feature = "redis"))]
 use crate::record;
@@ -132,6 +135,21 @@ pub struct Call {
 }
 
 impl Call {
+    /// Runs the body of an `async fn` (or the future an `#[async_trait]` method returns). The
+    /// wrapper lets a backend make the call's context current at every poll, on whichever
+    /// thread polls it; with none that needs it, it only polls `future`.
+    #[inline(always)]
+    pub fn bind<F: Future>(&self, future: F) -> Bound<F> {
+        Bound { future }
+    }
+
+    /// Runs the body of a plain `fn`, as a closure so that `return` and `?` in it keep their
+    /// meaning.
+    #[inline(always)]
+    pub fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
+        body()
+    }
+
     /// The call returned `outcome`.
     #[inline(always)]
     #[cfg_attr(
@@ -153,6 +171,24 @@ impl Drop for Call {
         if let Some(active) = self.active.take() {
             active.abandon();
         }
+    }
+}
+
+/// The body of an annotated `async fn`, made by [`Call::bind`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct Bound<F> {
+    future: F,
+}
+
+impl<F: Future> Future for Bound<F> {
+    type Output = F::Output;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: `Bound` never moves it out, has no `Drop`
+        // impl, and is `Unpin` only when `F` is.
+        unsafe { self.map_unchecked_mut(|bound| &mut bound.future) }.poll(cx)
     }
 }
 
@@ -259,12 +295,6 @@ macro_rules! __kansoku_classify {
     }};
 }
 pub use crate::__kansoku_classify as classify;
-
-/// Runs a synchronous body as a closure, so `return` and `?` in it keep their meaning.
-#[inline(always)]
-pub fn call<R>(body: impl FnOnce() -> R) -> R {
-    body()
-}
 
 #[cfg(test)]
 mod tests {
