@@ -26,3 +26,4 @@ for component in rustfmt clippy; do
 done
 
 echo "promtool: $(promtool --version 2>&1 | head -1)"
+bash "$(dirname "$0")/install-bugsink.sh"   # Bugsink, the Sentry-compatible server (a venv in .tools/)

@@ -8,6 +8,8 @@
 
 use std::error::Error as StdError;
 use std::future::Future;
+#[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -51,6 +53,9 @@ pub struct Site {
     pub(crate) primary: Option<&'static str>,
     /// method (api), op (endpoint), table (query)
     pub(crate) secondary: Option<&'static str>,
+    /// The `endpoint` label / transaction name, resolved on the first call.
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    name: std::sync::OnceLock<&'static str>,
     #[cfg(any(feature = "otel", feature = "redis"))]
     pub(crate) core: record::SiteCore,
 }
@@ -67,6 +72,8 @@ impl Site {
             kind,
             primary,
             secondary,
+            #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+            name: std::sync::OnceLock::new(),
             #[cfg(any(feature = "otel", feature = "redis"))]
             core: record::SiteCore::new(),
         }
@@ -108,20 +115,59 @@ impl Site {
     /// A call of a free function (or of a method whose name was given explicitly) begins.
     #[inline(always)]
     pub fn start(&'static self) -> Call {
-        Call {
-            #[cfg(any(feature = "otel", feature = "redis"))]
-            active: Some(record::Active::start(self, None)),
-        }
+        self.begin(None)
     }
 
     /// A call of a method begins; `type_name` names `Self` for the default `Type::method` name.
     #[inline(always)]
-    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
     pub fn start_method(&'static self, type_name: fn() -> &'static str) -> Call {
+        self.begin(Some(type_name))
+    }
+
+    #[inline(always)]
+    #[cfg_attr(
+        not(any(feature = "otel", feature = "redis", feature = "sentry")),
+        allow(unused_variables, clippy::unused_self)
+    )]
+    fn begin(&'static self, type_name: Option<fn() -> &'static str>) -> Call {
+        #[cfg(feature = "sentry")]
+        self.resolved_name(type_name);
         Call {
             #[cfg(any(feature = "otel", feature = "redis"))]
-            active: Some(record::Active::start(self, Some(type_name))),
+            active: ManuallyDrop::new(record::Active::start(self, type_name)),
+            #[cfg(feature = "sentry")]
+            sentry: ManuallyDrop::new(
+                crate::current::with_local(|local| {
+                    crate::sentry::CallScope::start(self, Some(local))
+                })
+                .unwrap_or_else(|| crate::sentry::CallScope::start(self, None)),
+            ),
         }
+    }
+
+    /// The `endpoint` label and transaction name: the given name, else `function` or
+    /// `Type::function`. Fixed by the site's first call.
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    #[inline]
+    pub(crate) fn resolved_name(&self, type_name: Option<fn() -> &'static str>) -> &'static str {
+        self.name.get_or_init(|| {
+            if let Some(given) = self.primary.filter(|_| self.kind != SiteKind::DbQuery) {
+                return given;
+            }
+            match type_name {
+                Some(type_name) if self.info.is_method => {
+                    let ty = short_type_name(type_name());
+                    Box::leak(format!("{ty}::{}", self.info.function).into_boxed_str())
+                }
+                _ => self.info.function,
+            }
+        })
+    }
+
+    /// The name once resolved (the function's name before the first call).
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    pub(crate) fn name(&self) -> &'static str {
+        self.name.get().copied().unwrap_or(self.info.function)
     }
 }
 
@@ -130,8 +176,12 @@ impl Site {
 #[must_use = "a call is recorded when it is finished or dropped"]
 #[derive(Debug)]
 pub struct Call {
+    // `ManuallyDrop` so that `finish` and `drop` each move them out exactly once, without the
+    // cost of an `Option::take` on the hot path.
     #[cfg(any(feature = "otel", feature = "redis"))]
-    active: Option<record::Active>,
+    active: ManuallyDrop<record::Active>,
+    #[cfg(feature = "sentry")]
+    sentry: ManuallyDrop<Option<crate::sentry::CallScope>>,
 }
 
 impl Call {
@@ -139,56 +189,82 @@ impl Call {
     /// wrapper lets a backend make the call's context current at every poll, on whichever
     /// thread polls it; with none that needs it, it only polls `future`.
     #[inline(always)]
-    pub fn bind<F: Future>(&self, future: F) -> Bound<F> {
-        Bound { future }
+    pub fn bind<F: Future>(&self, future: F) -> Bound<'_, F> {
+        Bound { call: self, future }
     }
 
     /// Runs the body of a plain `fn`, as a closure so that `return` and `?` in it keep their
     /// meaning.
     #[inline(always)]
     pub fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
+        #[cfg(feature = "sentry")]
+        let _entered = self.sentry.as_ref().map(crate::sentry::CallScope::enter);
         body()
     }
 
     /// The call returned `outcome`.
     #[inline(always)]
     #[cfg_attr(
-        not(any(feature = "otel", feature = "redis")),
-        allow(unused_variables, unused_mut)
+        not(any(feature = "otel", feature = "redis", feature = "sentry")),
+        allow(unused_variables)
     )]
-    pub fn finish(mut self, outcome: Outcome<'_>) {
-        #[cfg(any(feature = "otel", feature = "redis"))]
-        if let Some(active) = self.active.take() {
-            active.finish(&outcome);
+    pub fn finish(self, outcome: Outcome<'_>) {
+        #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+        {
+            let mut this = ManuallyDrop::new(self);
+            // SAFETY: `this` is never dropped, so each field is taken exactly once, here.
+            #[cfg(feature = "sentry")]
+            if let Some(scope) = unsafe { ManuallyDrop::take(&mut this.sentry) } {
+                scope.finish(&outcome);
+            }
+            // SAFETY: as above.
+            #[cfg(any(feature = "otel", feature = "redis"))]
+            unsafe { ManuallyDrop::take(&mut this.active) }.finish(&outcome);
         }
     }
 }
 
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
 impl Drop for Call {
     #[inline]
     fn drop(&mut self) {
-        if let Some(active) = self.active.take() {
-            active.abandon();
+        // SAFETY: `drop` runs at most once and `finish` never lets it run after taking them,
+        // so each field is taken exactly once.
+        #[cfg(feature = "sentry")]
+        if let Some(scope) = unsafe { ManuallyDrop::take(&mut self.sentry) } {
+            scope.abandon();
         }
+        // SAFETY: as above.
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        unsafe { ManuallyDrop::take(&mut self.active) }.abandon();
     }
 }
 
 /// The body of an annotated `async fn`, made by [`Call::bind`].
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
-pub struct Bound<F> {
+pub struct Bound<'a, F> {
+    #[cfg_attr(not(feature = "sentry"), allow(dead_code))]
+    call: &'a Call,
     future: F,
 }
 
-impl<F: Future> Future for Bound<F> {
+impl<F: Future> Future for Bound<'_, F> {
     type Output = F::Output;
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: `future` is structurally pinned: `Bound` never moves it out, has no `Drop`
         // impl, and is `Unpin` only when `F` is.
-        unsafe { self.map_unchecked_mut(|bound| &mut bound.future) }.poll(cx)
+        let this = unsafe { self.get_unchecked_mut() };
+        #[cfg(feature = "sentry")]
+        let _entered = this
+            .call
+            .sentry
+            .as_ref()
+            .map(crate::sentry::CallScope::enter);
+        // SAFETY: as above.
+        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
     }
 }
 

@@ -101,6 +101,11 @@ pub use kansoku_macros::track_api_request;
 /// ```
 pub use kansoku_macros::track_database_query;
 
+mod api;
+#[cfg(feature = "sentry")]
+mod blocking;
+#[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+mod current;
 mod status;
 mod telemetry;
 
@@ -112,8 +117,17 @@ mod record;
 #[cfg(feature = "otel")]
 mod otel;
 
+#[cfg(feature = "sentry")]
+mod sentry;
+
 #[doc(hidden)]
 pub mod __private;
 
+pub use api::{
+    bind, capture_error, capture_message, set_context, set_extra, set_tag, set_user,
+    start_transaction, Carried, EventId, Level, Span, Transaction, TransactionBound, User, Value,
+};
+#[cfg(feature = "sentry")]
+pub use sentry::{SamplingContext, TracesSampler};
 pub use status::Status;
 pub use telemetry::{Error, Scope, ScopeGuard, Telemetry, TelemetryBuilder};

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use crate::record::{self, Bounds, Recorder, RecorderConfig};
 
 /// Why [`TelemetryBuilder::build`] or [`TelemetryBuilder::install`] failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
     /// The namespace is not a Prometheus metric-name prefix (`[a-zA-Z_][a-zA-Z0-9_]*`).
@@ -24,6 +24,12 @@ pub enum Error {
     AlreadyInstalled,
     /// The OpenTelemetry exporter could not be set up.
     Otel(String),
+    /// The Sentry DSN does not parse.
+    InvalidDsn(String),
+    /// A trace sample rate outside 0.0..=1.0.
+    InvalidSampleRate(f32),
+    /// The Sentry backend could not start.
+    Sentry(String),
 }
 
 impl fmt::Display for Error {
@@ -37,6 +43,11 @@ impl fmt::Display for Error {
             Error::InvalidLimit => f.write_str("max_series_per_metric must be at least 1"),
             Error::AlreadyInstalled => f.write_str("a kansoku Telemetry is already installed in this process"),
             Error::Otel(why) => write!(f, "OpenTelemetry exporter: {why}"),
+            Error::InvalidDsn(why) => write!(f, "invalid Sentry DSN: {why}"),
+            Error::InvalidSampleRate(rate) => {
+                write!(f, "invalid traces sample rate {rate}: expected a number from 0.0 to 1.0")
+            }
+            Error::Sentry(why) => write!(f, "Sentry: {why}"),
         }
     }
 }
@@ -54,6 +65,8 @@ pub struct TelemetryBuilder {
     api_buckets: Option<Vec<f64>>,
     db_buckets: Option<Vec<f64>>,
     max_series: usize,
+    #[cfg(feature = "sentry")]
+    sentry: crate::sentry::SentryConfig,
 }
 
 /// The default of [`TelemetryBuilder::max_series_per_metric`].
@@ -69,6 +82,8 @@ impl Default for TelemetryBuilder {
             api_buckets: None,
             db_buckets: None,
             max_series: DEFAULT_MAX_SERIES,
+            #[cfg(feature = "sentry")]
+            sentry: crate::sentry::SentryConfig::default(),
         }
     }
 }
@@ -122,6 +137,60 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The Sentry DSN (`https://KEY@HOST/PROJECT`). Without one, the Sentry backend stays off
+    /// (and says so at install). A DSN that does not parse is an error from `build`/`install`.
+    #[cfg(feature = "sentry")]
+    pub fn sentry_dsn(mut self, dsn: impl Into<String>) -> Self {
+        self.sentry.dsn = Some(dsn.into());
+        self
+    }
+
+    /// The share of `#[monitor_api_endpoint]` calls (and `start_transaction`s) sent as Sentry
+    /// transactions, 0.0 to 1.0; default 0. Errors are captured whatever the rate.
+    #[cfg(feature = "sentry")]
+    pub fn traces_sample_rate(mut self, rate: f32) -> Self {
+        self.sentry.traces_sample_rate = rate;
+        self
+    }
+
+    /// Chooses the sample rate per transaction instead of [`Self::traces_sample_rate`].
+    #[cfg(feature = "sentry")]
+    pub fn traces_sampler(
+        mut self,
+        sampler: impl Fn(&crate::SamplingContext<'_>) -> f32 + Send + Sync + 'static,
+    ) -> Self {
+        self.sentry.traces_sampler = Some(Arc::new(sampler));
+        self
+    }
+
+    /// Events whose exception type or value, or message, contains one of these are not sent
+    /// (the guide's `before_send` filter, as configuration).
+    #[cfg(feature = "sentry")]
+    pub fn ignore_errors<S: Into<String>>(mut self, patterns: impl IntoIterator<Item = S>) -> Self {
+        self.sentry
+            .ignore_errors
+            .extend(patterns.into_iter().map(Into::into));
+        self
+    }
+
+    /// How long `shutdown` waits for Sentry to send what it holds; default 2 s.
+    #[cfg(feature = "sentry")]
+    pub fn sentry_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.sentry.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Adjusts the Sentry client options kansoku builds (transport, `before_send`, server
+    /// name…), applied last.
+    #[cfg(feature = "sentry")]
+    pub fn sentry_options(
+        mut self,
+        customize: impl Fn(sentry::ClientOptions) -> sentry::ClientOptions + Send + Sync + 'static,
+    ) -> Self {
+        self.sentry.customize = Some(Arc::new(customize));
+        self
+    }
+
     /// Reads what the environment sets and the builder has not: `KANSOKU_NAMESPACE`,
     /// `KANSOKU_SERVICE_NAME` (or `OTEL_SERVICE_NAME`), `SENTRY_ENVIRONMENT`, `SENTRY_RELEASE`.
     /// Values set in code win over the environment for the namespace only when they differ
@@ -141,6 +210,17 @@ impl TelemetryBuilder {
         }
         if self.release.is_none() {
             self.release = var("SENTRY_RELEASE");
+        }
+        #[cfg(feature = "sentry")]
+        {
+            if self.sentry.dsn.is_none() {
+                self.sentry.dsn = var("SENTRY_DSN");
+            }
+            if let Some(rate) = var("SENTRY_TRACES_SAMPLE_RATE").and_then(|r| r.parse().ok()) {
+                if self.sentry.traces_sample_rate == 0.0 {
+                    self.sentry.traces_sample_rate = rate;
+                }
+            }
         }
         self
     }
@@ -175,15 +255,14 @@ impl TelemetryBuilder {
             return Err(Error::AlreadyInstalled);
         }
         let telemetry = self.build_inner(true)?;
+        #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+        crate::current::set_global(telemetry.inner.backends.clone())
+            .map_err(|_| Error::AlreadyInstalled)?;
         #[cfg(any(feature = "otel", feature = "redis"))]
-        {
-            record::set_global(telemetry.inner.recorder.clone())
-                .map_err(|_| Error::AlreadyInstalled)?;
-            record::set_global_bounds(
-                telemetry.inner.recorder.config.api_bounds,
-                telemetry.inner.recorder.config.db_bounds,
-            );
-        }
+        record::set_global_bounds(
+            telemetry.inner.backends.recorder.config.api_bounds,
+            telemetry.inner.backends.recorder.config.db_bounds,
+        );
         #[cfg(feature = "otel")]
         telemetry.inner.otel.set_global();
         INSTALLED
@@ -193,7 +272,10 @@ impl TelemetryBuilder {
         Ok(telemetry)
     }
 
-    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+    #[cfg_attr(
+        not(any(feature = "otel", feature = "redis", feature = "sentry")),
+        allow(unused_variables)
+    )]
     fn build_inner(self, global: bool) -> Result<Telemetry, Error> {
         self.validate()?;
         #[cfg(any(feature = "otel", feature = "redis"))]
@@ -210,18 +292,32 @@ impl TelemetryBuilder {
             };
             Arc::new(Recorder::new(config, global))
         };
+        #[cfg(feature = "sentry")]
+        let sentry = crate::sentry::SentryBackend::new(
+            &self.sentry,
+            self.release.as_deref(),
+            self.environment.as_deref(),
+            global,
+        )?;
         #[cfg(feature = "otel")]
         let otel = crate::otel::Exporter::new(
             recorder.clone(),
             &self.namespace,
             self.service_name.as_deref(),
         )?;
+        #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+        let backends = Arc::new(crate::current::Backends {
+            #[cfg(any(feature = "otel", feature = "redis"))]
+            recorder,
+            #[cfg(feature = "sentry")]
+            sentry,
+        });
         Ok(Telemetry {
             inner: Arc::new(Inner {
                 #[cfg(feature = "otel")]
                 otel,
-                #[cfg(any(feature = "otel", feature = "redis"))]
-                recorder,
+                #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+                backends,
                 config: self,
             }),
         })
@@ -230,8 +326,8 @@ impl TelemetryBuilder {
 
 struct Inner {
     config: TelemetryBuilder,
-    #[cfg(any(feature = "otel", feature = "redis"))]
-    recorder: Arc<Recorder>,
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    backends: Arc<crate::current::Backends>,
     #[cfg(feature = "otel")]
     otel: crate::otel::Exporter,
 }
@@ -321,8 +417,8 @@ impl Telemetry {
     /// Makes this instance the current one on this thread until the guard drops.
     pub fn enter(&self) -> ScopeGuard {
         ScopeGuard {
-            #[cfg(any(feature = "otel", feature = "redis"))]
-            _local: record::LocalGuard::enter(self.inner.recorder.clone()),
+            #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+            _local: crate::current::LocalGuard::enter(self.inner.backends.clone()),
             _not_send: PhantomData,
         }
     }
@@ -336,6 +432,26 @@ impl Telemetry {
         }
     }
 
+    /// Sends what the backends buffer now, waiting at most `timeout`; they keep running.
+    /// Returns `false` if something could not be sent in time.
+    #[cfg_attr(not(feature = "sentry"), allow(unused_variables, clippy::unused_async))]
+    pub async fn flush(&self, timeout: std::time::Duration) -> bool {
+        #[cfg(feature = "sentry")]
+        if let Some(sentry) = self.inner.backends.sentry.clone() {
+            let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = sent.clone();
+            crate::blocking::run(move || {
+                flag.store(
+                    sentry.flush_blocking(timeout),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            })
+            .await;
+            return sent.load(std::sync::atomic::Ordering::Relaxed);
+        }
+        true
+    }
+
     /// Flushes what the backends buffer and stops them, within a bounded time. Metrics stay
     /// readable afterwards.
     // async from the start: the Redis and Sentry backends await their final flush here
@@ -343,6 +459,33 @@ impl Telemetry {
     pub async fn shutdown(&self) {
         #[cfg(feature = "otel")]
         self.inner.otel.shutdown();
+        #[cfg(feature = "sentry")]
+        if let Some(sentry) = self.inner.backends.sentry.clone() {
+            // The client's close blocks up to its timeout: on a thread of its own, awaited.
+            crate::blocking::run(move || sentry.close_blocking()).await;
+        }
+    }
+
+    #[cfg_attr(not(feature = "sentry"), allow(clippy::unused_self))]
+    fn sentry_enabled(&self) -> bool {
+        #[cfg(feature = "sentry")]
+        {
+            self.inner.backends.sentry.is_some()
+        }
+        #[cfg(not(feature = "sentry"))]
+        {
+            false
+        }
+    }
+
+    /// The Sentry client, when the `sentry` feature is on and a DSN was given.
+    #[cfg(feature = "sentry")]
+    pub fn sentry_client(&self) -> Option<Arc<sentry::Client>> {
+        self.inner
+            .backends
+            .sentry
+            .as_ref()
+            .map(|backend| backend.client().clone())
     }
 
     fn announce(&self) {
@@ -357,7 +500,7 @@ impl Telemetry {
             namespace = %self.namespace(),
             "kansoku: metrics {}; sentry {}; redis {}",
             on(cfg!(feature = "otel")),
-            on(cfg!(feature = "sentry")),
+            on(self.sentry_enabled()),
             on(cfg!(feature = "redis")),
         );
     }
@@ -366,8 +509,8 @@ impl Telemetry {
 /// Returned by [`Telemetry::enter`]; restores the previous current instance when dropped.
 #[must_use = "the telemetry is current only while the guard lives"]
 pub struct ScopeGuard {
-    #[cfg(any(feature = "otel", feature = "redis"))]
-    _local: record::LocalGuard,
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    _local: crate::current::LocalGuard,
     // Entering is per thread: the guard must be dropped where it was made.
     _not_send: PhantomData<*const ()>,
 }

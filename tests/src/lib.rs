@@ -1,5 +1,8 @@
 //! Helpers of the end-to-end tests: reading the Prometheus text as a user would.
 
+pub mod bugsink;
+pub mod sentry_support;
+
 use std::collections::BTreeMap;
 
 /// The samples of a Prometheus text exposition: `name{labels}` → value, exactly as printed.

@@ -54,9 +54,20 @@ impl Bounds {
     }
 
     /// The bucket of a duration: the first bound it does not exceed, or the `+Inf` bucket.
+    ///
+    /// A linear scan from the smallest bound: most calls land in the first few buckets, the
+    /// comparisons are independent (unlike a binary search's chain of dependent loads), and
+    /// the branch is well predicted. `bench/` measured it at 2/3 of `partition_point`'s cost.
     #[inline(always)]
     pub(crate) fn index(&self, nanos: u64) -> usize {
-        self.nanos.partition_point(|bound| *bound < nanos)
+        let mut index = 0;
+        for bound in &self.nanos {
+            if nanos <= *bound {
+                return index;
+            }
+            index += 1;
+        }
+        index
     }
 
     pub(crate) fn leak(self) -> &'static Bounds {

@@ -20,7 +20,6 @@ pub(crate) use bounds::{Bounds, DEFAULT_API_BOUNDS, DEFAULT_DB_BOUNDS};
 pub(crate) use recorder::{FamilyKind, Recorder, RecorderConfig};
 pub(crate) use site::{Active, SiteCore, TimedSnapshot};
 
-use std::cell::Cell;
 use std::sync::atomic::AtomicPtr;
 use std::sync::atomic::Ordering::{Acquire, Release};
 use std::sync::{Arc, OnceLock};
@@ -74,63 +73,19 @@ pub(crate) fn set_global_bounds(api: &'static Bounds, db: &'static Bounds) {
     DB_BOUNDS.store(std::ptr::from_ref(db).cast_mut(), Release);
 }
 
-static GLOBAL: OnceLock<Arc<Recorder>> = OnceLock::new();
-
-thread_local! {
-    /// The recorder of the innermost `Telemetry::enter`/`scope` on this thread, or null.
-    static LOCAL: Cell<*const Recorder> = const { Cell::new(std::ptr::null()) };
-}
-
-/// The process-wide recorder, once `Telemetry::install` has run.
+/// The installed instance's recorder.
+#[inline(always)]
 pub(crate) fn global() -> Option<&'static Arc<Recorder>> {
-    GLOBAL.get()
+    crate::current::global().map(|backends| &backends.recorder)
 }
 
-pub(crate) fn set_global(recorder: Arc<Recorder>) -> Result<(), Arc<Recorder>> {
-    GLOBAL.set(recorder)
-}
-
-/// The recorder a test-local scope put on this thread, if any. Costs one thread-local read
-/// when there is none (the production case).
+/// The recorder entered on this thread (a test-local instance), if any.
 #[inline(always)]
 pub(crate) fn local() -> Option<Arc<Recorder>> {
-    let ptr = LOCAL.with(Cell::get);
-    if ptr.is_null() {
-        return None;
-    }
-    // SAFETY: a non-null pointer was set by `LocalGuard::enter` from `Arc::as_ptr`, and that
-    // guard holds an `Arc` of the same recorder until it restores the previous pointer, so the
-    // allocation is alive and its strong count is at least one here.
-    unsafe {
-        Arc::increment_strong_count(ptr);
-        Some(Arc::from_raw(ptr))
-    }
+    crate::current::with_local(|backends| backends.recorder.clone())
 }
 
 /// The recorder that a call made here and now records into: the local one, else the global.
 pub(crate) fn current() -> Option<Arc<Recorder>> {
     local().or_else(|| global().cloned())
-}
-
-/// Installs `recorder` as this thread's local recorder until dropped.
-pub(crate) struct LocalGuard {
-    previous: *const Recorder,
-    // Keeps the pointee alive while it is installed.
-    _recorder: Arc<Recorder>,
-}
-
-impl LocalGuard {
-    pub(crate) fn enter(recorder: Arc<Recorder>) -> LocalGuard {
-        let previous = LOCAL.with(|cell| cell.replace(Arc::as_ptr(&recorder)));
-        LocalGuard {
-            previous,
-            _recorder: recorder,
-        }
-    }
-}
-
-impl Drop for LocalGuard {
-    fn drop(&mut self) {
-        LOCAL.with(|cell| cell.set(self.previous));
-    }
 }

@@ -4,7 +4,7 @@ use std::sync::atomic::{
     AtomicPtr, AtomicU64, AtomicU8,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::bounds::{Bounds, MAX_BOUNDS};
 use super::{clock, local, Recorder};
@@ -115,7 +115,6 @@ pub(crate) struct SiteCore {
     pub(crate) state: TimedState,
     registration: AtomicU8,
     next: AtomicPtr<Site>,
-    name: OnceLock<&'static str>,
 }
 
 /// Every site that has been called at least once, newest first.
@@ -127,31 +126,11 @@ impl SiteCore {
             state: TimedState::new(),
             registration: AtomicU8::new(UNREGISTERED),
             next: AtomicPtr::new(std::ptr::null_mut()),
-            name: OnceLock::new(),
         }
     }
 }
 
 impl Site {
-    /// The `endpoint` label (api, endpoint sites): the given name, else `function` or
-    /// `Type::function`. Set on the site's first call.
-    pub(crate) fn name(&self) -> &'static str {
-        self.core.name.get().copied().unwrap_or(self.info.function)
-    }
-
-    fn resolve_name(&self, type_name: Option<fn() -> &'static str>) -> &'static str {
-        if let Some(given) = self.primary {
-            return given;
-        }
-        match type_name {
-            Some(type_name) if self.info.is_method => {
-                let ty = crate::__private::short_type_name(type_name());
-                Box::leak(format!("{ty}::{}", self.info.function).into_boxed_str())
-            }
-            _ => self.info.function,
-        }
-    }
-
     /// Links the site into the global list on its first call; cheap (one load) afterwards.
     #[inline(always)]
     fn ensure_registered(&'static self, type_name: Option<fn() -> &'static str>) {
@@ -163,7 +142,7 @@ impl Site {
     #[cold]
     #[inline(never)]
     fn register(&'static self, type_name: Option<fn() -> &'static str>) {
-        self.core.name.get_or_init(|| self.resolve_name(type_name));
+        self.resolved_name(type_name);
         if self
             .core
             .registration
@@ -195,6 +174,11 @@ pub(crate) fn for_each_global_site(mut f: impl FnMut(&'static Site)) {
     }
 }
 
+static NO_BOUNDS: Bounds = Bounds {
+    nanos: Vec::new(),
+    seconds: Vec::new(),
+};
+
 /// Where one call records.
 #[derive(Debug)]
 enum Target {
@@ -216,6 +200,17 @@ pub(crate) struct Active {
 impl Active {
     #[inline(always)]
     pub(crate) fn start(site: &'static Site, type_name: Option<fn() -> &'static str>) -> Active {
+        if site.kind == SiteKind::Endpoint {
+            // An endpoint only counts errors, into the recorder current when one happens
+            // (still inside the call's poll): nothing to look up or time on the way in.
+            site.resolved_name(type_name);
+            return Active {
+                site,
+                target: Target::Site,
+                bounds: &NO_BOUNDS,
+                start: 0,
+            };
+        }
         site.ensure_registered(type_name);
         let (target, recorder_bounds) = match local() {
             None => (Target::Site, None),
@@ -229,15 +224,11 @@ impl Active {
             }
         };
         let bounds = recorder_bounds.unwrap_or_else(|| super::global_bounds(site.kind));
-        let start = if site.kind == SiteKind::Endpoint {
-            0
-        } else {
-            match &target {
-                Target::Site => site.core.state.begin(),
-                Target::Local(_, state) => state.begin(),
-            }
-            clock().raw()
-        };
+        match &target {
+            Target::Site => site.core.state.begin(),
+            Target::Local(_, state) => state.begin(),
+        }
+        let start = clock().raw();
         Active {
             site,
             target,
@@ -297,7 +288,7 @@ impl Active {
     fn record_error(&self, kind: &'static str) {
         let recorder = match &self.target {
             Target::Local(recorder, _) => Some(recorder.clone()),
-            Target::Site => super::global().cloned(),
+            Target::Site => super::current(),
         };
         if let Some(recorder) = recorder {
             recorder.record_error(self.site.name(), kind);

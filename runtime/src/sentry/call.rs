@@ -1,0 +1,303 @@
+//! The Sentry side of one annotated call: its sampled span, its own scope, and the
+//! thread-local chain that tells code running inside it which call it is in.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use sentry::protocol::{Context, SpanStatus, User, Value};
+
+use super::trace::{SpanHandle, TraceSpan};
+use super::SentryBackend;
+use crate::__private::{Outcome, Site, SiteKind};
+use crate::current::Backends;
+
+thread_local! {
+    /// The innermost call being polled (or run) on this thread, or null.
+    static CURRENT: Cell<*const CallScope> = const { Cell::new(ptr::null()) };
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A fast thread-local random number (xorshift64*), for sampling and ids. Not cryptographic.
+#[inline]
+pub(crate) fn random_u64() -> u64 {
+    RNG.with(|cell| {
+        let mut x = cell.get();
+        if x == 0 {
+            x = seed();
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        cell.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+}
+
+#[inline]
+pub(crate) fn random_u32() -> u32 {
+    (random_u64() >> 32) as u32
+}
+
+#[cold]
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded by the OS once per process and varies per thread's instance.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_usize(ptr::from_ref(&hasher) as usize);
+    hasher.finish() | 1
+}
+
+/// Tags, contexts, user and extra data set inside one call.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ScopeData {
+    pub(crate) tags: BTreeMap<String, String>,
+    pub(crate) contexts: BTreeMap<String, Context>,
+    pub(crate) extra: BTreeMap<String, Value>,
+    pub(crate) user: Option<User>,
+}
+
+pub(crate) type SharedScope = Arc<Mutex<ScopeData>>;
+
+/// Which backend a call reports to: the installed one is borrowed for the process's life.
+#[derive(Debug, Clone)]
+pub(crate) enum BackendRef {
+    Global(&'static SentryBackend),
+    Local(Arc<SentryBackend>),
+}
+
+impl std::ops::Deref for BackendRef {
+    type Target = SentryBackend;
+    fn deref(&self) -> &SentryBackend {
+        match self {
+            BackendRef::Global(backend) => backend,
+            BackendRef::Local(backend) => backend,
+        }
+    }
+}
+
+impl BackendRef {
+    /// The Sentry backend of the telemetry current here: `local` if entered, else the global.
+    #[inline]
+    pub(crate) fn resolve(local: Option<&Backends>) -> Option<BackendRef> {
+        match local {
+            Some(backends) => backends.sentry.clone().map(BackendRef::Local),
+            None => crate::current::global()?
+                .sentry
+                .as_deref()
+                .map(BackendRef::Global),
+        }
+    }
+
+    /// As [`BackendRef::resolve`], looking the local telemetry up itself.
+    pub(crate) fn current() -> Option<BackendRef> {
+        crate::current::with_local(|backends| BackendRef::resolve(Some(backends)))
+            .unwrap_or_else(|| BackendRef::resolve(None))
+    }
+}
+
+/// What a scope belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScopeKind {
+    /// `#[monitor_api_endpoint]`: owns a scope and, when sampled, a transaction or span.
+    Endpoint,
+    /// `#[track_database_query]` inside a sampled call: a child span only.
+    Query,
+    /// `kansoku::start_transaction`: owns a scope and a transaction.
+    Transaction,
+    /// `kansoku::bind`: carries a call's scope and span into another task.
+    Carried,
+}
+
+/// The Sentry state of one call.
+#[derive(Debug)]
+pub(crate) struct CallScope {
+    pub(crate) backend: BackendRef,
+    pub(crate) kind: ScopeKind,
+    /// The endpoint name, for the event's `transaction`; the function, for its tags.
+    pub(crate) name: &'static str,
+    pub(crate) function: Option<(&'static str, &'static str)>,
+    /// Set at every poll: the scope that was current when the poll began. Only followed while
+    /// this scope is itself current, when that outer scope is on the same thread's stack.
+    outer: AtomicPtr<CallScope>,
+    pub(crate) span: Option<TraceSpan>,
+    /// A span this call does not own but parents under (a carried span).
+    parent: Option<SpanHandle>,
+    pub(crate) scope: OnceLock<SharedScope>,
+    pub(crate) panic: OnceLock<String>,
+}
+
+/// Restores the previous current scope when a poll or run ends (also when it unwinds).
+pub(crate) struct Entered {
+    previous: *const CallScope,
+}
+
+impl Drop for Entered {
+    #[inline]
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.set(self.previous));
+    }
+}
+
+/// Calls `f` with each scope from the innermost current one outwards, until it returns `Some`.
+pub(crate) fn find_current<R>(mut f: impl FnMut(&CallScope) -> Option<R>) -> Option<R> {
+    let mut ptr = CURRENT.with(Cell::get);
+    // SAFETY: `CURRENT` and each `outer` link point at scopes entered by a poll or run that is
+    // still on this thread's stack (they are restored when it returns or unwinds), so each one
+    // is alive and pinned in place while we walk.
+    while let Some(scope) = unsafe { ptr.as_ref() } {
+        if let Some(found) = f(scope) {
+            return Some(found);
+        }
+        ptr = scope.outer.load(Relaxed);
+    }
+    None
+}
+
+impl CallScope {
+    pub(crate) fn new(
+        backend: BackendRef,
+        kind: ScopeKind,
+        name: &'static str,
+        function: Option<(&'static str, &'static str)>,
+        span: Option<TraceSpan>,
+        parent: Option<SpanHandle>,
+    ) -> CallScope {
+        CallScope {
+            backend,
+            kind,
+            name,
+            function,
+            outer: AtomicPtr::new(ptr::null_mut()),
+            span,
+            parent,
+            scope: OnceLock::new(),
+            panic: OnceLock::new(),
+        }
+    }
+
+    /// The Sentry part of a call of `site`, if it has one: endpoints always (for error
+    /// capture), queries only under a sampled span.
+    #[inline]
+    pub(crate) fn start(site: &'static Site, local: Option<&Backends>) -> Option<CallScope> {
+        match site.kind {
+            SiteKind::ApiRequest => None,
+            SiteKind::Endpoint => Some(Self::start_endpoint(site, BackendRef::resolve(local)?)),
+            SiteKind::DbQuery => Self::start_query(site),
+        }
+    }
+
+    #[inline]
+    fn start_endpoint(site: &'static Site, backend: BackendRef) -> CallScope {
+        let name = site.name();
+        let op = site.secondary.unwrap_or("http.server");
+        // Inside another endpoint or transaction, follow its sampling decision and backend.
+        let enclosing = find_current(|scope| match scope.kind {
+            ScopeKind::Query => None,
+            _ => Some((scope.span_handle(), scope.backend.clone())),
+        });
+        let (span, backend) = match enclosing {
+            Some((Some(parent), outer)) => (Some(parent.child(op, Some(name.into()))), outer),
+            Some((None, outer)) => (None, outer),
+            None => (
+                backend
+                    .sample(name, op)
+                    .then(|| TraceSpan::root(name.into(), op.into())),
+                backend,
+            ),
+        };
+        let function = Some((site.info.module_path, site.info.function));
+        CallScope::new(backend, ScopeKind::Endpoint, name, function, span, None)
+    }
+
+    #[cold]
+    fn start_query(site: &'static Site) -> Option<CallScope> {
+        let (parent, backend) = find_current(|scope| {
+            scope
+                .span_handle()
+                .map(|span| (span, scope.backend.clone()))
+        })?;
+        let operation = site.primary.unwrap_or_default();
+        let table = site.secondary.unwrap_or_default();
+        let mut span = parent.child(
+            "db.query",
+            Some(format!("{} {table}", operation.to_ascii_uppercase()).into()),
+        );
+        span.set_data("db.operation", operation.into());
+        span.set_data("db.sql.table", table.into());
+        Some(CallScope::new(
+            backend,
+            ScopeKind::Query,
+            site.name(),
+            None,
+            Some(span),
+            None,
+        ))
+    }
+
+    /// The span to parent new spans under: this call's, or the one it carries.
+    pub(crate) fn span_handle(&self) -> Option<SpanHandle> {
+        self.span
+            .as_ref()
+            .map(TraceSpan::handle)
+            .or_else(|| self.parent.clone())
+    }
+
+    /// Makes this scope current on this thread until the returned guard drops.
+    #[inline]
+    pub(crate) fn enter(&self) -> Entered {
+        let previous = CURRENT.with(|current| current.replace(ptr::from_ref(self)));
+        self.outer.store(previous.cast_mut(), Relaxed);
+        Entered { previous }
+    }
+
+    /// This call's own scope data, made on first use.
+    pub(crate) fn shared_scope(&self) -> &SharedScope {
+        self.scope.get_or_init(SharedScope::default)
+    }
+
+    /// The call returned.
+    pub(crate) fn finish(self, outcome: &Outcome<'_>) {
+        let status = match outcome {
+            Outcome::Ok => SpanStatus::Ok,
+            Outcome::Err(error) => {
+                if self.kind == ScopeKind::Endpoint {
+                    let _entered = self.enter();
+                    super::capture::capture_outcome_error(&self, error);
+                }
+                SpanStatus::InternalError
+            }
+        };
+        self.end(status);
+    }
+
+    /// The call was dropped before returning: unwinding from a panic, or cancelled.
+    pub(crate) fn abandon(self) {
+        if std::thread::panicking() {
+            if self.kind == ScopeKind::Endpoint {
+                let _entered = self.enter();
+                super::capture::capture_panic(&self);
+            }
+            self.end(SpanStatus::InternalError);
+        } else {
+            self.end(SpanStatus::Cancelled);
+        }
+    }
+
+    /// Ends a hand-made transaction.
+    pub(crate) fn finish_with(self, status: SpanStatus) {
+        self.end(status);
+    }
+
+    fn end(self, status: SpanStatus) {
+        if let Some(span) = self.span {
+            let scope = self
+                .scope
+                .get()
+                .map(|scope| scope.lock().unwrap_or_else(PoisonError::into_inner).clone());
+            span.finish(status, &self.backend, scope.as_ref());
+        }
+    }
+}

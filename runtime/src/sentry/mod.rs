@@ -1,0 +1,244 @@
+//! The `sentry` backend: transactions and spans from the attributes, error, panic and message
+//! capture with a scope of its own per call.
+//!
+//! Design, in the order a call meets it:
+//!
+//! - **Sampling first.** `#[monitor_api_endpoint]` decides whether its transaction is sampled
+//!   with a thread-local random number before doing any Sentry work. An unsampled call that
+//!   neither errors nor touches its scope costs a few nanoseconds and allocates nothing.
+//! - **A scope per call, made lazily.** Each endpoint call carries a [`call::CallScope`] inside
+//!   its guard. `kansoku::set_tag` and friends write into the innermost endpoint call being
+//!   polled on this thread (found through a thread-local pointer set for the duration of each
+//!   poll), so a tag set in one request can never reach another's events, however the runtime
+//!   schedules them. Nothing is allocated until something is set.
+//! - **Spans recorded, not built.** A sampled call records its span (ids, times, status) into
+//!   a shared per-transaction record; when the transaction's root finishes, the record goes to
+//!   a background thread that builds the Sentry transaction and hands it to the client's
+//!   transport. The request thread never serialises, and never waits on the network.
+//! - **Errors are always captured**, sampled or not, with the call's scope, trace context, and
+//!   the function's name; the transport sends them off the request path, bounded.
+
+pub(crate) mod call;
+mod capture;
+mod trace;
+
+pub(crate) use call::CallScope;
+pub(crate) use capture::{capture_error_event, capture_message_event, install_panic_hook};
+pub(crate) use trace::TraceSpan;
+
+use std::fmt;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use sentry::{ClientOptions, Hub};
+
+/// What decides a transaction's sampling: the name and op it would have.
+#[derive(Debug, Clone, Copy)]
+pub struct SamplingContext<'a> {
+    /// The transaction's name (the endpoint).
+    pub name: &'a str,
+    /// The transaction's op (`http.server` by default).
+    pub op: &'a str,
+}
+
+/// A function choosing the sample rate (0.0 to 1.0) of each transaction.
+pub type TracesSampler = Arc<dyn Fn(&SamplingContext<'_>) -> f32 + Send + Sync>;
+
+/// The Sentry part of the builder.
+#[derive(Clone, Default)]
+pub(crate) struct SentryConfig {
+    pub(crate) dsn: Option<String>,
+    pub(crate) traces_sample_rate: f32,
+    pub(crate) traces_sampler: Option<TracesSampler>,
+    pub(crate) ignore_errors: Vec<String>,
+    pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) customize: Option<Arc<dyn Fn(ClientOptions) -> ClientOptions + Send + Sync>>,
+}
+
+impl fmt::Debug for SentryConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentryConfig")
+            .field("dsn", &self.dsn.as_ref().map(|_| "<set>"))
+            .field("traces_sample_rate", &self.traces_sample_rate)
+            .field(
+                "traces_sampler",
+                &self.traces_sampler.as_ref().map(|_| "<fn>"),
+            )
+            .field("ignore_errors", &self.ignore_errors)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default of `TelemetryBuilder::sentry_shutdown_timeout`.
+pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One telemetry's Sentry client, hub and span pipeline.
+pub(crate) struct SentryBackend {
+    /// The installed instance captures through the thread's current hub (the main hub, bound
+    /// to this client, unless the application binds another); a built instance has its own.
+    own_hub: Option<Arc<Hub>>,
+    client: Arc<sentry::Client>,
+    /// `rate × 2^32`, compared with a random `u32`; `u64` so that 1.0 samples everything.
+    threshold: u64,
+    sampler: Option<TracesSampler>,
+    spans: Mutex<Option<mpsc::SyncSender<trace::Job>>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    shutdown_timeout: Duration,
+}
+
+impl fmt::Debug for SentryBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentryBackend")
+            .field("threshold", &self.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Finished transactions waiting for the background thread; beyond this they are dropped
+/// (and counted in `dropped`) rather than slowing requests down. The thread empties it far
+/// faster than requests fill it, except in a burst of sampled calls.
+const SPAN_QUEUE: usize = 4096;
+
+impl SentryBackend {
+    /// A client for `config`, or `Ok(None)` when no DSN is configured.
+    pub(crate) fn new(
+        config: &SentryConfig,
+        release: Option<&str>,
+        environment: Option<&str>,
+        global: bool,
+    ) -> Result<Option<Arc<SentryBackend>>, crate::Error> {
+        let Some(dsn) = config.dsn.as_deref() else {
+            return Ok(None);
+        };
+        let dsn: sentry::types::Dsn = dsn
+            .parse()
+            .map_err(|e| crate::Error::InvalidDsn(format!("{e}")))?;
+        let rate = config.traces_sample_rate;
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(crate::Error::InvalidSampleRate(rate));
+        }
+        let mut options = ClientOptions::new()
+            .maybe_release(release.map(str::to_owned))
+            .shutdown_timeout(config.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT));
+        options.dsn = Some(dsn);
+        if let Some(environment) = environment {
+            options = options.environment(environment.to_owned());
+        }
+        let ignored = config.ignore_errors.clone();
+        if !ignored.is_empty() {
+            options = options.before_send(move |event| capture::keep_event(event, &ignored));
+        }
+        if let Some(customize) = &config.customize {
+            options = customize(options);
+        }
+        let client = Arc::new(sentry::Client::with_options(sentry::apply_defaults(
+            options,
+        )));
+        let own_hub = if global {
+            Hub::main().bind_client(Some(client.clone()));
+            None
+        } else {
+            Some(Arc::new(Hub::new(
+                Some(client.clone()),
+                Arc::new(sentry::Scope::default()),
+            )))
+        };
+        let (sender, receiver) = mpsc::sync_channel(SPAN_QUEUE);
+        let worker_client = client.clone();
+        let worker = std::thread::Builder::new()
+            .name("kansoku-sentry".into())
+            .spawn(move || trace::run_worker(&receiver, &worker_client))
+            .map_err(|e| crate::Error::Sentry(format!("cannot start the span thread: {e}")))?;
+        install_panic_hook();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // rate is in 0..=1
+        let threshold = (f64::from(rate) * f64::from(u32::MAX) + f64::from(rate)) as u64;
+        Ok(Some(Arc::new(SentryBackend {
+            own_hub,
+            client,
+            threshold,
+            sampler: config.traces_sampler.clone(),
+            spans: Mutex::new(Some(sender)),
+            worker: Mutex::new(Some(worker)),
+            shutdown_timeout: config.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+        })))
+    }
+
+    /// Runs `f` with the hub events of this telemetry go through.
+    pub(crate) fn with_hub<R>(&self, f: impl FnOnce(&Hub) -> R) -> R {
+        match &self.own_hub {
+            Some(hub) => f(hub),
+            None => f(&Hub::current()),
+        }
+    }
+
+    /// Whether a new transaction named `name` is sampled. The common case is one comparison.
+    #[inline]
+    pub(crate) fn sample(&self, name: &str, op: &str) -> bool {
+        let threshold = match &self.sampler {
+            None => self.threshold,
+            Some(sampler) => {
+                let rate = sampler(&SamplingContext { name, op }).clamp(0.0, 1.0);
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let threshold = (f64::from(rate) * f64::from(u32::MAX) + f64::from(rate)) as u64;
+                threshold
+            }
+        };
+        threshold != 0 && u64::from(call::random_u32()) < threshold
+    }
+
+    pub(crate) fn send_transaction(&self, finished: trace::Finished) {
+        let sender = self
+            .spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(sender) = sender {
+            // full queue: drop this transaction rather than block the request
+            let _ = sender.try_send(trace::Job::Send(Box::new(finished)));
+        }
+    }
+
+    /// Hands every finished transaction to the transport and waits (up to `timeout`) until the
+    /// transport has sent what it holds. Blocking: run it off the async runtime's threads.
+    pub(crate) fn flush_blocking(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let sender = self
+            .spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(sender) = sender {
+            let (done, wait) = mpsc::channel();
+            if sender.send(trace::Job::Flush(done)).is_ok() {
+                let _ = wait.recv_timeout(timeout);
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        self.client.flush(Some(left))
+    }
+
+    /// Sends what is queued and closes the client, within the shutdown timeout. Blocking: run
+    /// it off the async runtime's worker threads.
+    pub(crate) fn close_blocking(&self) {
+        drop(
+            self.spans
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        if let Some(worker) = self
+            .worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            let _ = worker.join();
+        }
+        self.client.close(Some(self.shutdown_timeout));
+    }
+
+    pub(crate) fn client(&self) -> &Arc<sentry::Client> {
+        &self.client
+    }
+}

@@ -1,0 +1,205 @@
+//! Sampled spans: recorded cheaply on the request's thread, turned into a Sentry transaction on
+//! a background thread when the transaction's root finishes.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use sentry::protocol::{self, SpanId, SpanStatus, TraceContext, TraceId, Value};
+
+use super::call::{random_u64, ScopeData};
+use super::SentryBackend;
+
+/// One sampled transaction while it runs.
+#[derive(Debug)]
+pub(crate) struct TxRecord {
+    pub(crate) trace_id: [u8; 16],
+    /// Children that have finished, in Sentry's form.
+    spans: Mutex<Vec<protocol::Span>>,
+}
+
+/// Where a new child span goes: which transaction, under which span.
+#[derive(Debug, Clone)]
+pub(crate) struct SpanHandle {
+    tx: Arc<TxRecord>,
+    span_id: [u8; 8],
+}
+
+impl SpanHandle {
+    pub(crate) fn child(&self, op: &str, description: Option<Cow<'static, str>>) -> TraceSpan {
+        TraceSpan {
+            tx: self.tx.clone(),
+            span_id: new_span_id(),
+            parent: Some(self.span_id),
+            name: description.unwrap_or(Cow::Borrowed("")),
+            op: Cow::Owned(op.to_owned()),
+            start: SystemTime::now(),
+            data: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn trace_context(&self) -> TraceContext {
+        TraceContext {
+            trace_id: TraceId::from(self.tx.trace_id),
+            span_id: SpanId::from(self.span_id),
+            ..TraceContext::default()
+        }
+    }
+}
+
+fn new_span_id() -> [u8; 8] {
+    let id = random_u64().max(1);
+    id.to_be_bytes()
+}
+
+/// A sampled span in progress: a transaction's root (no parent) or a child.
+#[derive(Debug)]
+pub(crate) struct TraceSpan {
+    tx: Arc<TxRecord>,
+    span_id: [u8; 8],
+    parent: Option<[u8; 8]>,
+    /// The transaction's name (root) or the span's description (child).
+    name: Cow<'static, str>,
+    op: Cow<'static, str>,
+    start: SystemTime,
+    data: BTreeMap<String, Value>,
+}
+
+/// A finished root, on its way to the background thread.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    root: TraceSpan,
+    status: SpanStatus,
+    end: SystemTime,
+    scope: Option<ScopeData>,
+}
+
+impl TraceSpan {
+    /// The root of a new transaction (a new trace).
+    pub(crate) fn root(name: Cow<'static, str>, op: Cow<'static, str>) -> TraceSpan {
+        let mut trace_id = [0; 16];
+        trace_id[..8].copy_from_slice(&random_u64().to_be_bytes());
+        trace_id[8..].copy_from_slice(&random_u64().to_be_bytes());
+        TraceSpan {
+            tx: Arc::new(TxRecord {
+                trace_id,
+                spans: Mutex::new(Vec::new()),
+            }),
+            span_id: new_span_id(),
+            parent: None,
+            name,
+            op,
+            start: SystemTime::now(),
+            data: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn handle(&self) -> SpanHandle {
+        SpanHandle {
+            tx: self.tx.clone(),
+            span_id: self.span_id,
+        }
+    }
+
+    pub(crate) fn set_data(&mut self, key: &str, value: Value) {
+        self.data.insert(key.to_owned(), value);
+    }
+
+    /// Ends the span: a child joins its transaction's record; a root sends the transaction.
+    pub(crate) fn finish(
+        self,
+        status: SpanStatus,
+        backend: &SentryBackend,
+        scope: Option<&ScopeData>,
+    ) {
+        let end = SystemTime::now();
+        match self.parent {
+            Some(parent) => {
+                let span = protocol::Span {
+                    span_id: SpanId::from(self.span_id),
+                    trace_id: TraceId::from(self.tx.trace_id),
+                    parent_span_id: Some(SpanId::from(parent)),
+                    op: Some(self.op.into_owned()),
+                    description: (!self.name.is_empty()).then(|| self.name.into_owned()),
+                    timestamp: Some(end),
+                    start_timestamp: self.start,
+                    status: Some(status),
+                    data: self.data.into_iter().collect(),
+                    ..protocol::Span::default()
+                };
+                self.tx
+                    .spans
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(span);
+            }
+            None => backend.send_transaction(Finished {
+                root: self,
+                status,
+                end,
+                scope: scope.cloned(),
+            }),
+        }
+    }
+}
+
+/// What the background thread is sent.
+#[derive(Debug)]
+pub(crate) enum Job {
+    /// A transaction to build and hand to the transport.
+    Send(Box<Finished>),
+    /// Answer once everything sent before has been handed to the transport.
+    Flush(mpsc::Sender<()>),
+}
+
+/// The background thread: builds each finished transaction and hands it to the transport.
+pub(crate) fn run_worker(jobs: &mpsc::Receiver<Job>, client: &sentry::Client) {
+    while let Ok(job) = jobs.recv() {
+        match job {
+            Job::Send(done) => client.send_envelope(envelope(*done, client)),
+            Job::Flush(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+fn envelope(done: Finished, client: &sentry::Client) -> protocol::Envelope {
+    let Finished {
+        root,
+        status,
+        end,
+        scope,
+    } = done;
+    let spans = std::mem::take(&mut *root.tx.spans.lock().unwrap_or_else(PoisonError::into_inner));
+    let trace = TraceContext {
+        trace_id: TraceId::from(root.tx.trace_id),
+        span_id: SpanId::from(root.span_id),
+        op: Some(root.op.into_owned()),
+        status: Some(status),
+        data: root.data.into_iter().collect(),
+        ..TraceContext::default()
+    };
+    let options = client.options();
+    let mut transaction = protocol::Transaction {
+        name: Some(root.name.into_owned()),
+        start_timestamp: root.start,
+        timestamp: Some(end),
+        spans,
+        release: options.release.clone(),
+        environment: options.environment.clone(),
+        server_name: options.server_name.clone(),
+        ..protocol::Transaction::default()
+    };
+    transaction.contexts.insert("trace".into(), trace.into());
+    if let Some(scope) = scope {
+        transaction.tags.extend(scope.tags);
+        transaction.extra.extend(scope.extra);
+        transaction.contexts.extend(scope.contexts);
+        transaction.user = scope.user;
+    }
+    let mut envelope = protocol::Envelope::new();
+    envelope.add_item(transaction);
+    envelope
+}
