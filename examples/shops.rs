@@ -6,8 +6,9 @@
 //! KANSOKU_NAMESPACE=osakamenesu cargo run -p kansoku-examples --example shops
 //! ```
 //!
-//! Embedded defaults: no server, no environment needed. (The axum router, Sentry and Redis
-//! arrive with their backends.)
+//! Embedded defaults: no server, no environment needed. With `SENTRY_DSN` set, errors and
+//! (with `SENTRY_TRACES_SAMPLE_RATE`) transactions go to that Sentry. (The axum router and
+//! Redis arrive with their backends.)
 
 use std::time::Duration;
 
@@ -91,6 +92,8 @@ static ACTIVE_USERS: Gauge<1> =
 #[kansoku::monitor_api_endpoint]
 #[kansoku::track_api_request(method = "GET", endpoint = "/shops")]
 async fn get_shops(db: &Db) -> Result<Vec<Shop>, ApiError> {
+    kansoku::set_tag("shop.filter", "active");
+    kansoku::set_context("search", serde_json::json!({"type": "shop_list"}));
     Ok(db.fetch_shops(true).await?)
 }
 
@@ -104,7 +107,7 @@ async fn get_shop(db: &Db, id: u32) -> Result<Shop, ApiError> {
         .ok_or(ApiError::NotFound(id))
 }
 
-#[kansoku::monitor_api_endpoint]
+#[kansoku::monitor_api_endpoint(fields(shop_id, source))]
 #[kansoku::track_api_request(method = "POST", endpoint = "/reservations")]
 async fn create_reservation(db: &Db, shop_id: u32, source: &str) -> Result<u64, ApiError> {
     match db.insert_reservation(shop_id).await {
@@ -167,6 +170,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ACTIVE_USERS.set(["member"], 42.0);
     ACTIVE_USERS.set(["guest"], 7.0);
     kansoku::metrics::set_db_connections(3, 20);
+
+    // The guide's `complex_operation`: a hand-made transaction in three steps.
+    {
+        let transaction = kansoku::start_transaction("task", "complex_operation");
+        for (op, description) in [
+            ("step1", "validate input"),
+            ("step2", "process data"),
+            ("step3", "save result"),
+        ] {
+            let _step = transaction.start_child(op, description);
+        }
+    }
+    kansoku::capture_message(
+        "example finished",
+        kansoku::Level::Info,
+        &[("reservations", 3.into())],
+    );
 
     println!("# what GET /metrics serves:");
     print!("{}", telemetry.prometheus_text());

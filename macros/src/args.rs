@@ -25,10 +25,12 @@ const HTTP_METHODS: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT", "ANY",
 ];
 
-/// Arguments of `#[monitor_api_endpoint(name = "…", op = "…")]`.
+/// Arguments of `#[monitor_api_endpoint(name = "…", op = "…", fields(arg, …))]`.
 pub(crate) struct EndpointArgs {
     pub name: Option<LitStr>,
     pub op: Option<LitStr>,
+    /// Function arguments whose `Debug` form goes into the call's Sentry context `arguments`.
+    pub fields: Vec<Ident>,
 }
 
 /// Arguments of `#[track_api_request(method = "…", endpoint = "…")]` or `("GET", "/shops")`.
@@ -50,6 +52,7 @@ impl Parse for EndpointArgs {
         let mut errors = Errors::default();
         let mut name = Slot::new("name", Value::Text);
         let mut op = Slot::new("op", Value::Label);
+        let mut fields: Option<Vec<Ident>> = None;
         for arg in &raw.args {
             match arg {
                 RawArg::Named {
@@ -61,18 +64,28 @@ impl Parse for EndpointArgs {
                     value,
                 } => op.named(k.span, value, &mut errors),
                 RawArg::Named { key, .. } => {
-                    errors.push(unknown_argument(ATTR, key, &["name", "op"]));
+                    errors.push(unknown_argument(ATTR, key, &["name", "op", "fields"]));
+                }
+                RawArg::Positional(Expr::Call(call)) if is_ident(&call.func, "fields") => {
+                    if fields.is_some() {
+                        errors.push(syn::Error::new_spanned(
+                            &call.func,
+                            "duplicate argument `fields`",
+                        ));
+                    }
+                    fields = Some(field_names(call, &mut errors));
                 }
                 RawArg::Positional(value) => errors.push(syn::Error::new_spanned(
                     value,
-                    "`monitor_api_endpoint` takes only named arguments: \
-                     `name = \"…\"` and `op = \"…\"`",
+                    "`monitor_api_endpoint` takes named arguments `name = \"…\"` and \
+                     `op = \"…\"`, and `fields(argument, …)`",
                 )),
             }
         }
         errors.finish(EndpointArgs {
             name: name.value,
             op: op.value,
+            fields: fields.unwrap_or_default(),
         })
     }
 }
@@ -179,6 +192,45 @@ impl Parse for QueryArgs {
             _ => Err(errors.into_error(|| raw.error("invalid `track_database_query` arguments"))),
         }
     }
+}
+
+fn is_ident(expr: &Expr, name: &str) -> bool {
+    matches!(expr, Expr::Path(path) if path.qself.is_none() && path.path.is_ident(name))
+}
+
+/// The argument names in `fields(a, b)`: each must be a plain identifier, at most once.
+fn field_names(call: &syn::ExprCall, errors: &mut Errors) -> Vec<Ident> {
+    let mut names: Vec<Ident> = Vec::new();
+    if call.args.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            call,
+            "`fields()` is empty; name the arguments to capture, as in `fields(shop_id)`",
+        ));
+    }
+    for arg in &call.args {
+        match arg {
+            Expr::Path(path) if path.qself.is_none() && path.path.get_ident().is_some() => {
+                let ident = path
+                    .path
+                    .get_ident()
+                    .cloned()
+                    .unwrap_or_else(|| Ident::new("_", Span::call_site()));
+                if names.contains(&ident) {
+                    errors.push(syn::Error::new_spanned(
+                        &ident,
+                        format!("`{ident}` is listed twice in `fields`"),
+                    ));
+                } else {
+                    names.push(ident);
+                }
+            }
+            other => errors.push(syn::Error::new_spanned(
+                other,
+                "expected an argument name in `fields(…)`, as in `fields(shop_id, filter)`",
+            )),
+        }
+    }
+    names
 }
 
 /// The arguments as written: comma-separated `key = value` pairs and positional values.
@@ -339,11 +391,11 @@ impl RawArgs {
 
 fn unknown_argument(attr: &str, key: &Key, known: &[&str]) -> syn::Error {
     let ident = key.ident();
-    let known = known
-        .iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(" and ");
+    let quoted: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    let known = match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => quoted.join(""),
+    };
     syn::Error::new(
         ident.span(),
         format!("unknown argument `{ident}` for `{attr}`; the known arguments are {known}"),

@@ -22,6 +22,16 @@ pub(crate) trait SiteArgs: Parse {
 
     /// Takes defaults from the attributes still on the function (those below this one).
     fn adopt(&mut self, _function: &ItemFn) {}
+
+    /// Checks the arguments against the function they are applied to.
+    fn check(&self, _function: &ItemFn) -> syn::Result<()> {
+        Ok(())
+    }
+
+    /// Statements run right after the guard `call` starts.
+    fn after_start(&self, _call: &Ident) -> TokenStream {
+        TokenStream::new()
+    }
 }
 
 impl SiteArgs for EndpointArgs {
@@ -52,6 +62,48 @@ impl SiteArgs for EndpointArgs {
         if endpoint.is_some() {
             self.name = endpoint;
         }
+    }
+
+    fn check(&self, function: &ItemFn) -> syn::Result<()> {
+        let arguments: Vec<&Ident> = function
+            .sig
+            .inputs
+            .iter()
+            .filter_map(|input| match input {
+                syn::FnArg::Typed(typed) => match &*typed.pat {
+                    syn::Pat::Ident(pat) => Some(&pat.ident),
+                    _ => None,
+                },
+                syn::FnArg::Receiver(_) => None,
+            })
+            .collect();
+        let mut errors: Option<syn::Error> = None;
+        for field in &self.fields {
+            if !arguments.contains(&field) {
+                let error = syn::Error::new_spanned(
+                    field,
+                    format!(
+                        "`{field}` is not an argument of `{}`; `fields` names arguments bound to a \
+                         plain name",
+                        function.sig.ident
+                    ),
+                );
+                match &mut errors {
+                    Some(all) => all.combine(error),
+                    None => errors = Some(error),
+                }
+            }
+        }
+        errors.map_or(Ok(()), Err)
+    }
+
+    fn after_start(&self, call: &Ident) -> TokenStream {
+        let fields = self.fields.iter().map(|field| {
+            let name = field.unraw().to_string();
+            // spanned on the argument, so a missing `Debug` is reported there
+            quote_spanned!(field.span()=> #call.field(#name, &#field);)
+        });
+        quote!(#(#fields)*)
     }
 }
 
@@ -91,10 +143,13 @@ pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> T
     let args = syn::parse2::<A>(args);
     let function = target::function(A::ATTRIBUTE, item.clone());
     let error = match (args, function) {
-        (Ok(mut args), Ok(function)) => {
-            args.adopt(&function);
-            return instrument_fn(&args, function);
-        }
+        (Ok(mut args), Ok(function)) => match args.check(&function) {
+            Ok(()) => {
+                args.adopt(&function);
+                return instrument_fn(&args, function);
+            }
+            Err(error) => error,
+        },
         (Err(error), Ok(_)) | (Ok(_), Err(error)) => error,
         (Err(mut error), Err(more)) => {
             error.combine(more);
@@ -132,7 +187,7 @@ pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> T
 // `instrument_returned_future`.
 fn instrument_fn(args: &impl SiteArgs, mut function: ItemFn) -> TokenStream {
     let site = args.site(fn_info(&function.sig));
-    let start = start(&function.sig);
+    let start = start(&function.sig, args);
     if returns_never(&function.sig.output) {
         instrument_diverging(&site, &start, &mut function);
     } else if function.sig.asyncness.is_some() {
@@ -280,11 +335,22 @@ fn fn_info(signature: &Signature) -> TokenStream {
 }
 
 /// Starts the guard; a method names its type at run time, which the macro cannot see.
-fn start(signature: &Signature) -> TokenStream {
-    if signature.receiver().is_some() {
+fn start(signature: &Signature, args: &impl SiteArgs) -> TokenStream {
+    let start = if signature.receiver().is_some() {
         quote!(__KANSOKU_SITE.start_method(::core::any::type_name::<Self>))
     } else {
         quote!(__KANSOKU_SITE.start())
+    };
+    let call = local("__kansoku_started");
+    let after = args.after_start(&call);
+    if after.is_empty() {
+        start
+    } else {
+        quote!({
+            let #call = #start;
+            #after
+            #call
+        })
     }
 }
 

@@ -126,6 +126,15 @@ snapshot!(
 );
 
 snapshot!(
+    endpoint_capturing_fields,
+    EndpointArgs,
+    (name = "reserve", fields(shop_id, source)),
+    async fn reserve(db: &Db, shop_id: u32, source: String) -> Result<u64, ApiError> {
+        db.insert(shop_id, &source).await
+    }
+);
+
+snapshot!(
     impl_trait_return,
     RequestArgs,
     (endpoint = "/ids"),

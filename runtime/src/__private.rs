@@ -202,6 +202,18 @@ impl Call {
         body()
     }
 
+    /// `#[monitor_api_endpoint(fields(name))]`: records an argument's `Debug` form in the
+    /// call's Sentry context `arguments`. The `Debug` bound holds with every feature set, so
+    /// turning `sentry` on never breaks a build.
+    #[inline]
+    #[cfg_attr(not(feature = "sentry"), allow(unused_variables, clippy::unused_self))]
+    pub fn field(&self, name: &'static str, value: &dyn core::fmt::Debug) {
+        #[cfg(feature = "sentry")]
+        if let Some(scope) = self.sentry.as_ref() {
+            scope.record_argument(name, value);
+        }
+    }
+
     /// The call returned `outcome`.
     #[inline(always)]
     #[cfg_attr(

@@ -446,3 +446,53 @@ fn a_bad_dsn_or_rate_is_an_error_from_start_up() {
     assert!(matches!(rate, Err(kansoku::Error::InvalidSampleRate(_))));
     let _ = Arc::new(());
 }
+
+#[kansoku::monitor_api_endpoint(name = "book", fields(shop_id, source))]
+async fn book(shop_id: u32, source: &str, card_number: &str) -> Result<u64, std::io::Error> {
+    let _ = card_number;
+    Err(std::io::Error::other(format!(
+        "shop {shop_id} is full ({source})"
+    )))
+}
+
+#[tokio::test]
+async fn only_the_arguments_named_in_fields_reach_the_event() {
+    let (t, transport) = telemetry(0.0, &[]);
+    t.scope(async {
+        book(7, "web", "4111-1111-1111-1111").await.unwrap_err();
+        get_shops(true).await.unwrap_err();
+    })
+    .await;
+    let sent = sent(&t, &transport).await;
+    let booked = sent
+        .events
+        .iter()
+        .find(|e| e.transaction.as_deref() == Some("book"))
+        .unwrap();
+    match booked.contexts.get("arguments") {
+        Some(Context::Other(arguments)) => {
+            assert_eq!(arguments.get("shop_id"), Some(&Value::from("7")));
+            assert_eq!(arguments.get("source"), Some(&Value::from("\"web\"")));
+            assert_eq!(
+                arguments.len(),
+                2,
+                "card_number was not named: {arguments:?}"
+            );
+        }
+        other => panic!("no arguments context: {other:?}"),
+    }
+    let serialized = serde_json::to_string(&sent.events).unwrap();
+    assert!(
+        !serialized.contains("4111"),
+        "an argument not named in `fields` leaked"
+    );
+    let shops = sent
+        .events
+        .iter()
+        .find(|e| e.transaction.as_deref() == Some("/shops"))
+        .unwrap();
+    assert!(
+        !shops.contexts.contains_key("arguments"),
+        "nothing is captured by default"
+    );
+}

@@ -258,6 +258,18 @@ impl CallScope {
         self.scope.get_or_init(SharedScope::default)
     }
 
+    /// Puts an argument's `Debug` form into this call's context `arguments`.
+    pub(crate) fn record_argument(&self, name: &'static str, value: &dyn std::fmt::Debug) {
+        let mut data = self.shared_scope().lock().unwrap_or_else(PoisonError::into_inner);
+        let context = data
+            .contexts
+            .entry("arguments".to_owned())
+            .or_insert_with(|| Context::Other(BTreeMap::new().into_iter().collect()));
+        if let Context::Other(map) = context {
+            map.insert(name.to_owned(), Value::String(format!("{value:?}")));
+        }
+    }
+
     /// The call returned.
     pub(crate) fn finish(self, outcome: &Outcome<'_>) {
         let status = match outcome {
