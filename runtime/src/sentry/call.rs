@@ -260,7 +260,10 @@ impl CallScope {
 
     /// Puts an argument's `Debug` form into this call's context `arguments`.
     pub(crate) fn record_argument(&self, name: &'static str, value: &dyn std::fmt::Debug) {
-        let mut data = self.shared_scope().lock().unwrap_or_else(PoisonError::into_inner);
+        let mut data = self
+            .shared_scope()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let context = data
             .contexts
             .entry("arguments".to_owned())
