@@ -6,6 +6,7 @@ set -euo pipefail
 need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools) # the cluster test's `redis-cli --cluster create`
 
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -12,6 +12,9 @@ pub(crate) struct Backends {
     /// `None` when no DSN is configured.
     #[cfg(feature = "sentry")]
     pub(crate) sentry: Option<Arc<crate::sentry::SentryBackend>>,
+    /// `None` when no Redis URL is configured.
+    #[cfg(feature = "redis")]
+    pub(crate) redis: Option<Arc<crate::redis::RedisBackend>>,
 }
 
 static GLOBAL: OnceLock<Arc<Backends>> = OnceLock::new();

@@ -37,7 +37,7 @@
 //! |---|---|
 //! | `otel` | per-call-site metrics and business metrics in the Prometheus text format, plus an OpenTelemetry meter provider whose instruments appear in the same text |
 //! | `sentry` | (placeholder) transactions, spans, error capture |
-//! | `redis` | (placeholder) real-time counters shared by every instance |
+//! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`] |
 //! | `axum` / `tower` | (placeholder) middleware and the ops router |
 //!
 //! With no feature on, every attribute expands into calls that are empty and inlined: an
@@ -120,6 +120,9 @@ mod otel;
 #[cfg(feature = "sentry")]
 mod sentry;
 
+#[cfg(feature = "redis")]
+mod redis;
+
 #[doc(hidden)]
 pub mod __private;
 
@@ -127,6 +130,8 @@ pub use api::{
     bind, capture_error, capture_message, set_context, set_extra, set_tag, set_user,
     start_transaction, Carried, EventId, Level, Span, Transaction, TransactionBound, User, Value,
 };
+#[cfg(feature = "redis")]
+pub use redis::{CallStats, Realtime, RealtimeError, RealtimeSnapshot, DEFAULT_MAX_PENDING};
 #[cfg(feature = "sentry")]
 pub use sentry::{SamplingContext, TracesSampler};
 pub use status::Status;

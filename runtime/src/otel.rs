@@ -18,8 +18,7 @@ use prometheus::core::{Collector as _, Desc};
 use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{Encoder as _, Registry, TextEncoder};
 
-use crate::__private::SiteKind;
-use crate::record::{Bounds, FamilyKind, Recorder, TimedSnapshot};
+use crate::record::{Bounds, FamilyKind, Recorder, Timed, TimedSnapshot};
 use crate::Error;
 
 pub(crate) struct Exporter {
@@ -113,6 +112,12 @@ const OVERFLOW: (&str, &str) = (
     "Recordings sent to a metric's __overflow__ series because it held its maximum of label sets.",
 );
 
+#[cfg(feature = "redis")]
+const REALTIME_DROPPED: (&str, &str) = (
+    "realtime_dropped_total",
+    "Recordings left out of the real-time counters in Redis: more series were held for an unreachable Redis than realtime_max_pending.",
+);
+
 /// Reads a [`Recorder`] into Prometheus metric families at scrape time.
 struct KansokuCollector {
     recorder: Arc<Recorder>,
@@ -132,6 +137,8 @@ impl KansokuCollector {
             DB_USED,
             DB_MAX,
             OVERFLOW,
+            #[cfg(feature = "redis")]
+            REALTIME_DROPPED,
         ];
         let descs = fixed
             .iter()
@@ -222,45 +229,7 @@ fn histogram(pairs: &[(&str, &str)], snap: &TimedSnapshot, bounds: &Bounds) -> p
     metric
 }
 
-/// The timed series of one kind, merged by label set (two functions may share an endpoint).
-type Timed = BTreeMap<(String, String), TimedSnapshot>;
-
 impl KansokuCollector {
-    fn timed(&self) -> (Timed, Timed) {
-        let config = &self.recorder.config;
-        let (mut api, mut db) = (Timed::new(), Timed::new());
-        self.recorder.for_each_site(|site, state| {
-            let target = match site.kind {
-                SiteKind::ApiRequest => &mut api,
-                SiteKind::DbQuery => &mut db,
-                SiteKind::Endpoint => return,
-            };
-            let key = match site.kind {
-                SiteKind::ApiRequest => (
-                    site.name().to_owned(),
-                    site.secondary.unwrap_or("ANY").to_owned(),
-                ),
-                _ => (
-                    site.primary.unwrap_or_default().to_owned(),
-                    site.secondary.unwrap_or_default().to_owned(),
-                ),
-            };
-            let snap = state.snapshot(config.bounds_for(site.kind));
-            target.entry(key).or_default().merge(&snap);
-        });
-        self.recorder.api.for_each(|l, state| {
-            api.entry((l[0].to_owned(), l[1].to_owned()))
-                .or_default()
-                .merge(&state.snapshot(config.api_bounds));
-        });
-        self.recorder.db.for_each(|l, state| {
-            db.entry((l[0].to_owned(), l[1].to_owned()))
-                .or_default()
-                .merge(&state.snapshot(config.db_bounds));
-        });
-        (api, db)
-    }
-
     #[allow(clippy::cast_precision_loss)]
     fn api_families(&self, api: &Timed, out: &mut Vec<MetricFamily>) {
         let bounds = self.recorder.config.api_bounds;
@@ -395,11 +364,21 @@ impl prometheus::core::Collector for KansokuCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let (api, db) = self.timed();
+        let (api, db) = self.recorder.timed_series();
         let mut out = Vec::new();
         self.api_families(&api, &mut out);
         self.db_families(&db, &mut out);
         self.labelled_families(&mut out);
+        #[cfg(feature = "redis")]
+        {
+            #[allow(clippy::cast_precision_loss)]
+            let dropped = self.recorder.realtime_dropped.load(Relaxed) as f64;
+            out.push(self.family(
+                REALTIME_DROPPED,
+                MetricType::COUNTER,
+                vec![counter(&[], dropped)],
+            ));
+        }
         out
     }
 }

@@ -30,6 +30,10 @@ pub enum Error {
     InvalidSampleRate(f32),
     /// The Sentry backend could not start.
     Sentry(String),
+    /// A Redis URL (`redis_url`, `redis_cluster` or `KANSOKU_REDIS_URL`) that does not parse.
+    InvalidRedisUrl(String),
+    /// The Redis backend could not start.
+    Redis(String),
 }
 
 impl fmt::Display for Error {
@@ -48,6 +52,8 @@ impl fmt::Display for Error {
                 write!(f, "invalid traces sample rate {rate}: expected a number from 0.0 to 1.0")
             }
             Error::Sentry(why) => write!(f, "Sentry: {why}"),
+            Error::InvalidRedisUrl(why) => write!(f, "invalid Redis URL: {why}"),
+            Error::Redis(why) => write!(f, "Redis: {why}"),
         }
     }
 }
@@ -67,6 +73,8 @@ pub struct TelemetryBuilder {
     max_series: usize,
     #[cfg(feature = "sentry")]
     sentry: crate::sentry::SentryConfig,
+    #[cfg(feature = "redis")]
+    redis: crate::redis::RedisConfig,
 }
 
 /// The default of [`TelemetryBuilder::max_series_per_metric`].
@@ -84,6 +92,8 @@ impl Default for TelemetryBuilder {
             max_series: DEFAULT_MAX_SERIES,
             #[cfg(feature = "sentry")]
             sentry: crate::sentry::SentryConfig::default(),
+            #[cfg(feature = "redis")]
+            redis: crate::redis::RedisConfig::default(),
         }
     }
 }
@@ -191,8 +201,66 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The Redis server that real-time counters go to (`redis://[:PASSWORD@]HOST[:PORT][/DB]`,
+    /// or `rediss://` without TLS support: not yet). Without one the Redis backend stays off. A
+    /// URL that does not parse is an error from `build`/`install`; Redis being down is not:
+    /// counts are held and written when it comes up.
+    #[cfg(feature = "redis")]
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.redis.urls = vec![url.into()];
+        self.redis.cluster = false;
+        self
+    }
+
+    /// A Redis Cluster, by the URLs of some of its nodes.
+    #[cfg(feature = "redis")]
+    pub fn redis_cluster<S: Into<String>>(mut self, urls: impl IntoIterator<Item = S>) -> Self {
+        self.redis.urls = urls.into_iter().map(Into::into).collect();
+        self.redis.cluster = true;
+        self
+    }
+
+    /// The length of a real-time time bucket, in whole seconds (at least 1); default 10 s.
+    /// Every instance sharing a namespace should use the same.
+    #[cfg(feature = "redis")]
+    pub fn realtime_bucket(mut self, bucket: std::time::Duration) -> Self {
+        self.redis.bucket = bucket;
+        self
+    }
+
+    /// How long a real-time bucket is kept in Redis (its keys' expiry); default 1 hour.
+    #[cfg(feature = "redis")]
+    pub fn realtime_retention(mut self, retention: std::time::Duration) -> Self {
+        self.redis.retention = retention;
+        self
+    }
+
+    /// How often changes are written to Redis; default 1 s.
+    #[cfg(feature = "redis")]
+    pub fn realtime_flush_interval(mut self, interval: std::time::Duration) -> Self {
+        self.redis.flush_interval = interval;
+        self
+    }
+
+    /// How many (series, time bucket) pairs are held in memory while Redis is unreachable;
+    /// default [`crate::DEFAULT_MAX_PENDING`]. Recordings beyond it are left out of Redis
+    /// (Prometheus still has them), counted in `ns_realtime_dropped_total` and logged once.
+    #[cfg(feature = "redis")]
+    pub fn realtime_max_pending(mut self, series_buckets: usize) -> Self {
+        self.redis.max_pending = series_buckets;
+        self
+    }
+
+    /// How long `shutdown` waits for the last write to Redis; default 2 s.
+    #[cfg(feature = "redis")]
+    pub fn redis_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.redis.shutdown_timeout = timeout;
+        self
+    }
+
     /// Reads what the environment sets and the builder has not: `KANSOKU_NAMESPACE`,
-    /// `KANSOKU_SERVICE_NAME` (or `OTEL_SERVICE_NAME`), `SENTRY_ENVIRONMENT`, `SENTRY_RELEASE`.
+    /// `KANSOKU_SERVICE_NAME` (or `OTEL_SERVICE_NAME`), `SENTRY_ENVIRONMENT`, `SENTRY_RELEASE`,
+    /// with `redis`: `KANSOKU_REDIS_URL` (several, comma-separated: a cluster).
     /// Values set in code win over the environment for the namespace only when they differ
     /// from the default.
     pub fn from_env(mut self) -> Self {
@@ -210,6 +278,17 @@ impl TelemetryBuilder {
         }
         if self.release.is_none() {
             self.release = var("SENTRY_RELEASE");
+        }
+        #[cfg(feature = "redis")]
+        if self.redis.urls.is_empty() {
+            if let Some(urls) = var("KANSOKU_REDIS_URL") {
+                self.redis.urls = urls
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
         }
         #[cfg(feature = "sentry")]
         {
@@ -292,6 +371,9 @@ impl TelemetryBuilder {
             };
             Arc::new(Recorder::new(config, global))
         };
+        #[cfg(feature = "redis")]
+        let redis =
+            crate::redis::RedisBackend::start(&self.redis, recorder.clone(), &self.namespace)?;
         #[cfg(feature = "sentry")]
         let sentry = crate::sentry::SentryBackend::new(
             &self.sentry,
@@ -311,6 +393,8 @@ impl TelemetryBuilder {
             recorder,
             #[cfg(feature = "sentry")]
             sentry,
+            #[cfg(feature = "redis")]
+            redis,
         });
         Ok(Telemetry {
             inner: Arc::new(Inner {
@@ -434,22 +518,32 @@ impl Telemetry {
 
     /// Sends what the backends buffer now, waiting at most `timeout`; they keep running.
     /// Returns `false` if something could not be sent in time.
-    #[cfg_attr(not(feature = "sentry"), allow(unused_variables, clippy::unused_async))]
+    #[cfg_attr(
+        not(any(feature = "sentry", feature = "redis")),
+        allow(unused_variables, clippy::unused_async)
+    )]
     pub async fn flush(&self, timeout: std::time::Duration) -> bool {
+        #[cfg_attr(not(any(feature = "sentry", feature = "redis")), allow(unused_mut))]
+        let mut all_sent = true;
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.inner.backends.redis {
+            all_sent &= redis.flush(timeout).await;
+        }
         #[cfg(feature = "sentry")]
         if let Some(sentry) = self.inner.backends.sentry.clone() {
             let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let flag = sent.clone();
-            crate::blocking::run(move || {
-                flag.store(
-                    sentry.flush_blocking(timeout),
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-            })
+            let finished = crate::blocking::run(
+                move || {
+                    let ok = sentry.flush_blocking(timeout);
+                    flag.store(ok, std::sync::atomic::Ordering::Relaxed);
+                },
+                timeout,
+            )
             .await;
-            return sent.load(std::sync::atomic::Ordering::Relaxed);
+            all_sent &= finished && sent.load(std::sync::atomic::Ordering::Relaxed);
         }
-        true
+        all_sent
     }
 
     /// Flushes what the backends buffer and stops them, within a bounded time. Metrics stay
@@ -457,12 +551,41 @@ impl Telemetry {
     // async from the start: the Redis and Sentry backends await their final flush here
     #[allow(clippy::unused_async)]
     pub async fn shutdown(&self) {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.inner.backends.redis {
+            redis.shutdown().await;
+        }
         #[cfg(feature = "otel")]
         self.inner.otel.shutdown();
         #[cfg(feature = "sentry")]
         if let Some(sentry) = self.inner.backends.sentry.clone() {
-            // The client's close blocks up to its timeout: on a thread of its own, awaited.
-            crate::blocking::run(move || sentry.close_blocking()).await;
+            // The client's close may block (a transport stuck on a server that never answers):
+            // on a thread of its own, awaited at most the shutdown timeout.
+            let deadline = sentry.shutdown_timeout();
+            crate::blocking::run(move || sentry.close_blocking(), deadline).await;
+        }
+    }
+
+    /// Reads the real-time counters every instance writes to Redis; its snapshots fail with
+    /// [`crate::RealtimeError::NotConfigured`] when no Redis URL is configured.
+    #[cfg(feature = "redis")]
+    pub fn realtime(&self) -> crate::Realtime {
+        crate::Realtime::new(self.inner.backends.redis.clone())
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(clippy::unused_self))]
+    fn redis_state(&self) -> &'static str {
+        #[cfg(feature = "redis")]
+        {
+            if self.inner.backends.redis.is_some() {
+                "on"
+            } else {
+                "off (no KANSOKU_REDIS_URL)"
+            }
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            "off (feature not enabled)"
         }
     }
 
@@ -501,7 +624,7 @@ impl Telemetry {
             "kansoku: metrics {}; sentry {}; redis {}",
             on(cfg!(feature = "otel")),
             on(self.sentry_enabled()),
-            on(cfg!(feature = "redis")),
+            self.redis_state(),
         );
     }
 }

@@ -496,3 +496,70 @@ async fn only_the_arguments_named_in_fields_reach_the_event() {
         "nothing is captured by default"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traces_sampler_chooses_per_transaction() {
+    let transport = sentry::test::TestTransport::new();
+    let sink = transport.clone();
+    let t = Telemetry::builder()
+        .sentry_dsn("https://public@sentry.invalid/1")
+        .traces_sampler(|context| if context.name == "reserve" { 1.0 } else { 0.0 })
+        .sentry_options(move |options| options.transport(sink.clone()))
+        .build()
+        .unwrap();
+    t.scope(async {
+        for _ in 0..20 {
+            reserve(1).await.unwrap();
+            get_shops(false).await.unwrap();
+        }
+    })
+    .await;
+    let sent = sent(&t, &transport).await;
+    let names: std::collections::BTreeSet<_> = sent
+        .transactions
+        .iter()
+        .filter_map(|tx| tx.name.clone())
+        .collect();
+    assert_eq!(sent.transactions.len(), 20);
+    assert_eq!(names.into_iter().collect::<Vec<_>>(), ["reserve"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_slows_nothing_and_shutdown_is_bounded() {
+    // accepts connections and holds them without a byte of answer
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(64) {
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let t = Telemetry::builder()
+        .sentry_dsn(format!("http://public@127.0.0.1:{port}/1"))
+        .traces_sample_rate(1.0)
+        .sentry_shutdown_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    t.scope(async {
+        for i in 0..200 {
+            let _ = get_shops(i % 2 == 0).await;
+        }
+    })
+    .await;
+    let calls = started.elapsed();
+    // 200 calls each sleep 1 ms in the query: anything near that is unaffected by Sentry
+    assert!(
+        calls < Duration::from_secs(3),
+        "200 calls took {calls:?} with a hung Sentry"
+    );
+    let started = std::time::Instant::now();
+    t.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+}

@@ -7,16 +7,17 @@
 //! and the in-flight gauge are all derived from those atomics when the exporter collects:
 //! requests by status = the sum of that status's buckets; in flight = started − finished.
 
-// The read side (snapshots, label iteration) is used by the exporters; until the redis backend
-// lands, a build with `redis` alone has none.
+// A build with `redis` alone reads neither the in-flight gauge nor the pool or gauges.
 #![cfg_attr(not(feature = "otel"), allow(dead_code, unused_imports))]
 
 mod bounds;
 mod labels;
+mod read;
 mod recorder;
 mod site;
 
 pub(crate) use bounds::{Bounds, DEFAULT_API_BOUNDS, DEFAULT_DB_BOUNDS};
+pub(crate) use read::Timed;
 pub(crate) use recorder::{FamilyKind, Recorder, RecorderConfig};
 pub(crate) use site::{Active, SiteCore, TimedSnapshot};
 

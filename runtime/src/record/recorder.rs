@@ -63,6 +63,10 @@ pub(crate) struct Recorder {
     families: RwLock<BTreeMap<&'static str, Arc<Family>>>,
     pool_used: AtomicU64,
     pool_max: AtomicU64,
+    /// Recordings the Redis backend could not hold while Redis was unreachable
+    /// (`ns_realtime_dropped_total`).
+    #[cfg(feature = "redis")]
+    pub(crate) realtime_dropped: AtomicU64,
 }
 
 impl Recorder {
@@ -76,6 +80,8 @@ impl Recorder {
             families: RwLock::new(BTreeMap::new()),
             pool_used: AtomicU64::new(UNSET),
             pool_max: AtomicU64::new(UNSET),
+            #[cfg(feature = "redis")]
+            realtime_dropped: AtomicU64::new(0),
             config,
         }
     }

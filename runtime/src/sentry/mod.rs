@@ -200,7 +200,8 @@ impl SentryBackend {
     }
 
     /// Hands every finished transaction to the transport and waits (up to `timeout`) until the
-    /// transport has sent what it holds. Blocking: run it off the async runtime's threads.
+    /// transport has sent what it holds. Blocking, and may block past `timeout` if the
+    /// transport hangs: callers run it on a thread of its own under a deadline.
     pub(crate) fn flush_blocking(&self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         let sender = self
@@ -210,7 +211,7 @@ impl SentryBackend {
             .clone();
         if let Some(sender) = sender {
             let (done, wait) = mpsc::channel();
-            if sender.send(trace::Job::Flush(done)).is_ok() {
+            if sender.try_send(trace::Job::Flush(done)).is_ok() {
                 let _ = wait.recv_timeout(timeout);
             }
         }
@@ -218,24 +219,35 @@ impl SentryBackend {
         self.client.flush(Some(left))
     }
 
-    /// Sends what is queued and closes the client, within the shutdown timeout. Blocking: run
-    /// it off the async runtime's worker threads.
+    /// Sends what is queued and closes the client, within the shutdown timeout (the same
+    /// caveat as [`Self::flush_blocking`]). The span thread ends once its queue is drained.
     pub(crate) fn close_blocking(&self) {
-        drop(
-            self.spans
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
-        if let Some(worker) = self
-            .worker
+        let deadline = std::time::Instant::now() + self.shutdown_timeout;
+        if let Some(sender) = self
+            .spans
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
         {
-            let _ = worker.join();
+            let (done, wait) = mpsc::channel();
+            if sender.try_send(trace::Job::Flush(done)).is_ok() {
+                let _ = wait.recv_timeout(self.shutdown_timeout);
+            }
         }
-        self.client.close(Some(self.shutdown_timeout));
+        // detached, not joined: it only ever waits on its queue, now closed
+        drop(
+            self.worker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        self.client.close(Some(left));
+    }
+
+    /// How long `shutdown` and `flush` may wait on Sentry.
+    pub(crate) fn shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
     }
 
     pub(crate) fn client(&self) -> &Arc<sentry::Client> {

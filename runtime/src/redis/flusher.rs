@@ -1,0 +1,343 @@
+//! The background flusher: a thread of its own running a current-thread tokio runtime, so it
+//! works whatever runtime (or none) the application uses. Every interval it harvests what
+//! changed, adds it to the pending deltas, and sends them as one batch.
+//!
+//! A batch is frozen with a sequence number when first sent and resent unchanged until Redis
+//! acknowledges it; the script applying it skips a bucket that already holds that sequence
+//! for this instance, so a reply lost after the server applied the batch costs a resend, never
+//! a double count. Deltas harvested meanwhile wait in `pending` for the next batch.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use redis::aio::MultiplexedConnection;
+use redis::cluster_async::ClusterConnection;
+use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use super::batch::{Batch, Layout, Pending};
+use super::harvest::Harvester;
+use super::snapshot::{assemble, bucket_keys, buckets_in, BucketTables, RealtimeSnapshot};
+use super::{RealtimeError, Target};
+use crate::record::Recorder;
+
+/// What the handles ask of the flusher.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Harvest and send now, giving up at the deadline; answers whether all is written.
+    Flush {
+        deadline: Instant,
+        done: oneshot::Sender<bool>,
+    },
+    /// A last flush, then stop.
+    Shutdown {
+        deadline: Instant,
+        done: oneshot::Sender<bool>,
+    },
+    Snapshot {
+        window: Duration,
+        reply: oneshot::Sender<Result<RealtimeSnapshot, RealtimeError>>,
+    },
+}
+
+#[derive(Clone)]
+enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+pub(crate) struct Flusher {
+    recorder: Arc<Recorder>,
+    target: Target,
+    layout: Arc<Layout>,
+    instance: String,
+    interval: Duration,
+    max_pending: usize,
+    shutdown_timeout: Duration,
+    harvester: Harvester,
+    pending: Pending,
+    inflight: Option<Batch>,
+    next_seq: u64,
+    conn: Option<Conn>,
+    /// Redis answered the last attempt (for logging changes only).
+    reachable: bool,
+    /// The script may not be cached by the server: send its body.
+    by_body: bool,
+    warned_drop: bool,
+}
+
+/// A failed send.
+struct Failure {
+    error: RedisError,
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+const IO_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Flusher {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        recorder: Arc<Recorder>,
+        target: Target,
+        layout: Arc<Layout>,
+        instance: String,
+        interval: Duration,
+        max_pending: usize,
+        shutdown_timeout: Duration,
+    ) -> Flusher {
+        Flusher {
+            recorder,
+            target,
+            layout,
+            instance,
+            interval,
+            max_pending,
+            shutdown_timeout,
+            harvester: Harvester::default(),
+            pending: Pending::default(),
+            inflight: None,
+            next_seq: 1,
+            conn: None,
+            reachable: true,
+            by_body: false,
+            warned_drop: false,
+        }
+    }
+
+    /// Runs until shut down, or until every handle is gone (then with a last flush).
+    pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    let deadline = Instant::now() + self.interval.max(IO_TIMEOUT);
+                    self.cycle(deadline).await;
+                }
+                command = commands.recv() => match command {
+                    Some(Command::Flush { deadline, done }) => {
+                        let _ = done.send(self.cycle(deadline).await);
+                    }
+                    Some(Command::Snapshot { window, reply }) => self.snapshot(window, reply).await,
+                    Some(Command::Shutdown { deadline, done }) => {
+                        let _ = done.send(self.cycle(deadline).await);
+                        return;
+                    }
+                    None => {
+                        self.cycle(Instant::now() + self.shutdown_timeout).await;
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Harvests, then sends what is pending until done or `deadline`. True when nothing is
+    /// left unwritten.
+    async fn cycle(&mut self, deadline: Instant) -> bool {
+        self.harvest();
+        let deadline = tokio::time::Instant::from_std(deadline);
+        tokio::time::timeout_at(deadline, self.send_all())
+            .await
+            .unwrap_or(false)
+    }
+
+    fn harvest(&mut self) {
+        let bucket = self.layout.bucket_of(unix_secs());
+        let held = self.inflight.as_ref().map_or(0, Batch::len);
+        let mut dropped = 0;
+        for (key, delta) in self.harvester.harvest(&self.recorder) {
+            let room = self.max_pending.saturating_sub(held + self.pending.len());
+            dropped += self.pending.add(bucket, key, delta, room);
+        }
+        if dropped > 0 {
+            self.recorder.realtime_dropped.fetch_add(dropped, Relaxed);
+            if !self.warned_drop {
+                self.warned_drop = true;
+                tracing::warn!(
+                    max_pending = self.max_pending,
+                    "kansoku: Redis unreachable and {} series held for it; further recordings \
+                     are left out of Redis (counted in realtime_dropped_total; Prometheus still has them)",
+                    self.max_pending
+                );
+            }
+        }
+    }
+
+    async fn send_all(&mut self) -> bool {
+        loop {
+            if self.inflight.is_none() {
+                if self.pending.is_empty() {
+                    return true;
+                }
+                let batch = self.pending.take(self.next_seq);
+                self.next_seq += 1;
+                self.inflight = Some(batch);
+            }
+            let Some(mut conn) = self.connection().await else {
+                return false;
+            };
+            let Some(batch) = self.inflight.as_ref() else {
+                continue;
+            };
+            let commands = batch.commands(&self.layout, &self.instance, self.by_body);
+            match apply(&mut conn, commands).await {
+                Ok(()) => {
+                    self.inflight = None;
+                    self.by_body = false;
+                    self.note_reachable(None);
+                }
+                Err(failure)
+                    if !self.by_body
+                        && failure.error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) =>
+                {
+                    // not cached on this server (new, restarted, or another cluster node):
+                    // resend with the body, which caches it; buckets already applied skip it
+                    self.by_body = true;
+                }
+                Err(failure) => {
+                    self.conn = None;
+                    self.note_reachable(Some(&failure.error));
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn note_reachable(&mut self, error: Option<&RedisError>) {
+        match error {
+            None if !self.reachable => {
+                self.reachable = true;
+                tracing::info!("kansoku: Redis reachable again; real-time counters catch up");
+            }
+            Some(error) if self.reachable => {
+                self.reachable = false;
+                tracing::warn!(%error, "kansoku: cannot write real-time counters to Redis; holding them until it is back");
+            }
+            _ => {}
+        }
+    }
+
+    async fn connection(&mut self) -> Option<Conn> {
+        if let Some(conn) = &self.conn {
+            return Some(conn.clone());
+        }
+        match connect(&self.target).await {
+            Ok(conn) => {
+                self.by_body = false;
+                self.conn = Some(conn.clone());
+                Some(conn)
+            }
+            Err(error) => {
+                self.note_reachable(Some(&error));
+                None
+            }
+        }
+    }
+
+    /// Reads on a task of its own, so a slow read does not hold up flushing.
+    async fn snapshot(
+        &mut self,
+        window: Duration,
+        reply: oneshot::Sender<Result<RealtimeSnapshot, RealtimeError>>,
+    ) {
+        let Some(conn) = self.connection().await else {
+            let _ = reply.send(Err(RealtimeError::Redis("Redis is unreachable".into())));
+            return;
+        };
+        let layout = self.layout.clone();
+        tokio::spawn(async move {
+            let read = tokio::time::timeout(IO_TIMEOUT, read_window(conn, &layout, window))
+                .await
+                .unwrap_or_else(|_| Err(RealtimeError::Redis("timed out".into())));
+            let _ = reply.send(read);
+        });
+    }
+}
+
+async fn connect(target: &Target) -> Result<Conn, RedisError> {
+    match target {
+        Target::Single(client) => {
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(IO_TIMEOUT))
+                .set_response_timeout(Some(IO_TIMEOUT));
+            let conn = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            Ok(Conn::Single(conn))
+        }
+        Target::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
+    }
+}
+
+/// Sends the script calls of a batch: one pipeline on a single server, one call per slot
+/// (all at once) on a cluster.
+async fn apply(conn: &mut Conn, commands: Vec<redis::Cmd>) -> Result<(), Failure> {
+    match conn {
+        Conn::Single(conn) => {
+            let mut pipe = redis::pipe();
+            for cmd in commands {
+                pipe.add_command(cmd);
+            }
+            pipe.query_async::<Vec<Value>>(conn)
+                .await
+                .map(drop)
+                .map_err(|error| Failure { error })
+        }
+        Conn::Cluster(conn) => {
+            let mut calls = tokio::task::JoinSet::new();
+            for cmd in commands {
+                let mut conn = conn.clone();
+                calls.spawn(async move { cmd.query_async::<Value>(&mut conn).await });
+            }
+            let mut outcome = Ok(());
+            while let Some(joined) = calls.join_next().await {
+                let result = joined.unwrap_or_else(|_| {
+                    Err(RedisError::from((ErrorKind::Client, "flush task failed")))
+                });
+                if let Err(error) = result {
+                    outcome = Err(Failure { error });
+                }
+            }
+            outcome
+        }
+    }
+}
+
+async fn read_window(
+    conn: Conn,
+    layout: &Layout,
+    window: Duration,
+) -> Result<RealtimeSnapshot, RealtimeError> {
+    let buckets = buckets_in(layout, unix_secs(), window);
+    let mut reads = tokio::task::JoinSet::new();
+    for bucket in buckets {
+        let mut pipe = redis::pipe();
+        for key in bucket_keys(layout, bucket) {
+            pipe.cmd("HGETALL").arg(key);
+        }
+        let mut conn = conn.clone();
+        reads.spawn(async move {
+            match &mut conn {
+                Conn::Single(c) => pipe.query_async::<Vec<Vec<(String, u64)>>>(c).await,
+                Conn::Cluster(c) => pipe.query_async::<Vec<Vec<(String, u64)>>>(c).await,
+            }
+        });
+    }
+    let mut tables = Vec::new();
+    while let Some(joined) = reads.join_next().await {
+        let read = joined
+            .map_err(|e| RealtimeError::Redis(e.to_string()))?
+            .map_err(|e| RealtimeError::Redis(e.to_string()))?;
+        let mut read = read.into_iter();
+        let bucket: BucketTables = std::array::from_fn(|_| read.next().unwrap_or_default());
+        tables.push(bucket);
+    }
+    Ok(assemble(window, tables))
+}

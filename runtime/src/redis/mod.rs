@@ -1,0 +1,226 @@
+//! The `redis` backend: real-time counters that every instance of a service writes into the
+//! same time buckets in Redis, and any instance reads back with [`Realtime::snapshot`].
+//!
+//! The hot path does not change: calls record into the same per-site atomics the Prometheus
+//! exporter reads. A background flusher (see `flusher.rs`) turns what changed into deltas per
+//! (time bucket, series) and writes them with one script call per bucket, so a flush costs one
+//! round trip whose size grows with the series that changed, not with the calls made. The key
+//! layout is in `batch.rs`.
+
+mod batch;
+mod flusher;
+mod harvest;
+mod snapshot;
+
+pub use snapshot::{CallStats, RealtimeError, RealtimeSnapshot};
+
+use std::fmt;
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::record::Recorder;
+use crate::Error;
+use flusher::{Command, Flusher};
+
+/// What the builder collects for this backend.
+#[derive(Debug, Clone)]
+pub(crate) struct RedisConfig {
+    pub(crate) urls: Vec<String>,
+    pub(crate) cluster: bool,
+    pub(crate) bucket: Duration,
+    pub(crate) retention: Duration,
+    pub(crate) flush_interval: Duration,
+    pub(crate) max_pending: usize,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+/// The default of [`TelemetryBuilder::realtime_max_pending`](crate::TelemetryBuilder::realtime_max_pending).
+pub const DEFAULT_MAX_PENDING: usize = 100_000;
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            urls: Vec::new(),
+            cluster: false,
+            bucket: Duration::from_secs(10),
+            retention: Duration::from_secs(3600),
+            flush_interval: Duration::from_secs(1),
+            max_pending: DEFAULT_MAX_PENDING,
+            shutdown_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Where the flusher connects.
+#[derive(Clone)]
+pub(crate) enum Target {
+    Single(redis::Client),
+    Cluster(Box<redis::cluster::ClusterClient>),
+}
+
+impl Target {
+    fn new(config: &RedisConfig) -> Result<Target, Error> {
+        let invalid = |e: redis::RedisError| Error::InvalidRedisUrl(e.to_string());
+        if config.cluster || config.urls.len() > 1 {
+            let client = redis::cluster::ClusterClient::builder(config.urls.clone())
+                .connection_timeout(Duration::from_secs(2))
+                .response_timeout(Duration::from_secs(2))
+                .retries(1)
+                .build()
+                .map_err(invalid)?;
+            Ok(Target::Cluster(Box::new(client)))
+        } else {
+            let url = &config.urls[0];
+            let client = redis::Client::open(url.as_str())
+                .map_err(|e| Error::InvalidRedisUrl(format!("`{url}`: {e}")))?;
+            Ok(Target::Single(client))
+        }
+    }
+}
+
+/// A random id for this process's batches, so each instance's sequence numbers are its own.
+fn instance_id() -> String {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:016x}", hasher.finish())
+}
+
+/// The running backend of one `Telemetry`: a channel to its flusher thread.
+pub(crate) struct RedisBackend {
+    commands: mpsc::UnboundedSender<Command>,
+    shutdown_timeout: Duration,
+}
+
+impl fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisBackend").finish_non_exhaustive()
+    }
+}
+
+impl RedisBackend {
+    /// Starts the flusher when a URL is configured. Redis need not be up: it connects when it
+    /// can, holding counts meanwhile.
+    pub(crate) fn start(
+        config: &RedisConfig,
+        recorder: Arc<Recorder>,
+        namespace: &str,
+    ) -> Result<Option<Arc<RedisBackend>>, Error> {
+        if config.urls.is_empty() {
+            return Ok(None);
+        }
+        let target = Target::new(config)?;
+        let bucket_secs = config.bucket.as_secs().max(1);
+        let ttl_secs = config.retention.as_secs().max(bucket_secs) + bucket_secs;
+        let layout = batch::Layout::new(
+            namespace,
+            bucket_secs,
+            ttl_secs,
+            recorder.config.api_bounds,
+            recorder.config.db_bounds,
+        );
+        let flusher = Flusher::new(
+            recorder,
+            target,
+            Arc::new(layout),
+            instance_id(),
+            config.flush_interval.max(Duration::from_millis(10)),
+            config.max_pending,
+            config.shutdown_timeout,
+        );
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Redis(format!("cannot start the flusher's runtime: {e}")))?;
+        std::thread::Builder::new()
+            .name("kansoku-redis".into())
+            .spawn(move || runtime.block_on(flusher.run(receiver)))
+            .map_err(|e| Error::Redis(format!("cannot start the flusher thread: {e}")))?;
+        Ok(Some(Arc::new(RedisBackend {
+            commands,
+            shutdown_timeout: config.shutdown_timeout,
+        })))
+    }
+
+    /// Writes what is pending now, within `timeout`; true when nothing is left unwritten.
+    pub(crate) async fn flush(&self, timeout: Duration) -> bool {
+        let (done, answer) = oneshot::channel();
+        let deadline = Instant::now() + timeout;
+        if self
+            .commands
+            .send(Command::Flush { deadline, done })
+            .is_err()
+        {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+
+    /// A last flush within the configured shutdown timeout, then the flusher stops.
+    pub(crate) async fn shutdown(&self) -> bool {
+        let (done, answer) = oneshot::channel();
+        let deadline = Instant::now() + self.shutdown_timeout;
+        if self
+            .commands
+            .send(Command::Shutdown { deadline, done })
+            .is_err()
+        {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+}
+
+/// Reads the real-time counters in Redis: what every instance writing to the same Redis under
+/// the same namespace recorded. Made by [`Telemetry::realtime`](crate::Telemetry::realtime).
+///
+/// ```no_run
+/// # async fn dashboard() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+///
+/// let telemetry = kansoku::Telemetry::builder()
+///     .namespace("osakamenesu")
+///     .redis_url("redis://127.0.0.1:6379/")
+///     .build()?;
+/// let now = telemetry.realtime().snapshot(Duration::from_secs(60)).await?;
+/// for ((endpoint, method), stats) in &now.endpoints {
+///     println!(
+///         "{method} {endpoint}: {:.1} req/s, {:.1}% errors, p95 {:?}",
+///         stats.rate,
+///         stats.error_ratio * 100.0,
+///         stats.p95,
+///     );
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Realtime {
+    backend: Option<Arc<RedisBackend>>,
+}
+
+impl Realtime {
+    pub(crate) fn new(backend: Option<Arc<RedisBackend>>) -> Realtime {
+        Realtime { backend }
+    }
+
+    /// What every instance recorded over the last `window` (whole time buckets: the current
+    /// one and those before it that the window reaches). Counts still in an instance's memory
+    /// (up to one flush interval) are not in it yet. Works on any async runtime.
+    pub async fn snapshot(&self, window: Duration) -> Result<RealtimeSnapshot, RealtimeError> {
+        let backend = self.backend.as_ref().ok_or(RealtimeError::NotConfigured)?;
+        let (reply, answer) = oneshot::channel();
+        backend
+            .commands
+            .send(Command::Snapshot { window, reply })
+            .map_err(|_| RealtimeError::Stopped)?;
+        answer.await.map_err(|_| RealtimeError::Stopped)?
+    }
+}
