@@ -210,10 +210,7 @@ impl SentryBackend {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         if let Some(sender) = sender {
-            let (done, wait) = mpsc::channel();
-            if sender.try_send(trace::Job::Flush(done)).is_ok() {
-                let _ = wait.recv_timeout(timeout);
-            }
+            drain(&sender, timeout);
         }
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         self.client.flush(Some(left))
@@ -229,10 +226,7 @@ impl SentryBackend {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
         {
-            let (done, wait) = mpsc::channel();
-            if sender.try_send(trace::Job::Flush(done)).is_ok() {
-                let _ = wait.recv_timeout(self.shutdown_timeout);
-            }
+            drain(&sender, self.shutdown_timeout);
         }
         // detached, not joined: it only ever waits on its queue, now closed
         drop(
@@ -246,11 +240,21 @@ impl SentryBackend {
     }
 
     /// How long `shutdown` and `flush` may wait on Sentry.
+    #[must_use]
     pub(crate) fn shutdown_timeout(&self) -> Duration {
         self.shutdown_timeout
     }
 
     pub(crate) fn client(&self) -> &Arc<sentry::Client> {
         &self.client
+    }
+}
+
+/// Waits (at most `timeout`) until the span thread has handed everything queued before now to
+/// the transport.
+fn drain(spans: &mpsc::SyncSender<trace::Job>, timeout: Duration) {
+    let (done, wait) = mpsc::channel();
+    if spans.try_send(trace::Job::Flush(done)).is_ok() {
+        let _ = wait.recv_timeout(timeout);
     }
 }
