@@ -114,6 +114,15 @@ pub fn endpoint(x: u64) -> u64 {
     black_box(x) + 1
 }
 
+/// The README's recommended pair: `#[monitor_api_endpoint]` stacked on `#[track_api_request]`
+/// (the endpoint takes the stacked request's endpoint as its name).
+#[kansoku::monitor_api_endpoint]
+#[kansoku::track_api_request(method = "GET", endpoint = "/bench_stacked")]
+#[inline(never)]
+pub fn endpoint_api(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
 #[kansoku::track_api_request(method = "GET", endpoint = "/bench_async")]
 #[inline(never)]
 pub async fn api_async(x: u64) -> u64 {

@@ -1,13 +1,17 @@
-//! kansoku with `otel` on, against the floor and its peers, in one process.
+//! kansoku with `otel` and `sentry` on, against the floor and its peers, in one process.
 //! The no-feature half is `nofeat/benches/nofeat.rs`; `bash bench/run` runs both.
+//!
+//! `KANSOKU_BENCH_SENTRY_RATE` (default 0.1) is the `traces_sample_rate` kansoku is installed
+//! with. At 0.1 every group runs; at any other rate only the `sentry_<pct>pct` group does (a
+//! second process of the same binary: the rate is fixed at install, once per process).
 
 #[path = "../common.rs"]
 mod common;
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
@@ -19,9 +23,70 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use common::{
-    api, api_async, baseline, baseline_async, bench_sync, endpoint, endpoint_async, floor,
-    floor_tsc, floor_tsc_3add, poll_once, query, query_async, run_on_two_threads,
+    api, api_async, baseline, baseline_async, bench_sync, endpoint, endpoint_api, endpoint_async,
+    floor, floor_tsc, floor_tsc_3add, poll_once, query, query_async, run_on_two_threads,
 };
+
+// ---- Sentry: a transport that drops every envelope ---------------------------------------
+
+/// Both Sentry clients here (kansoku's and the peer's) hand their envelopes to one of these: it
+/// drops them and counts them (one relaxed add), so nothing touches the network, and the run
+/// can check that sampled transactions really reached the transport.
+struct DropTransport {
+    envelopes: AtomicU64,
+}
+
+impl sentry::Transport for DropTransport {
+    fn send_envelope(&self, envelope: sentry::Envelope) {
+        self.envelopes.fetch_add(1, Relaxed);
+        drop(envelope);
+    }
+}
+
+fn drop_transport() -> Arc<DropTransport> {
+    Arc::new(DropTransport {
+        envelopes: AtomicU64::new(0),
+    })
+}
+
+const DSN: &str = "https://public@sentry.invalid/1";
+
+fn sentry_rate() -> f32 {
+    std::env::var("KANSOKU_BENCH_SENTRY_RATE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.1)
+}
+
+// ---- peer 4: a Sentry transaction per call, through the sentry crate's own API -------------
+
+/// What a hand-instrumented handler does with the sentry crate: start a transaction (sampled
+/// by the client at its `traces_sample_rate`), finish it. A sampled one is built and handed to
+/// the transport on this thread at `finish`.
+#[inline(never)]
+fn sentry_tx(x: u64) -> u64 {
+    let tx = sentry::start_transaction(sentry::TransactionContext::new("bench", "http.server"));
+    let out = black_box(x) + 1;
+    tx.finish();
+    out
+}
+
+/// A hub of its own for the peer, with a client at 10% and the dropping transport, made the
+/// current hub of the benchmark's thread while the peer runs (`Hub::run`), so kansoku's client
+/// on the main hub is left alone.
+fn sentry_peer_hub(transport: &Arc<DropTransport>) -> Arc<sentry::Hub> {
+    let options = sentry::ClientOptions::new()
+        .dsn(DSN)
+        .traces_sample_rate(0.1)
+        .transport(transport.clone());
+    let client = Arc::new(sentry::Client::with_options(sentry::apply_defaults(
+        options,
+    )));
+    Arc::new(sentry::Hub::new(
+        Some(client),
+        Arc::new(sentry::Scope::default()),
+    ))
+}
 
 // ---- peer 1: `#[tracing::instrument]` under a registry + a span-timing layer ---------------
 
@@ -125,11 +190,19 @@ fn otel_sdk(x: u64) -> u64 {
 
 // ---- the benchmarks -----------------------------------------------------------------------
 
-fn setup() -> kansoku::Telemetry {
-    let telemetry = kansoku::Telemetry::builder()
+fn install_kansoku(rate: f32, transport: &Arc<DropTransport>) -> kansoku::Telemetry {
+    let transport = transport.clone();
+    kansoku::Telemetry::builder()
         .namespace("bench")
+        .sentry_dsn(DSN)
+        .traces_sample_rate(rate)
+        .sentry_options(move |o| o.transport(transport.clone()))
         .install()
-        .expect("kansoku install");
+        .expect("kansoku install")
+}
+
+fn setup(transport: &Arc<DropTransport>) -> kansoku::Telemetry {
+    let telemetry = install_kansoku(0.1, transport);
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(SpanTiming))
         .expect("tracing subscriber");
     autometrics::prometheus_exporter::init();
@@ -138,24 +211,36 @@ fn setup() -> kansoku::Telemetry {
 }
 
 fn benches(c: &mut Criterion) {
-    let telemetry = setup();
+    let transport = drop_transport();
+    let rate = sentry_rate();
+    if rate != 0.1 {
+        return sentry_rate_only(c, rate, &transport);
+    }
+    let telemetry = setup(&transport);
+    let peer_transport = drop_transport();
+    let peer_hub = sentry_peer_hub(&peer_transport);
 
-    bench_sync(
-        c,
-        "sync",
-        &[
-            ("baseline", baseline),
-            ("floor", floor),
-            ("floor_tsc", floor_tsc),
-            ("floor_tsc_3add", floor_tsc_3add),
-            ("track_api_request", api),
-            ("track_database_query", query),
-            ("monitor_api_endpoint", endpoint),
-            ("tracing_instrument", traced),
-            ("autometrics", auto),
-            ("otel_sdk_counter_histogram", otel_sdk),
-        ],
-    );
+    let cases: [(&str, fn(u64) -> u64); 11] = [
+        ("baseline", baseline),
+        ("floor", floor),
+        ("floor_tsc", floor_tsc),
+        ("floor_tsc_3add", floor_tsc_3add),
+        ("track_api_request", api),
+        ("track_database_query", query),
+        ("monitor_api_endpoint", endpoint),
+        ("monitor_api_endpoint+track_api_request", endpoint_api),
+        ("tracing_instrument", traced),
+        ("autometrics", auto),
+        ("otel_sdk_counter_histogram", otel_sdk),
+    ];
+    let mut g = c.benchmark_group("sync");
+    for (name, f) in cases {
+        g.bench_function(name, |b| b.iter(|| f(black_box(7))));
+    }
+    g.bench_function("sentry_start_transaction", |b| {
+        sentry::Hub::run(peer_hub.clone(), || b.iter(|| sentry_tx(black_box(7))))
+    });
+    g.finish();
 
     let mut g = c.benchmark_group("async");
     g.bench_function("baseline", |b| {
@@ -190,7 +275,71 @@ fn benches(c: &mut Criterion) {
     }
     g.finish();
 
+    check_sentry(0.1, &transport, Some(&peer_transport));
     check_recorded(&telemetry);
+}
+
+/// `sentry_<pct>pct/*`: kansoku installed at another sample rate, in a process of its own.
+fn sentry_rate_only(c: &mut Criterion, rate: f32, transport: &Arc<DropTransport>) {
+    let _telemetry = install_kansoku(rate, transport);
+    bench_sync(
+        c,
+        &format!("sentry_{:.0}pct", rate * 100.0),
+        &[
+            ("baseline", baseline),
+            ("floor", floor),
+            ("floor_tsc", floor_tsc),
+            ("monitor_api_endpoint", endpoint),
+            ("monitor_api_endpoint+track_api_request", endpoint_api),
+        ],
+    );
+    check_sentry(rate, transport, None);
+}
+
+/// Sampled calls really reach the transport, at about the configured rate, and none were
+/// dropped on the way when the calls come as fast as the benchmark makes them. Prints what it
+/// saw; fails only if nothing at all arrived when something should have.
+fn check_sentry(rate: f32, kansoku: &Arc<DropTransport>, peer: Option<&Arc<DropTransport>>) {
+    let settle = |t: &DropTransport| {
+        // the background thread may still be building envelopes: wait until the count stops
+        let mut last = t.envelopes.load(Relaxed);
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = t.envelopes.load(Relaxed);
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        last
+    };
+    let during = settle(kansoku);
+    const CALLS: u64 = 1_000_000;
+    for i in 0..CALLS {
+        black_box(endpoint(black_box(i)));
+    }
+    let after = settle(kansoku);
+    #[allow(clippy::cast_precision_loss)]
+    let expected = f64::from(rate) * CALLS as f64;
+    eprintln!(
+        "sentry at {rate}: kansoku's transport got {during} envelopes during the benchmarks; \
+         {CALLS} calls in a tight loop then sent {} (expected ≈ {expected:.0}, the rest dropped \
+         by the full queue, if any)",
+        after - during
+    );
+    assert!(
+        rate == 0.0 || after > during,
+        "kansoku sent no transaction at rate {rate}"
+    );
+    assert!(
+        rate > 0.0 || after == 0,
+        "kansoku sent transactions at rate 0"
+    );
+    if let Some(peer) = peer {
+        let sent = peer.envelopes.load(Relaxed);
+        eprintln!("sentry peer: its transport got {sent} envelopes");
+        assert!(sent > 0, "the sentry peer sent nothing");
+    }
 }
 
 /// Every contender really recorded: a benchmark of something that did nothing would be a lie.

@@ -136,12 +136,7 @@ impl Site {
             #[cfg(any(feature = "otel", feature = "redis"))]
             active: ManuallyDrop::new(record::Active::start(self, type_name)),
             #[cfg(feature = "sentry")]
-            sentry: ManuallyDrop::new(
-                crate::current::with_local(|local| {
-                    crate::sentry::CallScope::start(self, Some(local))
-                })
-                .unwrap_or_else(|| crate::sentry::CallScope::start(self, None)),
-            ),
+            sentry: ManuallyDrop::new(crate::sentry::CallScope::start(self)),
         }
     }
 
@@ -190,7 +185,13 @@ impl Call {
     /// thread polls it; with none that needs it, it only polls `future`.
     #[inline(always)]
     pub fn bind<F: Future>(&self, future: F) -> Bound<'_, F> {
-        Bound { call: self, future }
+        Bound {
+            #[cfg(feature = "sentry")]
+            call: self,
+            #[cfg(not(feature = "sentry"))]
+            call: core::marker::PhantomData,
+            future,
+        }
     }
 
     /// Runs the body of a plain `fn`, as a closure so that `return` and `?` in it keep their
@@ -256,8 +257,10 @@ impl Drop for Call {
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct Bound<'a, F> {
-    #[cfg_attr(not(feature = "sentry"), allow(dead_code))]
+    #[cfg(feature = "sentry")]
     call: &'a Call,
+    #[cfg(not(feature = "sentry"))]
+    call: core::marker::PhantomData<&'a Call>,
     future: F,
 }
 

@@ -1,5 +1,7 @@
 //! kansoku with no feature on: the annotated functions must cost what the plain one costs.
 //! Criterion ids are prefixed `nofeat_` so both halves can share `bench/target/criterion`.
+//! Built with `--features otel` (part 3 of `bash bench/run`) it is kansoku with `otel` alone
+//! (no `sentry`), and its ids are prefixed `otelonly_`.
 
 #[path = "../../common.rs"]
 mod common;
@@ -9,8 +11,15 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 use common::{
-    api, api_async, baseline, baseline_async, bench_sync, endpoint, endpoint_async, floor,
-    floor_tsc, floor_tsc_3add, poll_once, query, query_async,
+    api, api_async, baseline, baseline_async, bench_sync, endpoint, endpoint_api, endpoint_async,
+    floor, floor_tsc, floor_tsc_3add, poll_once, query, query_async,
+};
+
+/// The prefix of this build's criterion groups.
+const PREFIX: &str = if cfg!(feature = "otel") {
+    "otelonly"
+} else {
+    "nofeat"
 };
 
 fn benches(c: &mut Criterion) {
@@ -22,7 +31,7 @@ fn benches(c: &mut Criterion) {
 
     bench_sync(
         c,
-        "nofeat_sync",
+        &format!("{PREFIX}_sync"),
         &[
             ("baseline", baseline),
             ("floor", floor),
@@ -31,10 +40,11 @@ fn benches(c: &mut Criterion) {
             ("track_api_request", api),
             ("track_database_query", query),
             ("monitor_api_endpoint", endpoint),
+            ("monitor_api_endpoint+track_api_request", endpoint_api),
         ],
     );
 
-    let mut g = c.benchmark_group("nofeat_async");
+    let mut g = c.benchmark_group(format!("{PREFIX}_async"));
     g.bench_function("baseline", |b| {
         b.iter(|| poll_once(baseline_async(black_box(7))))
     });
@@ -48,6 +58,17 @@ fn benches(c: &mut Criterion) {
         b.iter(|| poll_once(endpoint_async(black_box(7))))
     });
     g.finish();
+
+    #[cfg(feature = "otel")]
+    {
+        let text = _telemetry.prometheus_text();
+        assert!(
+            text.contains(
+                r#"bench_api_requests_total{endpoint="/bench",method="GET",status="ok"}"#
+            ),
+            "kansoku (otel only) did not record:\n{text}"
+        );
+    }
 }
 
 criterion_group! {

@@ -11,7 +11,7 @@ use sentry::protocol::{Context, SpanStatus, User, Value};
 
 use super::trace::{SpanHandle, TraceSpan};
 use super::SentryBackend;
-use crate::__private::{Outcome, Site, SiteKind};
+use crate::__private::{FnInfo, Outcome, Site, SiteKind};
 use crate::current::Backends;
 
 thread_local! {
@@ -57,6 +57,8 @@ pub(crate) struct ScopeData {
     pub(crate) contexts: BTreeMap<String, Context>,
     pub(crate) extra: BTreeMap<String, Value>,
     pub(crate) user: Option<User>,
+    /// The message of a panic in this call, left by the panic hook for the unwinding guard.
+    pub(crate) panic: Option<String>,
 }
 
 pub(crate) type SharedScope = Arc<Mutex<ScopeData>>;
@@ -111,22 +113,28 @@ pub(crate) enum ScopeKind {
     Carried,
 }
 
-/// The Sentry state of one call.
+/// The Sentry state of one call. Kept small (it is moved with the call's guard on every
+/// call): what only a sampled call needs is boxed, what only some calls need is made lazily.
 #[derive(Debug)]
 pub(crate) struct CallScope {
     pub(crate) backend: BackendRef,
     pub(crate) kind: ScopeKind,
-    /// The endpoint name, for the event's `transaction`; the function, for its tags.
+    /// The endpoint name, for the event's `transaction`.
     pub(crate) name: &'static str,
-    pub(crate) function: Option<(&'static str, &'static str)>,
+    /// The annotated function, for the event's `function` tag.
+    pub(crate) function: Option<&'static FnInfo>,
     /// Set at every poll: the scope that was current when the poll began. Only followed while
     /// this scope is itself current, when that outer scope is on the same thread's stack.
     outer: AtomicPtr<CallScope>,
-    pub(crate) span: Option<TraceSpan>,
-    /// A span this call does not own but parents under (a carried span).
-    parent: Option<SpanHandle>,
+    /// The span this call owns (sampled) and/or the one it parents under (carried).
+    trace: Option<Box<Trace>>,
     pub(crate) scope: OnceLock<SharedScope>,
-    pub(crate) panic: OnceLock<String>,
+}
+
+#[derive(Debug)]
+struct Trace {
+    span: Option<TraceSpan>,
+    parent: Option<SpanHandle>,
 }
 
 /// Restores the previous current scope when a poll or run ends (also when it unwinds).
@@ -161,36 +169,37 @@ impl CallScope {
         backend: BackendRef,
         kind: ScopeKind,
         name: &'static str,
-        function: Option<(&'static str, &'static str)>,
+        function: Option<&'static FnInfo>,
         span: Option<TraceSpan>,
         parent: Option<SpanHandle>,
     ) -> CallScope {
+        let trace = (span.is_some() || parent.is_some()).then(|| Box::new(Trace { span, parent }));
         CallScope {
             backend,
             kind,
             name,
             function,
             outer: AtomicPtr::new(ptr::null_mut()),
-            span,
-            parent,
+            trace,
             scope: OnceLock::new(),
-            panic: OnceLock::new(),
         }
     }
 
     /// The Sentry part of a call of `site`, if it has one: endpoints always (for error
-    /// capture), queries only under a sampled span.
-    #[inline]
-    pub(crate) fn start(site: &'static Site, local: Option<&Backends>) -> Option<CallScope> {
+    /// capture), queries only under a sampled span, request counters never.
+    #[inline(always)]
+    pub(crate) fn start(site: &'static Site) -> Option<CallScope> {
         match site.kind {
             SiteKind::ApiRequest => None,
-            SiteKind::Endpoint => Some(Self::start_endpoint(site, BackendRef::resolve(local)?)),
+            SiteKind::Endpoint => Self::start_endpoint(site),
+            // the common case, no call being polled here, is one thread-local read
+            SiteKind::DbQuery if CURRENT.with(Cell::get).is_null() => None,
             SiteKind::DbQuery => Self::start_query(site),
         }
     }
 
     #[inline]
-    fn start_endpoint(site: &'static Site, backend: BackendRef) -> CallScope {
+    fn start_endpoint(site: &'static Site) -> Option<CallScope> {
         let name = site.name();
         let op = site.secondary.unwrap_or("http.server");
         // Inside another endpoint or transaction, follow its sampling decision and backend.
@@ -201,18 +210,27 @@ impl CallScope {
         let (span, backend) = match enclosing {
             Some((Some(parent), outer)) => (Some(parent.child(op, Some(name.into()))), outer),
             Some((None, outer)) => (None, outer),
-            None => (
-                backend
-                    .sample(name, op)
-                    .then(|| TraceSpan::root(name.into(), op.into())),
-                backend,
-            ),
+            None => {
+                let backend = BackendRef::current()?;
+                let sampled = backend.sample(name, op);
+                (
+                    sampled.then(|| TraceSpan::root(name.into(), op.into())),
+                    backend,
+                )
+            }
         };
-        let function = Some((site.info.module_path, site.info.function));
-        CallScope::new(backend, ScopeKind::Endpoint, name, function, span, None)
+        Some(CallScope::new(
+            backend,
+            ScopeKind::Endpoint,
+            name,
+            Some(&site.info),
+            span,
+            None,
+        ))
     }
 
     #[cold]
+    #[inline(never)]
     fn start_query(site: &'static Site) -> Option<CallScope> {
         let (parent, backend) = find_current(|scope| {
             scope
@@ -239,10 +257,12 @@ impl CallScope {
 
     /// The span to parent new spans under: this call's, or the one it carries.
     pub(crate) fn span_handle(&self) -> Option<SpanHandle> {
-        self.span
+        let trace = self.trace.as_deref()?;
+        trace
+            .span
             .as_ref()
             .map(TraceSpan::handle)
-            .or_else(|| self.parent.clone())
+            .or_else(|| trace.parent.clone())
     }
 
     /// Makes this scope current on this thread until the returned guard drops.
@@ -307,7 +327,7 @@ impl CallScope {
     }
 
     fn end(self, status: SpanStatus) {
-        if let Some(span) = self.span {
+        if let Some(span) = self.trace.and_then(|trace| trace.span) {
             let scope = self
                 .scope
                 .get()

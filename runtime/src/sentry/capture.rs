@@ -12,10 +12,9 @@ use crate::__private::ErrorRef;
 /// The innermost call's function, the nearest owner of a scope, and the nearest span, as an
 /// event needs them.
 fn decorate(event: &mut Event<'static>) -> Option<super::call::SharedScope> {
-    if let Some((module, function)) = find_current(|scope| scope.function) {
-        event
-            .tags
-            .insert("function".into(), format!("{module}::{function}"));
+    if let Some(info) = find_current(|scope| scope.function) {
+        let function = format!("{}::{}", info.module_path, info.function);
+        event.tags.insert("function".into(), function);
     }
     if let Some(name) =
         find_current(|scope| (scope.kind == ScopeKind::Endpoint).then_some(scope.name))
@@ -85,8 +84,18 @@ pub(crate) fn capture_outcome_error(call: &CallScope, error: &ErrorRef<'_>) {
 
 /// An endpoint is unwinding from a panic; the panic hook left its message on the call.
 pub(crate) fn capture_panic(call: &CallScope) {
-    let message = call.panic.get().map_or("panic", String::as_str);
-    send(&call.backend, panic_event(message), &[]);
+    let message = call.scope.get().and_then(|scope| {
+        scope
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .panic
+            .take()
+    });
+    send(
+        &call.backend,
+        panic_event(message.as_deref().unwrap_or("panic")),
+        &[],
+    );
 }
 
 fn panic_event(message: &str) -> Event<'static> {
@@ -172,7 +181,11 @@ pub(crate) fn install_panic_hook() {
             let message = panic_message(info);
             let in_endpoint = find_current(|scope| {
                 matches!(scope.kind, ScopeKind::Endpoint).then(|| {
-                    let _ = scope.panic.set(message.clone());
+                    let mut data = scope
+                        .shared_scope()
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    data.panic.get_or_insert_with(|| message.clone());
                 })
             });
             if in_endpoint.is_none() {
