@@ -27,8 +27,7 @@ pub(crate) use capture::{capture_error_event, capture_message_event, install_pan
 pub(crate) use trace::TraceSpan;
 
 use std::fmt;
-use std::sync::{mpsc, Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use sentry::{ClientOptions, Hub};
@@ -82,8 +81,9 @@ pub(crate) struct SentryBackend {
     /// `rate × 2^32`, compared with a random `u32`; `u64` so that 1.0 samples everything.
     threshold: u64,
     sampler: Option<TracesSampler>,
-    spans: Mutex<Option<mpsc::SyncSender<trace::Job>>>,
-    worker: Mutex<Option<JoinHandle<()>>>,
+    /// Finished transactions to the span thread. No lock: a sampled call only `try_send`s, and
+    /// the thread polls its queue instead of sleeping in `recv`, so no send has to wake it.
+    spans: mpsc::SyncSender<trace::Job>,
     shutdown_timeout: Duration,
 }
 
@@ -146,7 +146,7 @@ impl SentryBackend {
         };
         let (sender, receiver) = mpsc::sync_channel(SPAN_QUEUE);
         let worker_client = client.clone();
-        let worker = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("kansoku-sentry".into())
             .spawn(move || trace::run_worker(&receiver, &worker_client))
             .map_err(|e| crate::Error::Sentry(format!("cannot start the span thread: {e}")))?;
@@ -158,8 +158,7 @@ impl SentryBackend {
             client,
             threshold,
             sampler: config.traces_sampler.clone(),
-            spans: Mutex::new(Some(sender)),
-            worker: Mutex::new(Some(worker)),
+            spans: sender,
             shutdown_timeout: config.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
         })))
     }
@@ -188,15 +187,8 @@ impl SentryBackend {
     }
 
     pub(crate) fn send_transaction(&self, finished: trace::Finished) {
-        let sender = self
-            .spans
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(sender) = sender {
-            // full queue: drop this transaction rather than block the request
-            let _ = sender.try_send(trace::Job::Send(Box::new(finished)));
-        }
+        // full queue (or a closed backend): drop this transaction rather than block the request
+        let _ = self.spans.try_send(trace::Job::Send(Box::new(finished)));
     }
 
     /// Hands every finished transaction to the transport and waits (up to `timeout`) until the
@@ -204,39 +196,40 @@ impl SentryBackend {
     /// transport hangs: callers run it on a thread of its own under a deadline.
     pub(crate) fn flush_blocking(&self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
-        let sender = self
-            .spans
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(sender) = sender {
-            drain(&sender, timeout);
-        }
+        self.ask_worker(trace::Job::Flush, timeout);
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         self.client.flush(Some(left))
     }
 
     /// Sends what is queued and closes the client, within the shutdown timeout (the same
-    /// caveat as [`Self::flush_blocking`]). The span thread ends once its queue is drained.
+    /// caveat as [`Self::flush_blocking`]). The span thread stops once its queue is drained.
     pub(crate) fn close_blocking(&self) {
         let deadline = std::time::Instant::now() + self.shutdown_timeout;
-        if let Some(sender) = self
-            .spans
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            drain(&sender, self.shutdown_timeout);
-        }
-        // detached, not joined: it only ever waits on its queue, now closed
-        drop(
-            self.worker
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
+        self.ask_worker(trace::Job::Stop, self.shutdown_timeout);
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         self.client.close(Some(left));
+    }
+
+    /// Queues `job` behind what the span thread holds and waits (at most `timeout`) for its
+    /// answer, which comes once everything queued before it is with the transport.
+    fn ask_worker(&self, job: fn(mpsc::Sender<()>) -> trace::Job, timeout: Duration) {
+        let (done, wait) = mpsc::channel();
+        let deadline = std::time::Instant::now() + timeout;
+        let mut job = Some(job(done));
+        while let Some(pending) = job.take() {
+            match self.spans.try_send(pending) {
+                Ok(()) => {
+                    let _ = wait.recv_timeout(
+                        deadline.saturating_duration_since(std::time::Instant::now()),
+                    );
+                }
+                Err(mpsc::TrySendError::Full(pending)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                    job = Some(pending);
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// How long `shutdown` and `flush` may wait on Sentry.
@@ -247,14 +240,5 @@ impl SentryBackend {
 
     pub(crate) fn client(&self) -> &Arc<sentry::Client> {
         &self.client
-    }
-}
-
-/// Waits (at most `timeout`) until the span thread has handed everything queued before now to
-/// the transport.
-fn drain(spans: &mpsc::SyncSender<trace::Job>, timeout: Duration) {
-    let (done, wait) = mpsc::channel();
-    if spans.try_send(trace::Job::Flush(done)).is_ok() {
-        let _ = wait.recv_timeout(timeout);
     }
 }
