@@ -15,7 +15,7 @@ use crate::Status;
 
 #[cfg(feature = "sentry")]
 use crate::sentry::{
-    call::{find_current, BackendRef, CallScope, ScopeKind, SharedScope},
+    call::{find_current, BackendRef, CallScope, ScopeKind, SharedScope, Trace},
     TraceSpan,
 };
 
@@ -253,7 +253,6 @@ pub fn start_transaction(op: &str, name: &str) -> Transaction {
             ScopeKind::Query => None,
             _ => Some(scope.span_handle()),
         });
-        let name_static: &'static str = Box::leak(name.to_owned().into_boxed_str());
         let span = match enclosing {
             Some(Some(parent)) => Some(parent.child(op, Some(name.to_owned().into()))),
             Some(None) => None,
@@ -261,13 +260,13 @@ pub fn start_transaction(op: &str, name: &str) -> Transaction {
                 .sample(name, op)
                 .then(|| TraceSpan::root(name.to_owned().into(), op.to_owned().into())),
         };
+        // the transaction's name lives in its span; `name` on a scope only names endpoints
         let scope = CallScope::new(
             backend,
             ScopeKind::Transaction,
-            name_static,
+            "",
             None,
-            span,
-            None,
+            span.map(Trace::owning),
         );
         Transaction {
             scope: Some(Box::new(scope)),
@@ -447,8 +446,7 @@ pub fn bind<F: Future>(future: F) -> Carried<F> {
                     ScopeKind::Carried,
                     owner.name,
                     owner.function,
-                    None,
-                    owner.span_handle(),
+                    Trace::carrying(owner.span_handle()),
                 );
                 let _ = carried.scope.set(owner.shared_scope().clone());
                 Box::new(carried)

@@ -132,7 +132,7 @@ pub(crate) struct CallScope {
 }
 
 #[derive(Debug)]
-struct Trace {
+pub(crate) struct Trace {
     span: Option<TraceSpan>,
     parent: Option<SpanHandle>,
 }
@@ -164,16 +164,50 @@ pub(crate) fn find_current<R>(mut f: impl FnMut(&CallScope) -> Option<R>) -> Opt
     None
 }
 
+impl Trace {
+    /// A call's own span, boxed; out of line so that the big span value never sits in the
+    /// frame of an unsampled call.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn owning(span: TraceSpan) -> Box<Trace> {
+        Box::new(Trace {
+            span: Some(span),
+            parent: None,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn root(name: &'static str, op: &'static str) -> Box<Trace> {
+        Trace::owning(TraceSpan::root(name.into(), op.into()))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn child(parent: &SpanHandle, op: &str, description: &'static str) -> Box<Trace> {
+        Trace::owning(parent.child(op, Some(description.into())))
+    }
+
+    /// Only the span to parent under (a carried scope).
+    pub(crate) fn carrying(parent: Option<SpanHandle>) -> Option<Box<Trace>> {
+        parent.map(|parent| {
+            Box::new(Trace {
+                span: None,
+                parent: Some(parent),
+            })
+        })
+    }
+}
+
 impl CallScope {
+    #[inline]
     pub(crate) fn new(
         backend: BackendRef,
         kind: ScopeKind,
         name: &'static str,
         function: Option<&'static FnInfo>,
-        span: Option<TraceSpan>,
-        parent: Option<SpanHandle>,
+        trace: Option<Box<Trace>>,
     ) -> CallScope {
-        let trace = (span.is_some() || parent.is_some()).then(|| Box::new(Trace { span, parent }));
         CallScope {
             backend,
             kind,
@@ -207,16 +241,17 @@ impl CallScope {
             ScopeKind::Query => None,
             _ => Some((scope.span_handle(), scope.backend.clone())),
         });
-        let (span, backend) = match enclosing {
-            Some((Some(parent), outer)) => (Some(parent.child(op, Some(name.into()))), outer),
+        let (trace, backend) = match enclosing {
+            Some((Some(parent), outer)) => (Some(Trace::child(&parent, op, name)), outer),
             Some((None, outer)) => (None, outer),
             None => {
                 let backend = BackendRef::current()?;
-                let sampled = backend.sample(name, op);
-                (
-                    sampled.then(|| TraceSpan::root(name.into(), op.into())),
-                    backend,
-                )
+                let trace = if backend.sample(name, op) {
+                    Some(Trace::root(name, op))
+                } else {
+                    None
+                };
+                (trace, backend)
             }
         };
         Some(CallScope::new(
@@ -224,8 +259,7 @@ impl CallScope {
             ScopeKind::Endpoint,
             name,
             Some(&site.info),
-            span,
-            None,
+            trace,
         ))
     }
 
@@ -250,8 +284,7 @@ impl CallScope {
             ScopeKind::Query,
             site.name(),
             None,
-            Some(span),
-            None,
+            Some(Trace::owning(span)),
         ))
     }
 
@@ -294,6 +327,7 @@ impl CallScope {
     }
 
     /// The call returned.
+    #[inline]
     pub(crate) fn finish(self, outcome: &Outcome<'_>) {
         let status = match outcome {
             Outcome::Ok => SpanStatus::Ok,
@@ -309,6 +343,7 @@ impl CallScope {
     }
 
     /// The call was dropped before returning: unwinding from a panic, or cancelled.
+    #[inline]
     pub(crate) fn abandon(self) {
         if std::thread::panicking() {
             if self.kind == ScopeKind::Endpoint {
@@ -326,6 +361,7 @@ impl CallScope {
         self.end(status);
     }
 
+    #[inline]
     fn end(self, status: SpanStatus) {
         if let Some(span) = self.trace.and_then(|trace| trace.span) {
             let scope = self

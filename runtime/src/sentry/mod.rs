@@ -98,7 +98,7 @@ impl fmt::Debug for SentryBackend {
 /// Finished transactions waiting for the background thread; beyond this they are dropped
 /// (and counted in `dropped`) rather than slowing requests down. The thread empties it far
 /// faster than requests fill it, except in a burst of sampled calls.
-const SPAN_QUEUE: usize = 4096;
+const SPAN_QUEUE: usize = 8192;
 
 impl SentryBackend {
     /// A client for `config`, or `Ok(None)` when no DSN is configured.

@@ -159,10 +159,11 @@ pub(crate) enum Job {
 ///
 /// It polls its queue rather than blocking in `recv`, so that a request finishing a sampled
 /// transaction never has to wake it (a futex call per transaction, measured by `bench/`). Idle,
-/// it polls every 50 ms; busy, every millisecond.
+/// it polls every 10 ms; busy, every millisecond. With the queue's 8192 places that absorbs a
+/// burst of 800,000 sampled transactions a second before any is dropped.
 pub(crate) fn run_worker(jobs: &mpsc::Receiver<Job>, client: &sentry::Client) {
     const BUSY: Duration = Duration::from_millis(1);
-    const IDLE: Duration = Duration::from_millis(50);
+    const IDLE: Duration = Duration::from_millis(10);
     let mut pause = BUSY;
     loop {
         match jobs.try_recv() {
