@@ -1,7 +1,7 @@
 //! kansoku with no feature on: the annotated functions must cost what the plain one costs.
 //! Criterion ids are prefixed `nofeat_` so both halves can share `bench/target/criterion`.
 //! Built with `--features otel` (part 3 of `bash bench/run`) it is kansoku with `otel` alone
-//! (no `sentry`), and its ids are prefixed `otelonly_`.
+//! (no `sentry`), and its ids are prefixed `otel_redis_`.
 
 #[path = "../../common.rs"]
 mod common;
@@ -17,17 +17,21 @@ use common::{
 
 /// The prefix of this build's criterion groups.
 const PREFIX: &str = if cfg!(feature = "otel") {
-    "otelonly"
+    "otel_redis"
 } else {
     "nofeat"
 };
 
 fn benches(c: &mut Criterion) {
     // With no backend this records nothing; it is what a service would run all the same.
-    let _telemetry = kansoku::Telemetry::builder()
-        .namespace("bench")
-        .install()
-        .expect("kansoku install");
+    let builder = kansoku::Telemetry::builder().namespace("bench");
+    // Part 3 runs with `redis` too, its flusher writing to the machine's Redis (or to nothing,
+    // if none answers there: the flusher then holds the counts, which changes nothing per call).
+    #[cfg(feature = "redis")]
+    let builder = builder.redis_url(
+        std::env::var("KANSOKU_BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into()),
+    );
+    let _telemetry = builder.install().expect("kansoku install");
 
     bench_sync(
         c,
@@ -66,7 +70,7 @@ fn benches(c: &mut Criterion) {
             text.contains(
                 r#"bench_api_requests_total{endpoint="/bench",method="GET",status="ok"}"#
             ),
-            "kansoku (otel only) did not record:\n{text}"
+            "kansoku (otel, no sentry) did not record:\n{text}"
         );
     }
 }
