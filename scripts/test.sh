@@ -27,8 +27,8 @@ cargo fmt --all -- --check
 step "clippy (all targets, all features, -D warnings)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-step "feature matrix of kansoku: none, each alone, all"
-for features in "" otel sentry redis tower axum full; do
+step "feature matrix of kansoku: none, each alone, the backend pairs, all"
+for features in "" otel sentry redis tower axum otel,sentry otel,redis sentry,redis full; do
   echo "-- features: ${features:-none}"
   cargo clippy -q -p kansoku --no-default-features ${features:+--features "$features"} -- -D warnings
 done

@@ -402,3 +402,34 @@ async fn a_full_backlog_is_counted_as_dropped() {
     assert!(dropped > 0.0, "nothing counted as dropped:\n{text}");
     telemetry.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn started_while_redis_is_down_it_connects_when_redis_comes_up() {
+    let mut server = RedisServer::start();
+    server.stop();
+    let telemetry = realtime("late")
+        .redis_url(server.url())
+        .build()
+        .expect("Redis down at start is not an error");
+    run_calls(&telemetry, 0, 300, 3).await;
+    assert!(
+        !telemetry.flush(Duration::from_millis(300)).await,
+        "nothing can be written yet"
+    );
+    server.restart();
+    flush_all(&telemetry).await;
+    let raw = raw_totals(&[server.url()], "late", "api");
+    let want = expected(0, 300);
+    assert_eq!(
+        raw.get("/reserve|POST|ok").copied().unwrap_or(0),
+        want[0],
+        "{raw:?}"
+    );
+    assert_eq!(
+        raw.get("/reserve|POST|error").copied().unwrap_or(0),
+        want[1],
+        "{raw:?}"
+    );
+    assert_eq!(keys_without_ttl(&[server.url()], "late"), Vec::new());
+    telemetry.shutdown().await;
+}
