@@ -33,6 +33,9 @@ for features in "" otel sentry redis tower axum otel,sentry otel,redis sentry,re
   cargo clippy -q -p kansoku --no-default-features ${features:+--features "$features"} -- -D warnings
 done
 
+step "docs build without warnings (broken intra-doc links fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --all-features --no-deps
+
 step "kansoku unit and doc tests with no feature (the attributes must cost nothing and still compile)"
 run_tests -p kansoku --no-default-features
 

@@ -36,7 +36,7 @@
 //! | feature | what it turns on |
 //! |---|---|
 //! | `otel` | per-call-site metrics and business metrics in the Prometheus text format, plus an OpenTelemetry meter provider whose instruments appear in the same text |
-//! | `sentry` | (placeholder) transactions, spans, error capture |
+//! | `sentry` | transactions and spans from the attributes, error/panic/message capture with a scope per call, the scope API ([`set_tag`], [`capture_error`], [`start_transaction`]…) |
 //! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`] |
 //! | `axum` / `tower` | (placeholder) middleware and the ops router |
 //!
@@ -63,14 +63,20 @@
 #![allow(clippy::inline_always)]
 
 /// Opens a monitored endpoint: with the `sentry` feature a transaction (or a child span inside
-/// one); on `Err` or panic, one count in `ns_errors_total{endpoint, kind}`.
+/// one), with its own scope, its `Err` or panic captured (the panic then continues unchanged);
+/// on `Err` or panic, one count in `ns_errors_total{endpoint, kind}`.
+///
+/// Arguments: `name = "…"` (default: the function's name, `Type::method` for a method, or the
+/// endpoint of a `#[track_api_request]` stacked below), `op = "…"` (default `http.server`), and
+/// `fields(arg, …)`: the named arguments' `Debug` form goes into the event's `arguments`
+/// context (nothing is captured by default).
 ///
 /// ```
 /// #[kansoku::monitor_api_endpoint]                         // named `get_shops`
 /// async fn get_shops() -> Result<(), std::io::Error> { Ok(()) }
 ///
-/// #[kansoku::monitor_api_endpoint(name = "reserve", op = "http.server")]
-/// fn reserve() {}
+/// #[kansoku::monitor_api_endpoint(name = "reserve", op = "http.server", fields(shop_id))]
+/// fn reserve(shop_id: u32, card_number: &str) {}
 /// ```
 pub use kansoku_macros::monitor_api_endpoint;
 
@@ -135,4 +141,4 @@ pub use redis::{CallStats, Realtime, RealtimeError, RealtimeSnapshot, DEFAULT_MA
 #[cfg(feature = "sentry")]
 pub use sentry::{SamplingContext, TracesSampler};
 pub use status::Status;
-pub use telemetry::{Error, Scope, ScopeGuard, Telemetry, TelemetryBuilder};
+pub use telemetry::{Error, Scope, ScopeGuard, Telemetry, TelemetryBuilder, DEFAULT_MAX_SERIES};
