@@ -83,7 +83,7 @@ impl<const N: usize> Counter<N> {
     #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
     pub fn add(&'static self, values: [&str; N], n: u64) {
         #[cfg(any(feature = "otel", feature = "redis"))]
-        if let Some(recorder) = record::current() {
+        record::with_current(|recorder| {
             if let Some(family) =
                 recorder.family(self.name, FamilyKind::Counter, self.help, &self.labels)
             {
@@ -92,7 +92,7 @@ impl<const N: usize> Counter<N> {
                     .get(&values, Default::default)
                     .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
             }
-        }
+        });
     }
 }
 
@@ -110,7 +110,7 @@ impl<const N: usize> Gauge<N> {
     #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
     pub fn set(&'static self, values: [&str; N], value: f64) {
         #[cfg(any(feature = "otel", feature = "redis"))]
-        if let Some(recorder) = record::current() {
+        record::with_current(|recorder| {
             if let Some(family) =
                 recorder.family(self.name, FamilyKind::Gauge, self.help, &self.labels)
             {
@@ -119,7 +119,7 @@ impl<const N: usize> Gauge<N> {
                     .get(&values, Default::default)
                     .store(value.to_bits(), std::sync::atomic::Ordering::Relaxed);
             }
-        }
+        });
     }
 }
 
@@ -128,9 +128,9 @@ impl<const N: usize> Gauge<N> {
 #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn set_db_connections(used: u64, max: u64) {
     #[cfg(any(feature = "otel", feature = "redis"))]
-    if let Some(recorder) = record::current() {
+    record::with_current(|recorder| {
         recorder.set_pool(used, max);
-    }
+    });
 }
 
 /// Records one request whose endpoint is known only at run time (a router's route template,
@@ -138,9 +138,9 @@ pub fn set_db_connections(used: u64, max: u64) {
 #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn record_api_request(endpoint: &str, method: &str, status: Status, elapsed: Duration) {
     #[cfg(any(feature = "otel", feature = "redis"))]
-    if let Some(recorder) = record::current() {
+    record::with_current(|recorder| {
         recorder.record_timed(SiteKind::ApiRequest, [endpoint, method], status, elapsed);
-    }
+    });
 }
 
 /// Records one query whose operation or table is known only at run time. The same series as
@@ -148,9 +148,9 @@ pub fn record_api_request(endpoint: &str, method: &str, status: Status, elapsed:
 #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn record_db_query(operation: &str, table: &str, status: Status, elapsed: Duration) {
     #[cfg(any(feature = "otel", feature = "redis"))]
-    if let Some(recorder) = record::current() {
+    record::with_current(|recorder| {
         recorder.record_timed(SiteKind::DbQuery, [operation, table], status, elapsed);
-    }
+    });
 }
 
 /// Counts one error in `ns_errors_total{endpoint, kind}`, as `#[monitor_api_endpoint]` does
@@ -158,9 +158,9 @@ pub fn record_db_query(operation: &str, table: &str, status: Status, elapsed: Du
 #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn record_error(endpoint: &str, kind: &str) {
     #[cfg(any(feature = "otel", feature = "redis"))]
-    if let Some(recorder) = record::current() {
+    record::with_current(|recorder| {
         recorder.record_error(endpoint, kind);
-    }
+    });
 }
 
 #[cfg(any(feature = "otel", feature = "redis"))]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::Resource;
-use prometheus::core::{Collector as _, Desc};
+use prometheus::core::Desc;
 use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{Encoder as _, Registry, TextEncoder};
 
@@ -381,10 +381,4 @@ impl prometheus::core::Collector for KansokuCollector {
         }
         out
     }
-}
-
-// Keeps the trait import used when only `collect` is called through the registry.
-#[allow(dead_code)]
-fn _assert_collector(c: &KansokuCollector) -> Vec<MetricFamily> {
-    c.collect()
 }

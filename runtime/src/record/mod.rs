@@ -90,3 +90,15 @@ pub(crate) fn local() -> Option<Arc<Recorder>> {
 pub(crate) fn current() -> Option<Arc<Recorder>> {
     local().or_else(|| global().cloned())
 }
+
+/// Runs `f` with the recorder a call made here and now records into, without touching its
+/// reference count (which every thread would otherwise share).
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&Recorder) -> R) -> Option<R> {
+    match crate::current::with_local(|backends| std::ptr::from_ref(&*backends.recorder)) {
+        // SAFETY: `with_local`'s pointee lives while this thread's `LocalGuard` does, which
+        // outlives this call (guards are dropped on this thread, in order, after it returns).
+        Some(local) => Some(f(unsafe { &*local })),
+        None => global().map(|recorder| f(recorder)),
+    }
+}
