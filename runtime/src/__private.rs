@@ -130,13 +130,11 @@ impl Site {
         allow(unused_variables, clippy::unused_self)
     )]
     fn begin(&'static self, type_name: Option<fn() -> &'static str>) -> Call {
-        #[cfg(feature = "sentry")]
-        self.resolved_name(type_name);
         Call {
             #[cfg(any(feature = "otel", feature = "redis"))]
             active: ManuallyDrop::new(record::Active::start(self, type_name)),
             #[cfg(feature = "sentry")]
-            sentry: ManuallyDrop::new(crate::sentry::CallScope::start(self)),
+            sentry: ManuallyDrop::new(crate::sentry::CallScope::start(self, type_name)),
         }
     }
 

@@ -222,10 +222,13 @@ impl CallScope {
     /// The Sentry part of a call of `site`, if it has one: endpoints always (for error
     /// capture), queries only under a sampled span, request counters never.
     #[inline(always)]
-    pub(crate) fn start(site: &'static Site) -> Option<CallScope> {
+    pub(crate) fn start(
+        site: &'static Site,
+        type_name: Option<fn() -> &'static str>,
+    ) -> Option<CallScope> {
         match site.kind {
             SiteKind::ApiRequest => None,
-            SiteKind::Endpoint => Self::start_endpoint(site),
+            SiteKind::Endpoint => Self::start_endpoint(site, type_name),
             // the common case, no call being polled here, is one thread-local read
             SiteKind::DbQuery if CURRENT.with(Cell::get).is_null() => None,
             SiteKind::DbQuery => Self::start_query(site),
@@ -233,8 +236,11 @@ impl CallScope {
     }
 
     #[inline]
-    fn start_endpoint(site: &'static Site) -> Option<CallScope> {
-        let name = site.name();
+    fn start_endpoint(
+        site: &'static Site,
+        type_name: Option<fn() -> &'static str>,
+    ) -> Option<CallScope> {
+        let name = site.resolved_name(type_name);
         let op = site.secondary.unwrap_or("http.server");
         // Inside another endpoint or transaction, follow its sampling decision and backend.
         let enclosing = find_current(|scope| match scope.kind {
