@@ -15,7 +15,7 @@ use crate::Status;
 
 #[cfg(feature = "sentry")]
 use crate::sentry::{
-    call::{find_current, BackendRef, CallScope, ScopeKind, SharedScope, Trace},
+    call::{with_owner, BackendRef, CallScope, ScopeKind, SharedScope, Trace},
     TraceSpan,
 };
 
@@ -61,10 +61,7 @@ impl fmt::Display for EventId {
 
 #[cfg(feature = "sentry")]
 fn owner_scope() -> Option<SharedScope> {
-    find_current(|scope| match scope.kind {
-        ScopeKind::Query => None,
-        _ => Some(scope.shared_scope().clone()),
-    })
+    with_owner(|owner| owner.shared_scope().clone())
 }
 
 #[cfg(feature = "sentry")]
@@ -243,31 +240,15 @@ fn span_status(status: Status) -> sentry::protocol::SpanStatus {
 pub fn start_transaction(op: &str, name: &str) -> Transaction {
     #[cfg(feature = "sentry")]
     {
-        let Some(backend) = BackendRef::current() else {
+        let Some((trace, backend)) = Trace::open(name.to_owned().into(), op.to_owned().into())
+        else {
             return Transaction {
                 scope: None,
                 status: Status::Ok,
             };
         };
-        let enclosing = find_current(|scope| match scope.kind {
-            ScopeKind::Query => None,
-            _ => Some(scope.span_handle()),
-        });
-        let span = match enclosing {
-            Some(Some(parent)) => Some(parent.child(op, Some(name.to_owned().into()))),
-            Some(None) => None,
-            None => backend
-                .sample(name, op)
-                .then(|| TraceSpan::root(name.to_owned().into(), op.to_owned().into())),
-        };
         // the transaction's name lives in its span; `name` on a scope only names endpoints
-        let scope = CallScope::new(
-            backend,
-            ScopeKind::Transaction,
-            "",
-            None,
-            span.map(Trace::owning),
-        );
+        let scope = CallScope::new(backend, ScopeKind::Transaction, "", None, trace);
         Transaction {
             scope: Some(Box::new(scope)),
             status: Status::Ok,
@@ -439,18 +420,16 @@ impl Drop for Span {
 pub fn bind<F: Future>(future: F) -> Carried<F> {
     #[cfg(feature = "sentry")]
     {
-        let scope = find_current(|owner| {
-            (owner.kind != ScopeKind::Query).then(|| {
-                let carried = CallScope::new(
-                    owner.backend.clone(),
-                    ScopeKind::Carried,
-                    owner.name,
-                    owner.function,
-                    Trace::carrying(owner.span_handle()),
-                );
-                let _ = carried.scope.set(owner.shared_scope().clone());
-                Box::new(carried)
-            })
+        let scope = with_owner(|owner| {
+            let carried = CallScope::new(
+                owner.backend.clone(),
+                ScopeKind::Carried,
+                owner.name,
+                owner.function,
+                Trace::carrying(owner.span_handle()),
+            );
+            let _ = carried.scope.set(owner.shared_scope().clone());
+            Box::new(carried)
         });
         Carried {
             scope,

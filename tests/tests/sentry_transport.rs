@@ -1,7 +1,6 @@
 //! What the Sentry client is handed, read from the `sentry` crate's test transport:
 //! transaction and span trees, error and panic events, scope isolation, sampling, filtering.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use kansoku::{Level, Telemetry};
@@ -444,7 +443,6 @@ fn a_bad_dsn_or_rate_is_an_error_from_start_up() {
         .traces_sample_rate(1.5)
         .build();
     assert!(matches!(rate, Err(kansoku::Error::InvalidSampleRate(_))));
-    let _ = Arc::new(());
 }
 
 #[kansoku::monitor_api_endpoint(name = "book", fields(shop_id, source))]
@@ -564,5 +562,28 @@ async fn a_server_that_never_answers_slows_nothing_and_shutdown_is_bounded() {
         started.elapsed() < Duration::from_secs(5),
         "shutdown took {:?}",
         started.elapsed()
+    );
+}
+
+#[kansoku::monitor_api_endpoint(name = "batch")]
+async fn batch() {
+    let step = kansoku::start_transaction("task", "rebuild index");
+    step.finish();
+}
+
+#[tokio::test]
+async fn a_hand_made_transaction_inside_an_endpoint_is_its_child_span() {
+    let (t, transport) = telemetry(1.0, &[]);
+    t.scope(batch()).await;
+    let sent = sent(&t, &transport).await;
+    assert_eq!(sent.transactions.len(), 1, "one trace, not two: {sent:#?}");
+    let tx = &sent.transactions[0];
+    let (_, root_span, _, _) = root(tx);
+    assert_eq!(tx.spans.len(), 1);
+    assert_eq!(tx.spans[0].op.as_deref(), Some("task"));
+    assert_eq!(tx.spans[0].description.as_deref(), Some("rebuild index"));
+    assert_eq!(
+        tx.spans[0].parent_span_id.map(|id| id.to_string()),
+        Some(root_span)
     );
 }

@@ -1,6 +1,7 @@
 //! The Sentry side of one annotated call: its sampled span, its own scope, and the
 //! thread-local chain that tells code running inside it which call it is in.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ptr;
@@ -149,6 +150,12 @@ impl Drop for Entered {
     }
 }
 
+/// Calls `f` with the innermost current scope that owns a scope of its own: an endpoint, a
+/// hand-made transaction or a carried scope, not a query's span.
+pub(crate) fn with_owner<R>(mut f: impl FnMut(&CallScope) -> R) -> Option<R> {
+    find_current(|scope| (scope.kind != ScopeKind::Query).then(|| f(scope)))
+}
+
 /// Calls `f` with each scope from the innermost current one outwards, until it returns `Some`.
 pub(crate) fn find_current<R>(mut f: impl FnMut(&CallScope) -> Option<R>) -> Option<R> {
     let mut ptr = CURRENT.with(Cell::get);
@@ -178,14 +185,38 @@ impl Trace {
 
     #[cold]
     #[inline(never)]
-    fn root(name: &'static str, op: &'static str) -> Box<Trace> {
-        Trace::owning(TraceSpan::root(name.into(), op.into()))
+    fn root(name: Cow<'static, str>, op: Cow<'static, str>) -> Box<Trace> {
+        Trace::owning(TraceSpan::root(name, op))
     }
 
     #[cold]
     #[inline(never)]
-    fn child(parent: &SpanHandle, op: &str, description: &'static str) -> Box<Trace> {
-        Trace::owning(parent.child(op, Some(description.into())))
+    fn child(parent: &SpanHandle, op: &str, description: Cow<'static, str>) -> Box<Trace> {
+        Trace::owning(parent.child(op, Some(description)))
+    }
+
+    /// The span a new endpoint or hand-made transaction opens, with the backend it reports to:
+    /// inside an enclosing endpoint or transaction, a child following that one's sampling
+    /// decision and backend; else, when sampled, the root of a new trace. `None` when no
+    /// telemetry here has a Sentry backend.
+    #[inline]
+    pub(crate) fn open(
+        name: Cow<'static, str>,
+        op: Cow<'static, str>,
+    ) -> Option<(Option<Box<Trace>>, BackendRef)> {
+        match with_owner(|owner| (owner.span_handle(), owner.backend.clone())) {
+            Some((Some(parent), outer)) => Some((Some(Trace::child(&parent, &op, name)), outer)),
+            Some((None, outer)) => Some((None, outer)),
+            None => {
+                let backend = BackendRef::current()?;
+                let trace = if backend.sample(&name, &op) {
+                    Some(Trace::root(name, op))
+                } else {
+                    None
+                };
+                Some((trace, backend))
+            }
+        }
     }
 
     /// Only the span to parent under (a carried scope).
@@ -242,24 +273,7 @@ impl CallScope {
     ) -> Option<CallScope> {
         let name = site.resolved_name(type_name);
         let op = site.secondary.unwrap_or("http.server");
-        // Inside another endpoint or transaction, follow its sampling decision and backend.
-        let enclosing = find_current(|scope| match scope.kind {
-            ScopeKind::Query => None,
-            _ => Some((scope.span_handle(), scope.backend.clone())),
-        });
-        let (trace, backend) = match enclosing {
-            Some((Some(parent), outer)) => (Some(Trace::child(&parent, op, name)), outer),
-            Some((None, outer)) => (None, outer),
-            None => {
-                let backend = BackendRef::current()?;
-                let trace = if backend.sample(name, op) {
-                    Some(Trace::root(name, op))
-                } else {
-                    None
-                };
-                (trace, backend)
-            }
-        };
+        let (trace, backend) = Trace::open(name.into(), op.into())?;
         Some(CallScope::new(
             backend,
             ScopeKind::Endpoint,

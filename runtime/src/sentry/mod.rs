@@ -95,6 +95,14 @@ impl fmt::Debug for SentryBackend {
     }
 }
 
+/// A sample rate in `0.0..=1.0` as the bound a random `u32` is compared with: `rate × 2^32`
+/// (so 1.0 samples every call and 0.0 none).
+fn threshold(rate: f32) -> u64 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // rate is in 0..=1
+    let bound = (f64::from(rate) * (f64::from(u32::MAX) + 1.0)) as u64;
+    bound
+}
+
 /// Finished transactions waiting for the background thread; beyond this they are dropped
 /// (and counted in `dropped`) rather than slowing requests down. The thread empties it far
 /// faster than requests fill it, except in a burst of sampled calls.
@@ -151,8 +159,7 @@ impl SentryBackend {
             .spawn(move || trace::run_worker(&receiver, &worker_client))
             .map_err(|e| crate::Error::Sentry(format!("cannot start the span thread: {e}")))?;
         install_panic_hook();
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // rate is in 0..=1
-        let threshold = (f64::from(rate) * f64::from(u32::MAX) + f64::from(rate)) as u64;
+        let threshold = threshold(rate);
         Ok(Some(Arc::new(SentryBackend {
             own_hub,
             client,
@@ -176,12 +183,7 @@ impl SentryBackend {
     pub(crate) fn sample(&self, name: &str, op: &str) -> bool {
         let threshold = match &self.sampler {
             None => self.threshold,
-            Some(sampler) => {
-                let rate = sampler(&SamplingContext { name, op }).clamp(0.0, 1.0);
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let threshold = (f64::from(rate) * f64::from(u32::MAX) + f64::from(rate)) as u64;
-                threshold
-            }
+            Some(sampler) => threshold(sampler(&SamplingContext { name, op }).clamp(0.0, 1.0)),
         };
         threshold != 0 && u64::from(call::random_u32()) < threshold
     }
