@@ -86,11 +86,6 @@ pub(crate) fn local() -> Option<Arc<Recorder>> {
     crate::current::with_local(|backends| backends.recorder.clone())
 }
 
-/// The recorder that a call made here and now records into: the local one, else the global.
-pub(crate) fn current() -> Option<Arc<Recorder>> {
-    local().or_else(|| global().cloned())
-}
-
 /// Runs `f` with the recorder a call made here and now records into, without touching its
 /// reference count (which every thread would otherwise share).
 #[inline]

@@ -286,12 +286,11 @@ impl Active {
     #[cold]
     #[inline(never)]
     fn record_error(&self, kind: &'static str) {
-        let recorder = match &self.target {
-            Target::Local(recorder, _) => Some(recorder.clone()),
-            Target::Site => super::current(),
-        };
-        if let Some(recorder) = recorder {
-            recorder.record_error(self.site.name(), kind);
+        match &self.target {
+            Target::Local(recorder, _) => recorder.record_error(self.site.name(), kind),
+            Target::Site => {
+                super::with_current(|recorder| recorder.record_error(self.site.name(), kind));
+            }
         }
     }
 }
