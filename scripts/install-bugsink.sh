@@ -4,6 +4,7 @@
 # .tools/bugsink-template/ that each test instance copies instead of migrating (~13 s each).
 # Idempotent; quiet when all is there. A failure is a loud non-zero exit, never a skipped test.
 set -euo pipefail
+source "$(dirname "$0")/apt.sh"
 cd "$(dirname "$0")/.."
 
 version=2.6.2
@@ -13,14 +14,7 @@ template=.tools/bugsink-template
 # The venv, with exactly this version of bugsink (re-created when it holds another one).
 if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('bugsink') != '$version')" 2>/dev/null; then
   if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
-    if [[ $(id -u) -ne 0 ]]; then
-      echo "python3 cannot create a venv: install python3-venv (apt-get install python3-venv) or run as root" >&2
-      exit 1
-    fi
-    echo "installing python3-venv with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    apt_install "python3 cannot create a venv" python3-venv
   fi
   echo "installing bugsink==$version into $venv"
   rm -rf "$venv" "$template"
