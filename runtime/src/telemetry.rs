@@ -337,6 +337,10 @@ impl TelemetryBuilder {
         #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
         crate::current::set_global(telemetry.inner.backends.clone())
             .map_err(|_| Error::AlreadyInstalled)?;
+        #[cfg(feature = "sentry")]
+        if let Some(sentry) = &telemetry.inner.backends.sentry {
+            sentry.bind_main_hub();
+        }
         #[cfg(any(feature = "otel", feature = "redis"))]
         record::set_global_bounds(
             telemetry.inner.backends.recorder.config.api_bounds,

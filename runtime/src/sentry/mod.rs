@@ -143,8 +143,9 @@ impl SentryBackend {
         let client = Arc::new(sentry::Client::with_options(sentry::apply_defaults(
             options,
         )));
+        // The installed instance's client goes on the main hub in `bind_main_hub`, once the
+        // install can no longer fail.
         let own_hub = if global {
-            Hub::main().bind_client(Some(client.clone()));
             None
         } else {
             Some(Arc::new(Hub::new(
@@ -168,6 +169,12 @@ impl SentryBackend {
             spans: sender,
             shutdown_timeout: config.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
         })))
+    }
+
+    /// Makes the main hub (the one every thread starts with) send through this client, so the
+    /// application's own `sentry::` calls share it. For the installed instance only.
+    pub(crate) fn bind_main_hub(&self) {
+        Hub::main().bind_client(Some(self.client.clone()));
     }
 
     /// Runs `f` with the hub events of this telemetry go through.
