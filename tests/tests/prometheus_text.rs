@@ -160,11 +160,16 @@ async fn in_flight_counts_calls_in_progress() {
     let calls: Vec<_> = (0..3)
         .map(|_| tokio::spawn(t.scope(slow(release.clone()))))
         .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while value_or_zero(
         &t.prometheus_text(),
         r#"flight_api_requests_in_flight{endpoint="/slow"}"#,
     ) < 3.0
     {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the three calls never showed as in flight"
+        );
         tokio::task::yield_now().await;
     }
     assert_eq!(
