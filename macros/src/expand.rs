@@ -6,11 +6,11 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt as _;
 use syn::parse::Parse;
-use syn::visit_mut::{self, VisitMut};
-use syn::{parse_quote, Ident, ItemFn, LitStr, ReturnType, Signature, Type};
+use syn::{Ident, ItemFn, LitStr, Signature};
 
 use crate::args::{EndpointArgs, QueryArgs, RequestArgs};
-use crate::{shape, target};
+use crate::body::{self, Guard};
+use crate::target;
 
 /// The arguments of one attribute, and the `Site` constructor they turn into.
 pub(crate) trait SiteArgs: Parse {
@@ -161,161 +161,13 @@ pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> T
     tokens
 }
 
-// Input:
-//     #[track_api_request(method = "POST", endpoint = "/checkout")]
-//     pub async fn checkout(cart: Cart) -> Result<Receipt, CheckoutError> {
-//         BODY
-//     }
-//
-// Output:
-//     pub async fn checkout(cart: Cart) -> Result<Receipt, CheckoutError> {
-//         static __KANSOKU_SITE: ::kansoku::__private::Site = ::kansoku::__private::Site::api_request(
-//             ::kansoku::__private::FnInfo { function: "checkout", …, is_method: false },
-//             ::core::option::Option::Some("/checkout"),
-//             "POST",
-//         );
-//         let __kansoku_call = __KANSOKU_SITE.start();
-//         let __kansoku_out: Result<Receipt, CheckoutError> =
-//             __kansoku_call.bind(async move { BODY }).await;
-//         __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
-//         __kansoku_out
-//     }
-//
-// A plain `fn` runs its body as `__kansoku_call.in_scope(move || { BODY })` instead, so that
-// `return` and `?` keep their meaning. A non-`async` fn returning a future it builds in its
-// tail (`#[async_trait]` methods) gets the same statements inside that future, see
-// `instrument_returned_future`.
+/// Expands the function: a static call-site description and a guard around its body, in the
+/// shape its signature calls for (see `body`).
 fn instrument_fn(args: &impl SiteArgs, mut function: ItemFn) -> TokenStream {
     let site = args.site(fn_info(&function.sig));
     let start = start(&function.sig, args);
-    if returns_never(&function.sig.output) {
-        instrument_diverging(&site, &start, &mut function);
-    } else if function.sig.asyncness.is_some() {
-        instrument_async(&site, &start, &mut function);
-    } else if !instrument_returned_future(&site, &start, &mut function) {
-        instrument_sync(&site, &start, &mut function);
-    }
+    body::instrument(&Guard { site, start }, &mut function);
     function.into_token_stream()
-}
-
-fn instrument_async(site: &TokenStream, start: &TokenStream, function: &mut ItemFn) {
-    let body = &function.block;
-    let ret = declared_return_type(&function.sig.output);
-    let statements = guarded(site, start, &ret, &Run::Future(quote!(async move #body)));
-    *function.block = parse_quote!({ #statements });
-}
-
-// Input:
-//     fn list(&self) -> Result<Vec<Shop>, DbError> { BODY }
-//
-// Output:
-//     fn list(&self) -> Result<Vec<Shop>, DbError> {
-//         static __KANSOKU_SITE: ::kansoku::__private::Site = …;
-//         let __kansoku_call = __KANSOKU_SITE.start_method(::core::any::type_name::<Self>);
-//         let __kansoku_out: Result<Vec<Shop>, DbError> = __kansoku_call.in_scope(move || { BODY });
-//         __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
-//         __kansoku_out
-//     }
-fn instrument_sync(site: &TokenStream, start: &TokenStream, function: &mut ItemFn) {
-    let body = &function.block;
-    let ret = declared_return_type(&function.sig.output);
-    let statements = guarded(site, start, &ret, &Run::Closure(quote!(move || #body)));
-    *function.block = parse_quote!({ #statements });
-}
-
-// Input:
-//     fn serve_forever() -> ! { BODY }
-//
-// Output:
-//     fn serve_forever() -> ! {
-//         static __KANSOKU_SITE: ::kansoku::__private::Site = …;
-//         let __kansoku_call = __KANSOKU_SITE.start();
-//         BODY
-//     }
-//
-// The body never returns (so it has no `return` or `?` to preserve) and `!` cannot be written
-// as the type of a `let`: the guard only records a panic, when it is dropped by the unwinding.
-fn instrument_diverging(site: &TokenStream, start: &TokenStream, function: &mut ItemFn) {
-    let body = &function.block;
-    let call = local("__kansoku_call");
-    *function.block = parse_quote!({
-        static __KANSOKU_SITE: ::kansoku::__private::Site = #site;
-        let #call = #start;
-        #body
-    });
-}
-
-fn returns_never(output: &ReturnType) -> bool {
-    matches!(output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)))
-}
-
-// Input (what `#[async_trait]` makes of `async fn get(&self) -> T { BODY }`):
-//     fn get<'life0, 'async_trait>(&'life0 self)
-//         -> Pin<Box<dyn Future<Output = T> + Send + 'async_trait>>
-//     { Box::pin(async move { BODY }) }
-//
-// Output:
-//     fn get<'life0, 'async_trait>(&'life0 self)
-//         -> Pin<Box<dyn Future<Output = T> + Send + 'async_trait>>
-//     {
-//         Box::pin(async move {
-//             static __KANSOKU_SITE: ::kansoku::__private::Site = …;
-//             let __kansoku_call = __KANSOKU_SITE.start_method(::core::any::type_name::<Self>);
-//             let __kansoku_out: T = __kansoku_call.bind(async move { BODY }).await;
-//             __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
-//             __kansoku_out
-//         })
-//     }
-//
-// Returns `false`, changing nothing, if the function does not have that shape.
-fn instrument_returned_future(
-    site: &TokenStream,
-    start: &TokenStream,
-    function: &mut ItemFn,
-) -> bool {
-    let output = match shape::future_output(&function.sig.output) {
-        Some(output) => erase_impl_trait(output.clone()),
-        None => parse_quote!(_),
-    };
-    let Some(future) = shape::returned_future(function) else {
-        return false;
-    };
-    let statements = guarded(site, start, &output, &Run::Future(future.to_token_stream()));
-    *future = parse_quote!(async move { #statements });
-    true
-}
-
-/// How the original body runs inside the guard.
-enum Run {
-    /// A future (`async move { BODY }`, or the one an `#[async_trait]` fn returns), awaited
-    /// through `Call::bind` so the runtime can make the call's context current at every poll.
-    Future(TokenStream),
-    /// `move || { BODY }`, run by `Call::in_scope`, so `return` and `?` keep their meaning.
-    Closure(TokenStream),
-}
-
-/// The statements of an instrumented body: `run` runs the original body and yields its result,
-/// of type `ret`.
-fn guarded(site: &TokenStream, start: &TokenStream, ret: &Type, run: &Run) -> TokenStream {
-    let call = local("__kansoku_call");
-    let out = local("__kansoku_out");
-    let run = match run {
-        Run::Future(future) => quote!(#call.bind(#future).await),
-        Run::Closure(closure) => quote!(#call.in_scope(#closure)),
-    };
-    quote! {
-        static __KANSOKU_SITE: ::kansoku::__private::Site = #site;
-        let #call = #start;
-        let #out: #ret = #run;
-        #call.finish(::kansoku::__private::classify!(&#out));
-        #out
-    }
-}
-
-/// A generated local variable. `mixed_site` hygiene keeps it out of reach of the user's body
-/// (which is spliced in after the guard is declared) and of other expansions stacked on it.
-fn local(name: &str) -> Ident {
-    Ident::new(name, Span::mixed_site())
 }
 
 fn fn_info(signature: &Signature) -> TokenStream {
@@ -341,7 +193,7 @@ fn start(signature: &Signature, args: &impl SiteArgs) -> TokenStream {
     } else {
         quote!(__KANSOKU_SITE.start())
     };
-    let call = local("__kansoku_started");
+    let call = body::local("__kansoku_started");
     let after = args.after_start(&call);
     if after.is_empty() {
         start
@@ -352,32 +204,4 @@ fn start(signature: &Signature, args: &impl SiteArgs) -> TokenStream {
             #call
         })
     }
-}
-
-/// The type to annotate the result with: the declared return type with `impl Trait` erased
-/// (a `let` cannot name an opaque type), `()` if none is declared.
-fn declared_return_type(output: &ReturnType) -> Type {
-    match output {
-        ReturnType::Default => parse_quote!(()),
-        ReturnType::Type(_, ty) => erase_impl_trait((**ty).clone()),
-    }
-}
-
-fn erase_impl_trait(mut ty: Type) -> Type {
-    struct EraseImplTrait;
-
-    impl VisitMut for EraseImplTrait {
-        fn visit_type_mut(&mut self, ty: &mut Type) {
-            if let Type::ImplTrait(impl_trait) = ty {
-                *ty = Type::Infer(syn::TypeInfer {
-                    underscore_token: syn::Token![_](impl_trait.impl_token.span),
-                });
-            } else {
-                visit_mut::visit_type_mut(self, ty);
-            }
-        }
-    }
-
-    EraseImplTrait.visit_type_mut(&mut ty);
-    ty
 }

@@ -5,6 +5,7 @@
 //! calls of `::kansoku::__private`, the same way whatever features `kansoku` is built with.
 
 mod args;
+mod body;
 mod expand;
 mod shape;
 mod target;

@@ -4,35 +4,44 @@
 
 use syn::{Expr, GenericArgument, ItemFn, PathArguments, ReturnType, Stmt, Type, TypeParamBound};
 
-/// The future a non-`async` function returns, if its body has one of these shapes:
-///
-/// - the tail is `Box::pin(FUTURE)`, which is what `#[async_trait]` expands an `async fn` into:
-///   `Box::pin(async move { … })`, or `Box::pin(Instrument::instrument(async move { … }, span))`
-///   when `#[tracing::instrument]` ran first;
-/// - the tail is an `async move { … }` block and the return type is `impl Future<Output = T>`.
-pub(crate) fn returned_future(function: &mut ItemFn) -> Option<&mut Expr> {
+/// How a non-`async` function returns the future it builds.
+pub(crate) enum Tail {
+    /// The tail was `Box::pin(FUTURE)` (what `#[async_trait]` expands an `async fn` into:
+    /// `Box::pin(async move { … })`, or `Box::pin(Instrument::instrument(async move { … }, span))`
+    /// when `#[tracing::instrument]` ran first). It is now `FUTURE`; this is the `Box::pin`.
+    BoxPin(Expr),
+    /// The tail is an `async` block (`move` or not) and the return type `impl Future`.
+    Async,
+}
+
+/// The future a non-`async` function returns, if its body has one of the shapes of [`Tail`].
+/// A `Box::pin` tail counts only when the return type names `Future<Output = …>` or the pinned
+/// value is an `async` block: `Box::pin(Node { .. })` for a `Pin<Box<Self>>`, or a pinned
+/// `Stream`, is not a future.
+pub(crate) fn returned_future(function: &mut ItemFn) -> Option<Tail> {
     if function.sig.asyncness.is_some() {
         return None;
     }
-    let returns_impl_future = match &function.sig.output {
-        ReturnType::Type(_, ty) => is_impl_future(ty),
-        ReturnType::Default => false,
+    let (returns_impl_future, names_future) = match &function.sig.output {
+        ReturnType::Type(_, ty) => (is_impl_future(ty), output_in_type(ty).is_some()),
+        ReturnType::Default => (false, false),
     };
     let Stmt::Expr(tail, None) = function.block.stmts.last_mut()? else {
         return None;
     };
-    let is_box_pin_call =
-        matches!(&*tail, Expr::Call(call) if call.args.len() == 1 && is_box_pin(&call.func));
-    let is_async_block = matches!(&*tail, Expr::Async(block) if block.capture.is_some());
-    if is_box_pin_call {
-        match tail {
-            Expr::Call(call) => call.args.first_mut(),
-            _ => None,
+    match tail {
+        Expr::Call(call) if call.args.len() == 1 && is_box_pin(&call.func) => {
+            let pinned = call.args.first()?;
+            if !(names_future || matches!(pinned, Expr::Async(_))) {
+                return None;
+            }
+            let box_pin = (*call.func).clone();
+            let pinned = call.args.pop()?.into_value();
+            *tail = pinned;
+            Some(Tail::BoxPin(box_pin))
         }
-    } else if is_async_block && returns_impl_future {
-        Some(tail)
-    } else {
-        None
+        Expr::Async(_) if returns_impl_future => Some(Tail::Async),
+        _ => None,
     }
 }
 

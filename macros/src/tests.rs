@@ -345,3 +345,43 @@ fn target_errors_name_the_item() {
     ]
     .join("\n---\n"));
 }
+
+// `#[track_caller]`: the body runs inline, its `return`s become `break`s out of a label, and a
+// `?` that leaves the function ends the call with the outcome of `Result<u8, ParseError>`.
+snapshot!(
+    track_caller_runs_inline,
+    RequestArgs,
+    (),
+    #[track_caller]
+    fn checked(input: &str) -> Result<u8, ParseError> {
+        if input.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        let closure = || {
+            return 1;
+        };
+        Ok(input.parse::<u8>()? + closure())
+    }
+);
+
+// A non-`move` `async` tail is the call too, and the user's block (with its `use`) is
+// evaluated before the output type is restated outside it.
+snapshot!(
+    non_move_async_tail_with_shadowing_use,
+    RequestArgs,
+    (),
+    fn later() -> impl Future<Output = Result<u8, Error>> {
+        use other::Error;
+        async { Err(Error) }
+    }
+);
+
+// `Box::pin` of something that is not a future is a plain value.
+snapshot!(
+    box_pin_of_a_value,
+    RequestArgs,
+    (),
+    fn pinned(v: u8) -> Pin<Box<Self>> {
+        Box::pin(Node { v })
+    }
+);

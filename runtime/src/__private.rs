@@ -8,7 +8,7 @@
 
 use std::error::Error as StdError;
 use std::future::Future;
-#[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -187,7 +187,7 @@ impl Call {
             #[cfg(feature = "sentry")]
             call: self,
             #[cfg(not(feature = "sentry"))]
-            call: core::marker::PhantomData,
+            call: PhantomData,
             future,
         }
     }
@@ -196,9 +196,28 @@ impl Call {
     /// meaning.
     #[inline(always)]
     pub fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
-        #[cfg(feature = "sentry")]
-        let _entered = self.sentry.as_ref().map(crate::sentry::CallScope::enter);
+        let _entered = self.enter();
         body()
+    }
+
+    /// Makes the call's context current until the guard is dropped.
+    #[inline(always)]
+    pub fn enter(&self) -> Entered {
+        Entered {
+            #[cfg(feature = "sentry")]
+            _sentry: self.sentry.as_ref().map(crate::sentry::CallScope::enter),
+        }
+    }
+
+    /// For a body that runs inline (a `#[track_caller]` fn): a `?` that leaves the function
+    /// drops the guard without [`Inline::finish`], and the call then ends with `early_exit`,
+    /// the outcome its declared return type implies.
+    #[inline(always)]
+    pub fn inline(self, early_exit: Outcome<'static>) -> Inline {
+        Inline {
+            call: ManuallyDrop::new(self),
+            early_exit,
+        }
     }
 
     /// `#[monitor_api_endpoint(fields(name))]`: records an argument's `Debug` form in the
@@ -251,6 +270,51 @@ impl Drop for Call {
     }
 }
 
+/// The call's context made current, by [`Call::enter`]; restored when dropped.
+#[derive(Debug)]
+#[must_use = "the context is current only while the guard lives"]
+pub struct Entered {
+    #[cfg(feature = "sentry")]
+    _sentry: Option<crate::sentry::call::Entered>,
+}
+
+/// A call whose body runs inline, made by [`Call::inline`].
+#[must_use = "a call is recorded when it is finished or dropped"]
+#[derive(Debug)]
+pub struct Inline {
+    call: ManuallyDrop<Call>,
+    early_exit: Outcome<'static>,
+}
+
+impl Inline {
+    /// Makes the call's context current until the guard is dropped.
+    #[inline(always)]
+    pub fn enter(&self) -> Entered {
+        self.call.enter()
+    }
+
+    /// The body returned `outcome`.
+    #[inline(always)]
+    pub fn finish(self, outcome: Outcome<'_>) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the call is taken exactly once, here.
+        unsafe { ManuallyDrop::take(&mut this.call) }.finish(outcome);
+    }
+}
+
+impl Drop for Inline {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs at most once and `finish` never lets it run after taking it.
+        let call = unsafe { ManuallyDrop::take(&mut self.call) };
+        if std::thread::panicking() {
+            drop(call);
+        } else {
+            call.finish(self.early_exit);
+        }
+    }
+}
+
 /// The body of an annotated `async fn`, made by [`Call::bind`].
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
@@ -258,7 +322,7 @@ pub struct Bound<'a, F> {
     #[cfg(feature = "sentry")]
     call: &'a Call,
     #[cfg(not(feature = "sentry"))]
-    call: core::marker::PhantomData<&'a Call>,
+    call: PhantomData<&'a Call>,
     future: F,
 }
 
@@ -295,8 +359,8 @@ pub enum Outcome<'a> {
 pub struct ErrorRef<'a> {
     /// `core::any::type_name` of the error type.
     pub type_name: &'static str,
-    /// The error itself, when its type implements `std::error::Error + 'static`.
-    pub error: Option<&'a (dyn StdError + 'static)>,
+    /// The error itself, when its type implements `std::error::Error`.
+    pub error: Option<&'a (dyn StdError + 'a)>,
 }
 
 impl ErrorRef<'_> {
@@ -340,7 +404,9 @@ pub trait ClassifyOther<'a> {
     fn __kansoku_classify(&self) -> Outcome<'a>;
 }
 
-impl<'a, T, E: StdError + 'static> ClassifyError<'a> for &Wrap<'a, Result<T, E>> {
+// No `'static` bound: method selection cannot see lifetimes, so a bound on one would pick this
+// impl for `Result<_, ParseErr<'a>>` and then fail to compile instead of falling back.
+impl<'a, T, E: StdError + 'a> ClassifyError<'a> for &Wrap<'a, Result<T, E>> {
     #[inline(always)]
     fn __kansoku_classify(&self) -> Outcome<'a> {
         match self.0 {
@@ -385,6 +451,45 @@ macro_rules! __kansoku_classify {
 }
 pub use crate::__kansoku_classify as classify;
 
+/// Level 1 of [`classify_type!`]: a `Result<T, E>` return type.
+pub trait ClassifyResultType {
+    fn __kansoku_classify_type(&self) -> Outcome<'static>;
+}
+/// Level 2 of [`classify_type!`]: any other return type.
+pub trait ClassifyOtherType {
+    fn __kansoku_classify_type(&self) -> Outcome<'static>;
+}
+
+impl<T, E> ClassifyResultType for &Wrap<'_, PhantomData<Result<T, E>>> {
+    #[inline(always)]
+    fn __kansoku_classify_type(&self) -> Outcome<'static> {
+        Outcome::Err(ErrorRef {
+            type_name: core::any::type_name::<E>(),
+            error: None,
+        })
+    }
+}
+
+impl<T: ?Sized> ClassifyOtherType for Wrap<'_, T> {
+    #[inline(always)]
+    fn __kansoku_classify_type(&self) -> Outcome<'static> {
+        Outcome::Ok
+    }
+}
+
+/// `classify_type!(Type)`: the [`Outcome`] of a call of a function declared to return `Type`
+/// that left it through `?`: an error for a `Result`, `ok` for anything else (`Option`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kansoku_classify_type {
+    ($ty:ty) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{ClassifyOtherType as _, ClassifyResultType as _};
+        (&&$crate::__private::Wrap(&::core::marker::PhantomData::<$ty>)).__kansoku_classify_type()
+    }};
+}
+pub use crate::__kansoku_classify_type as classify_type;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,6 +532,16 @@ mod tests {
             generic_kind::<MyError>(&Err(MyError)),
             Some(("MyError", false))
         );
+    }
+
+    #[test]
+    fn classifies_declared_return_types() {
+        assert_eq!(
+            kind(classify_type!(Result<u8, MyError>)),
+            Some(("MyError", false))
+        );
+        assert_eq!(kind(classify_type!(Option<u8>)), None);
+        assert_eq!(kind(classify_type!(())), None);
     }
 
     #[test]

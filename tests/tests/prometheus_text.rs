@@ -558,6 +558,9 @@ fn run_time_endpoints_are_bounded_too() {
 struct ShopRepo;
 
 impl ShopRepo {
+    // a method is what this test is about; clippy rightly sees the unused `self` through the
+    // attribute
+    #[allow(clippy::unused_self)]
     #[kansoku::track_api_request(method = "GET")]
     fn list(&self) -> Vec<u8> {
         vec![1]
@@ -603,4 +606,105 @@ fn a_bad_namespace_is_an_error_from_start_up() {
         .unwrap_err();
     assert_eq!(err, kansoku::Error::InvalidNamespace("my-shop".into()));
     assert!(err.to_string().contains("my-shop"));
+}
+
+/// A future built by a non-`move` `async` block is the call: its error is counted, and the call
+/// is in flight until the future ends, not only while it is built.
+#[kansoku::track_api_request(method = "GET", endpoint = "/later")]
+fn later(
+    release: Arc<tokio::sync::Notify>,
+) -> impl std::future::Future<Output = Result<u8, CheckoutError>> {
+    let wait = async move { release.notified().await };
+    async {
+        wait.await;
+        Err(CheckoutError)
+    }
+}
+
+#[derive(Debug)]
+struct Borrowed<'a>(&'a str);
+impl std::fmt::Display for Borrowed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+impl std::error::Error for Borrowed<'_> {}
+
+#[kansoku::monitor_api_endpoint(name = "parse")]
+fn parse_borrowed(input: &str) -> Result<u8, Borrowed<'_>> {
+    input.parse().map_err(|_| Borrowed(input))
+}
+
+/// `#[track_caller]` runs the body inline: a `?` that leaves the function is an `error` of the
+/// declared error type, an early `return Ok(..)` is `ok`.
+#[kansoku::track_api_request(method = "POST", endpoint = "/caller")]
+#[track_caller]
+fn tracked(input: &str) -> Result<u8, std::num::ParseIntError> {
+    if input == "zero" {
+        return Ok(0);
+    }
+    let parsed = input.parse::<u8>()?;
+    Ok(parsed)
+}
+
+#[tokio::test]
+async fn every_function_shape_records_its_real_outcome() {
+    let t = telemetry("shape");
+    let _current = t.enter();
+
+    let release = Arc::new(tokio::sync::Notify::new());
+    let pending = tokio::spawn(t.scope(later(release.clone())));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while value_or_zero(
+        &t.prometheus_text(),
+        r#"shape_api_requests_in_flight{endpoint="/later"}"#,
+    ) < 1.0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the call never showed as in flight"
+        );
+        tokio::task::yield_now().await;
+    }
+    release.notify_one();
+    assert!(pending.await.unwrap().is_err());
+
+    assert_eq!(parse_borrowed("7").unwrap(), 7);
+    assert!(parse_borrowed("x").is_err());
+
+    assert_eq!(tracked("zero").unwrap(), 0);
+    assert_eq!(tracked("3").unwrap(), 3);
+    assert!(tracked("x").is_err());
+    assert!(tracked("").is_err());
+
+    let text = t.prometheus_text();
+    let count = |series: &str| value(&text, series);
+    assert_eq!(
+        count(r#"shape_api_requests_total{endpoint="/later",method="GET",status="error"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"shape_api_requests_in_flight{endpoint="/later"}"#),
+        0.0
+    );
+    assert_eq!(
+        count(r#"shape_errors_total{endpoint="parse",kind="Borrowed"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"shape_api_requests_total{endpoint="/caller",method="POST",status="ok"}"#),
+        2.0
+    );
+    assert_eq!(
+        count(r#"shape_api_requests_total{endpoint="/caller",method="POST",status="error"}"#),
+        2.0
+    );
+    assert_eq!(
+        series_of(&text, "shape_api_requests_total")
+            .iter()
+            .filter(|(labels, _)| labels.contains("/caller"))
+            .count(),
+        2,
+        "no `cancelled` or other status for the inline body: {text}"
+    );
 }

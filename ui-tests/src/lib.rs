@@ -26,6 +26,9 @@ pub mod lint_hygiene {
     impl std::error::Error for ShopError {}
 
     /// Async free function returning a `Result`.
+    ///
+    /// # Errors
+    /// `ShopError` when `limit` is 0.
     #[kansoku::monitor_api_endpoint(name = "GET /shops", op = "http.server")]
     #[kansoku::track_api_request(method = "GET", endpoint = "/shops")]
     pub async fn get_shops(limit: usize) -> Result<Vec<u32>, ShopError> {
@@ -44,6 +47,9 @@ pub mod lint_hygiene {
     pub fn purge() {}
 
     /// Sync free function with `?`.
+    ///
+    /// # Errors
+    /// When `input` is not a number.
     #[kansoku::track_database_query(operation = "select", table = "shops")]
     pub fn parse(input: &str) -> Result<u32, std::num::ParseIntError> {
         let value = input.trim().parse::<u32>()?;

@@ -139,6 +139,7 @@ pub(crate) struct Trace {
 }
 
 /// Restores the previous current scope when a poll or run ends (also when it unwinds).
+#[derive(Debug)]
 pub(crate) struct Entered {
     previous: *const CallScope,
 }
