@@ -160,18 +160,12 @@ async fn in_flight_counts_calls_in_progress() {
     let calls: Vec<_> = (0..3)
         .map(|_| tokio::spawn(t.scope(slow(release.clone()))))
         .collect();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while value_or_zero(
-        &t.prometheus_text(),
+    wait_for(
+        &t,
         r#"flight_api_requests_in_flight{endpoint="/slow"}"#,
-    ) < 3.0
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the three calls never showed as in flight"
-        );
-        tokio::task::yield_now().await;
-    }
+        3.0,
+    )
+    .await;
     assert_eq!(
         value(
             &t.prometheus_text(),
@@ -195,6 +189,18 @@ async fn in_flight_counts_calls_in_progress() {
         ),
         3.0
     );
+}
+
+/// Waits until `series` reaches `at_least`; fails after 10 s instead of hanging.
+async fn wait_for(t: &Telemetry, series: &str, at_least: f64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while value_or_zero(&t.prometheus_text(), series) < at_least {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{series} never reached {at_least}"
+        );
+        tokio::task::yield_now().await;
+    }
 }
 
 fn value_or_zero(text: &str, series: &str) -> f64 {
@@ -654,18 +660,12 @@ async fn every_function_shape_records_its_real_outcome() {
 
     let release = Arc::new(tokio::sync::Notify::new());
     let pending = tokio::spawn(t.scope(later(release.clone())));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while value_or_zero(
-        &t.prometheus_text(),
+    wait_for(
+        &t,
         r#"shape_api_requests_in_flight{endpoint="/later"}"#,
-    ) < 1.0
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the call never showed as in flight"
-        );
-        tokio::task::yield_now().await;
-    }
+        1.0,
+    )
+    .await;
     release.notify_one();
     assert!(pending.await.unwrap().is_err());
 
