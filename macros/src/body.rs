@@ -110,15 +110,14 @@ fn async_body(guard: &Guard, signature: &Signature, block: &Block) -> TokenStrea
 //
 // The closure runs the body so that `return` and `?` keep their meaning and the result can be
 // classified. It is not `move`: an argument the body only borrows stays borrowed (clippy's
-// `needless_pass_by_value` still sees that) and is dropped where a plain `fn` drops it.
+// `needless_pass_by_value` still sees that) and is dropped where a plain `fn` drops it. Its
+// tokens are spanned on the user's braces, so clippy's closure lints (`needless_return`) treat
+// the body as the user's code rather than macro output.
 fn closure_body(guard: &Guard, signature: &Signature, block: &Block) -> TokenStream {
     let (fake_return, body) = spliced(signature, block);
     let call = local("__kansoku_call");
-    guarded(
-        guard,
-        None,
-        &quote!(#call.in_scope(|| { #fake_return #body })),
-    )
+    let closure = quote_spanned!(block.brace_token.span.join()=> || { #fake_return #body });
+    guarded(guard, None, &quote!(#call.in_scope(#closure)))
 }
 
 // Input:

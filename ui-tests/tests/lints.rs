@@ -1,4 +1,4 @@
-//! The attributes add no lint and hide none but the three named below: `lints/` (its own
+//! The attributes add no lint and hide none but the three marked in the bait: `lints/` (its own
 //! workspace) is linted by `cargo clippy` once as written and once with every function
 //! annotated, and the two sets of warnings are compared, lint by lint and line by line.
 
@@ -6,17 +6,18 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-/// Lints the attributes hide, and why they cannot keep them:
-/// - `clippy::unused_async`: the expansion awaits the body, so every annotated `async fn` has
-///   an `.await`;
-/// - `clippy::unnecessary_wraps` and `clippy::needless_return`: the function's own return
-///   values are the generated ones; the user's move into the closure or `async` block that
-///   runs the body.
-const HIDDEN: [&str; 3] = [
-    "clippy::needless_return",
-    "clippy::unnecessary_wraps",
-    "clippy::unused_async",
-];
+/// The warnings the attributes hide, `(lint, line)`: the lines of `lints/src/lib.rs` that end
+/// with `// hidden: LINT`. Why each is hidden is said next to it there.
+fn expected_hidden() -> BTreeSet<(String, u64)> {
+    let source = include_str!("../lints/src/lib.rs");
+    (1..)
+        .zip(source.lines())
+        .filter_map(|(line, text)| {
+            let (_, lint) = text.split_once("// hidden: ")?;
+            Some((lint.trim().to_owned(), line))
+        })
+        .collect()
+}
 
 /// `(lint, line, column)` of every warning clippy gives on `lints/`.
 fn warnings(annotated: bool) -> BTreeSet<(String, u64, u64)> {
@@ -63,10 +64,8 @@ fn attributes_add_no_lint_and_hide_only_the_named_ones() {
     let plain = warnings(false);
     let annotated = warnings(true);
 
-    let lints = |set: &BTreeSet<(String, u64, u64)>| -> BTreeSet<String> {
-        set.iter().map(|(code, ..)| code.clone()).collect()
-    };
     // the bait really triggers what it is meant to, so the comparison means something
+    let plain_lints: BTreeSet<&str> = plain.iter().map(|(code, ..)| code.as_str()).collect();
     for expected in [
         "clippy::boxed_local",
         "clippy::needless_pass_by_value",
@@ -74,31 +73,29 @@ fn attributes_add_no_lint_and_hide_only_the_named_ones() {
         "clippy::cast_possible_truncation",
         "clippy::cast_lossless",
         "clippy::async_yields_async",
+        "clippy::needless_return",
+        "clippy::unnecessary_wraps",
+        "clippy::unused_async",
         "unused_variables",
         "unused_mut",
         "dead_code",
-    ]
-    .into_iter()
-    .chain(HIDDEN)
-    {
+    ] {
         assert!(
-            lints(&plain).contains(expected),
+            plain_lints.contains(expected),
             "the plain crate lacks {expected}: {plain:#?}"
         );
     }
 
     let added: Vec<_> = annotated.difference(&plain).collect();
     assert!(added.is_empty(), "the attributes add warnings: {added:#?}");
-    let hidden: BTreeSet<String> = plain
+    let hidden: BTreeSet<(String, u64)> = plain
         .difference(&annotated)
-        .map(|(code, ..)| code.clone())
+        .map(|(code, line, _)| (code.clone(), *line))
         .collect();
+    let expected = expected_hidden();
+    assert_eq!(expected.len(), 3, "the bait marks its hidden lints");
     assert_eq!(
-        hidden,
-        HIDDEN
-            .iter()
-            .map(|code| (*code).to_owned())
-            .collect::<BTreeSet<_>>(),
-        "the attributes hide other warnings than the known ones"
+        hidden, expected,
+        "the attributes hide other warnings than the marked ones"
     );
 }

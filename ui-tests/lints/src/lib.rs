@@ -90,20 +90,33 @@ pub async fn forever(rx: std::sync::mpsc::Receiver<u8>) {
     }
 }
 
-// Hidden by the attributes (named in `tests/lints.rs`): clippy::unnecessary_wraps and
-// clippy::needless_return look at the function's own return values, which become the
-// generated ones; clippy::unused_async sees the generated `.await`.
-#[cfg_attr(feature = "annotated", kansoku::track_api_request)]
-fn wraps(x: u8) -> Option<u8> {
-    Some(x)
-}
-
+// clippy::needless_return in a plain `fn`
 #[cfg_attr(feature = "annotated", kansoku::track_api_request)]
 pub fn needless_return(x: u8) -> u8 {
     return x + wraps(x).unwrap_or(0);
 }
 
+// Hidden by the attributes: each line that clippy reports on the plain crate only (for a whole
+// function: its `fn` line) ends with a comment `hidden:` and the lint's
+// name, and `tests/lints.rs` checks that exactly those are missing.
+//
+// unnecessary_wraps looks at the function's own return values, which are the generated ones.
 #[cfg_attr(feature = "annotated", kansoku::track_api_request)]
-pub async fn no_await() -> u8 {
+fn wraps(x: u8) -> Option<u8> { // hidden: clippy::unnecessary_wraps
+    Some(x)
+}
+
+// unused_async: the expansion awaits the body.
+#[cfg_attr(feature = "annotated", kansoku::track_api_request)]
+pub async fn no_await() -> u8 { // hidden: clippy::unused_async
     1
+}
+
+// needless_return in an `async fn`: the body's value is returned by the generated code, not
+// yielded, so that an `async fn` returning a future is no `async_yields_async`; its own last
+// `return` is then not the `async` block's last expression.
+#[cfg_attr(feature = "annotated", kansoku::track_api_request)]
+pub async fn needless_return_later(x: u8) -> u8 {
+    ready(()).await;
+    return x; // hidden: clippy::needless_return
 }

@@ -24,7 +24,7 @@ fn checked(input: &str) -> Result<u32, Empty> {
     let in_closure = || {
         return 1;
     };
-    Ok(value + in_closure() + Location::caller().line() * 0)
+    Ok(value + in_closure())
 }
 
 #[kansoku::track_database_query("select", "lines")]
