@@ -107,12 +107,17 @@ pub use kansoku_macros::track_api_request;
 /// ```
 pub use kansoku_macros::track_database_query;
 
+// The layers, lowest first: `site` (a call site and how a call ended), `record` (the
+// in-process store), the backends (`otel`, `sentry`, `redis`), `call` (the guard that hands a
+// call to them), `telemetry` (the handle), and the public API and `__private` (re-exports).
+mod site;
+
 mod api;
 #[cfg(feature = "sentry")]
 mod blocking;
+mod call;
 #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
 mod current;
-mod status;
 mod telemetry;
 
 pub mod metrics;
@@ -140,5 +145,5 @@ pub use api::{
 pub use redis::{CallStats, Realtime, RealtimeError, RealtimeSnapshot, DEFAULT_MAX_PENDING};
 #[cfg(feature = "sentry")]
 pub use sentry::{SamplingContext, TracesSampler};
-pub use status::Status;
+pub use site::Status;
 pub use telemetry::{Error, Scope, ScopeGuard, Telemetry, TelemetryBuilder, DEFAULT_MAX_SERIES};

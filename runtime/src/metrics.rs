@@ -162,18 +162,3 @@ pub fn record_error(endpoint: &str, kind: &str) {
         recorder.record_error(endpoint, kind);
     });
 }
-
-#[cfg(any(feature = "otel", feature = "redis"))]
-pub(crate) fn warn_conflict(name: &'static str) {
-    use std::collections::HashSet;
-    use std::sync::{Mutex, PoisonError};
-    static WARNED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
-    let mut warned = WARNED.lock().unwrap_or_else(PoisonError::into_inner);
-    if warned.get_or_insert_with(HashSet::new).insert(name) {
-        tracing::warn!(
-            metric = name,
-            "kansoku: metric `{name}` was declared twice with different kinds or label names; \
-             the later declaration records nothing"
-        );
-    }
-}

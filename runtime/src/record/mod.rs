@@ -10,22 +10,22 @@
 // A build with `redis` alone reads neither the in-flight gauge nor the pool or gauges.
 #![cfg_attr(not(feature = "otel"), allow(dead_code, unused_imports))]
 
-mod bounds;
+mod active;
 mod labels;
 mod read;
 mod recorder;
-mod site;
 
-pub(crate) use bounds::{Bounds, DEFAULT_API_BOUNDS, DEFAULT_DB_BOUNDS};
+pub(crate) use crate::site::bounds::{Bounds, DEFAULT_API_BOUNDS, DEFAULT_DB_BOUNDS};
+pub(crate) use crate::site::counters::TimedSnapshot;
+pub(crate) use active::Active;
 pub(crate) use read::Timed;
 pub(crate) use recorder::{FamilyKind, Recorder, RecorderConfig};
-pub(crate) use site::{Active, SiteCore, TimedSnapshot};
 
 use std::sync::atomic::AtomicPtr;
 use std::sync::atomic::Ordering::{Acquire, Release};
 use std::sync::{Arc, OnceLock};
 
-use crate::__private::SiteKind;
+use crate::site::SiteKind;
 
 /// The clock of the hot path: the TSC where it is invariant (two reads cost a few ns), else
 /// the OS monotonic clock.

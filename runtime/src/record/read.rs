@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Recorder, TimedSnapshot};
-use crate::__private::SiteKind;
+use crate::site::Attribute;
 
 /// The timed series of one kind, merged by label set (two functions may share an endpoint):
 /// `(endpoint, method)` for requests, `(operation, table)` for queries.
@@ -17,24 +17,16 @@ impl Recorder {
         let config = &self.config;
         let (mut api, mut db) = (Timed::new(), Timed::new());
         self.for_each_site(|site, state| {
-            let (target, key) = match site.kind {
-                SiteKind::ApiRequest => (
-                    &mut api,
-                    (
-                        site.name().to_owned(),
-                        site.secondary.unwrap_or("ANY").to_owned(),
-                    ),
-                ),
-                SiteKind::DbQuery => (
-                    &mut db,
-                    (
-                        site.primary.unwrap_or_default().to_owned(),
-                        site.secondary.unwrap_or_default().to_owned(),
-                    ),
-                ),
-                SiteKind::Endpoint => return,
+            let (target, key) = match site.attribute {
+                Attribute::ApiRequest { method, .. } => {
+                    (&mut api, (site.name().to_owned(), method.to_owned()))
+                }
+                Attribute::DbQuery { operation, table } => {
+                    (&mut db, (operation.to_owned(), table.to_owned()))
+                }
+                Attribute::Endpoint { .. } => return,
             };
-            let snap = state.snapshot(config.bounds_for(site.kind));
+            let snap = state.snapshot(config.bounds_for(site.kind()));
             target.entry(key).or_default().merge(&snap);
         });
         self.api.for_each(|l, state| {

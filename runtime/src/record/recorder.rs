@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use super::bounds::{duration_nanos, Bounds};
 use super::labels::LabelMap;
-use super::site::{for_each_global_site, TimedState};
-use crate::__private::{Site, SiteKind};
+use crate::site::bounds::{duration_nanos, Bounds};
+use crate::site::counters::{for_each_global_site, TimedState};
+use crate::site::{Site, SiteKind};
 use crate::Status;
 
 /// What a recorder needs from the builder.
@@ -99,7 +99,7 @@ impl Recorder {
     /// Every call site with counters in this recorder.
     pub(crate) fn for_each_site(&self, mut f: impl FnMut(&'static Site, &TimedState)) {
         match &self.local_sites {
-            None => for_each_global_site(|site| f(site, &site.core.state)),
+            None => for_each_global_site(|site| f(site, &site.counters.state)),
             Some(sites) => {
                 let sites: Vec<_> = sites
                     .lock()
@@ -171,7 +171,7 @@ impl Recorder {
         if family.kind == kind && family.label_names == label_names {
             Some(family)
         } else {
-            crate::metrics::warn_conflict(name);
+            warn_conflict(name);
             None
         }
     }
@@ -199,5 +199,20 @@ impl Recorder {
         let used = self.pool_used.load(Relaxed);
         let max = self.pool_max.load(Relaxed);
         (used != UNSET && max != UNSET).then_some((used, max))
+    }
+}
+
+/// Says once per metric that a second declaration with other labels records nothing.
+fn warn_conflict(name: &'static str) {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, PoisonError};
+    static WARNED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut warned = WARNED.lock().unwrap_or_else(PoisonError::into_inner);
+    if warned.get_or_insert_with(HashSet::new).insert(name) {
+        tracing::warn!(
+            metric = name,
+            "kansoku: metric `{name}` was declared twice with different kinds or label names; \
+             the later declaration records nothing"
+        );
     }
 }

@@ -12,8 +12,8 @@ use sentry::protocol::{Context, SpanStatus, User, Value};
 
 use super::trace::{SpanHandle, TraceSpan};
 use super::SentryBackend;
-use crate::__private::{FnInfo, Outcome, Site, SiteKind};
 use crate::current::Backends;
+use crate::site::{Attribute, Ending, FnInfo, Site, SiteKind};
 
 thread_local! {
     /// The innermost call being polled (or run) on this thread, or null.
@@ -258,7 +258,7 @@ impl CallScope {
         site: &'static Site,
         type_name: Option<fn() -> &'static str>,
     ) -> Option<CallScope> {
-        match site.kind {
+        match site.kind() {
             SiteKind::ApiRequest => None,
             SiteKind::Endpoint => Self::start_endpoint(site, type_name),
             // the common case, no call being polled here, is one thread-local read
@@ -273,7 +273,10 @@ impl CallScope {
         type_name: Option<fn() -> &'static str>,
     ) -> Option<CallScope> {
         let name = site.resolved_name(type_name);
-        let op = site.secondary.unwrap_or("http.server");
+        let op = match site.attribute {
+            Attribute::Endpoint { op: Some(op), .. } => op,
+            _ => "http.server",
+        };
         let (trace, backend) = Trace::open(name.into(), op.into())?;
         Some(CallScope::new(
             backend,
@@ -292,8 +295,9 @@ impl CallScope {
                 .span_handle()
                 .map(|span| (span, scope.backend.clone()))
         })?;
-        let operation = site.primary.unwrap_or_default();
-        let table = site.secondary.unwrap_or_default();
+        let Attribute::DbQuery { operation, table } = site.attribute else {
+            return None;
+        };
         let mut span = parent.child(
             "db.query",
             Some(format!("{} {table}", operation.to_ascii_uppercase()).into()),
@@ -347,34 +351,27 @@ impl CallScope {
         }
     }
 
-    /// The call returned.
+    /// The call ended so: an endpoint captures its error or panic, then the span ends.
     #[inline]
-    pub(crate) fn finish(self, outcome: &Outcome<'_>) {
-        let status = match outcome {
-            Outcome::Ok => SpanStatus::Ok,
-            Outcome::Err(error) => {
-                if self.kind == ScopeKind::Endpoint {
+    pub(crate) fn end_call(self, ending: &Ending<'_>) {
+        if self.kind == ScopeKind::Endpoint {
+            match ending {
+                Ending::Error(error) => {
                     let _entered = self.enter();
                     super::capture::capture_outcome_error(&self, error);
                 }
-                SpanStatus::InternalError
+                Ending::Panic => {
+                    let _entered = self.enter();
+                    super::capture::capture_panic(&self);
+                }
+                Ending::Ok | Ending::Cancelled => {}
             }
-        };
-        self.end(status);
-    }
-
-    /// The call was dropped before returning: unwinding from a panic, or cancelled.
-    #[inline]
-    pub(crate) fn abandon(self) {
-        if std::thread::panicking() {
-            if self.kind == ScopeKind::Endpoint {
-                let _entered = self.enter();
-                super::capture::capture_panic(&self);
-            }
-            self.end(SpanStatus::InternalError);
-        } else {
-            self.end(SpanStatus::Cancelled);
         }
+        self.end(match ending {
+            Ending::Ok => SpanStatus::Ok,
+            Ending::Error(_) | Ending::Panic => SpanStatus::InternalError,
+            Ending::Cancelled => SpanStatus::Cancelled,
+        });
     }
 
     /// Ends a hand-made transaction.

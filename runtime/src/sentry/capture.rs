@@ -7,7 +7,7 @@ use sentry::protocol::{Event, Exception, Level, Mechanism, Value};
 use sentry::types::Uuid;
 
 use super::call::{find_current, BackendRef, CallScope, ScopeKind};
-use crate::__private::ErrorRef;
+use crate::site::ErrorRef;
 
 /// The innermost call's function, the nearest owner of a scope, and the nearest span, as an
 /// event needs them.

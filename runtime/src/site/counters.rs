@@ -1,15 +1,13 @@
-//! Per-call-site state and the hot path.
+//! The counters every call site carries in its `static` (the process-wide record), and the
+//! list of the sites called so far. Written on the hot path with relaxed atomics only.
 
 use std::sync::atomic::{
     AtomicPtr, AtomicU64, AtomicU8,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
-use std::sync::Arc;
 
 use super::bounds::{Bounds, MAX_BOUNDS};
-use super::{clock, local, Recorder};
-use crate::__private::{Outcome, Site, SiteKind};
-use crate::Status;
+use super::{Site, Status};
 
 const BUCKETS: usize = MAX_BOUNDS + 1;
 
@@ -111,7 +109,7 @@ const REGISTERED: u8 = 2;
 
 /// The recording part of a [`Site`] static.
 #[derive(Debug)]
-pub(crate) struct SiteCore {
+pub(crate) struct SiteCounters {
     pub(crate) state: TimedState,
     registration: AtomicU8,
     next: AtomicPtr<Site>,
@@ -120,9 +118,9 @@ pub(crate) struct SiteCore {
 /// Every site that has been called at least once, newest first.
 static SITES: AtomicPtr<Site> = AtomicPtr::new(std::ptr::null_mut());
 
-impl SiteCore {
-    pub(crate) const fn new() -> SiteCore {
-        SiteCore {
+impl SiteCounters {
+    pub(crate) const fn new() -> SiteCounters {
+        SiteCounters {
             state: TimedState::new(),
             registration: AtomicU8::new(UNREGISTERED),
             next: AtomicPtr::new(std::ptr::null_mut()),
@@ -133,8 +131,8 @@ impl SiteCore {
 impl Site {
     /// Links the site into the global list on its first call; cheap (one load) afterwards.
     #[inline(always)]
-    fn ensure_registered(&'static self, type_name: Option<fn() -> &'static str>) {
-        if self.core.registration.load(Acquire) != REGISTERED {
+    pub(crate) fn ensure_registered(&'static self, type_name: Option<fn() -> &'static str>) {
+        if self.counters.registration.load(Acquire) != REGISTERED {
             self.register(type_name);
         }
     }
@@ -144,7 +142,7 @@ impl Site {
     fn register(&'static self, type_name: Option<fn() -> &'static str>) {
         self.resolved_name(type_name);
         if self
-            .core
+            .counters
             .registration
             .compare_exchange(UNREGISTERED, REGISTERING, AcqRel, Acquire)
             .is_err()
@@ -154,13 +152,13 @@ impl Site {
         let me = std::ptr::from_ref(self).cast_mut();
         let mut head = SITES.load(Acquire);
         loop {
-            self.core.next.store(head, Relaxed);
+            self.counters.next.store(head, Relaxed);
             match SITES.compare_exchange_weak(head, me, AcqRel, Acquire) {
                 Ok(_) => break,
                 Err(actual) => head = actual,
             }
         }
-        self.core.registration.store(REGISTERED, Release);
+        self.counters.registration.store(REGISTERED, Release);
     }
 }
 
@@ -170,127 +168,6 @@ pub(crate) fn for_each_global_site(mut f: impl FnMut(&'static Site)) {
     // SAFETY: only `&'static Site`s are ever linked, and links are never removed.
     while let Some(site) = unsafe { ptr.as_ref() } {
         f(site);
-        ptr = site.core.next.load(Acquire);
-    }
-}
-
-static NO_BOUNDS: Bounds = Bounds {
-    nanos: Vec::new(),
-    seconds: Vec::new(),
-};
-
-/// Where one call records.
-#[derive(Debug)]
-enum Target {
-    /// The site's own static counters (the process-wide recorder).
-    Site,
-    /// A test-local recorder's copy of the site's counters.
-    Local(Arc<Recorder>, Arc<TimedState>),
-}
-
-/// A call in progress (inside [`crate::__private::Call`]).
-#[derive(Debug)]
-pub(crate) struct Active {
-    site: &'static Site,
-    target: Target,
-    bounds: &'static Bounds,
-    start: u64,
-}
-
-impl Active {
-    #[inline(always)]
-    pub(crate) fn start(site: &'static Site, type_name: Option<fn() -> &'static str>) -> Active {
-        if site.kind == SiteKind::Endpoint {
-            // An endpoint only counts errors, into the recorder current when one happens
-            // (still inside the call's poll): nothing to look up or time on the way in.
-            site.resolved_name(type_name);
-            return Active {
-                site,
-                target: Target::Site,
-                bounds: &NO_BOUNDS,
-                start: 0,
-            };
-        }
-        site.ensure_registered(type_name);
-        let (target, recorder_bounds) = match local() {
-            None => (Target::Site, None),
-            Some(recorder) => {
-                let bounds = recorder.config.bounds_for(site.kind);
-                match recorder.local_state(site) {
-                    Some(state) => (Target::Local(recorder, state), Some(bounds)),
-                    // the process-wide recorder, entered explicitly
-                    None => (Target::Site, None),
-                }
-            }
-        };
-        let bounds = recorder_bounds.unwrap_or_else(|| super::global_bounds(site.kind));
-        match &target {
-            Target::Site => site.core.state.begin(),
-            Target::Local(_, state) => state.begin(),
-        }
-        let start = clock().raw();
-        Active {
-            site,
-            target,
-            bounds,
-            start,
-        }
-    }
-
-    fn state(&self) -> &TimedState {
-        match &self.target {
-            Target::Site => &self.site.core.state,
-            Target::Local(_, state) => state,
-        }
-    }
-
-    #[inline(always)]
-    pub(crate) fn finish(self, outcome: &Outcome<'_>) {
-        let status = match outcome {
-            Outcome::Ok => Status::Ok,
-            Outcome::Err(error) => {
-                if self.site.kind == SiteKind::Endpoint {
-                    self.record_error(error.short_type_name());
-                }
-                Status::Error
-            }
-        };
-        self.end(status);
-    }
-
-    /// Dropped before finishing: the thread is unwinding from a panic, or the future was dropped.
-    #[cold]
-    pub(crate) fn abandon(self) {
-        let status = if std::thread::panicking() {
-            Status::Panic
-        } else {
-            Status::Cancelled
-        };
-        if status == Status::Panic && self.site.kind == SiteKind::Endpoint {
-            self.record_error("panic");
-        }
-        self.end(status);
-    }
-
-    #[inline(always)]
-    fn end(self, status: Status) {
-        if self.site.kind == SiteKind::Endpoint {
-            return;
-        }
-        let clock = clock();
-        let nanos = clock.delta_as_nanos(self.start, clock.raw());
-        let bucket = self.bounds.index(nanos);
-        self.state().end(status, bucket, nanos);
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn record_error(&self, kind: &'static str) {
-        match &self.target {
-            Target::Local(recorder, _) => recorder.record_error(self.site.name(), kind),
-            Target::Site => {
-                super::with_current(|recorder| recorder.record_error(self.site.name(), kind));
-            }
-        }
+        ptr = site.counters.next.load(Acquire);
     }
 }

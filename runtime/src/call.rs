@@ -1,0 +1,221 @@
+//! The guard of one call: started by the site's `start`, it hands the call to every backend
+//! on the way in and the call's [`Ending`] on the way out.
+
+use std::future::Future;
+#[cfg(not(feature = "sentry"))]
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+#[cfg(any(feature = "otel", feature = "redis"))]
+use crate::record;
+#[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+use crate::site::Ending;
+use crate::site::{Outcome, Site};
+
+impl Site {
+    /// A call of a free function (or of a method whose name was given explicitly) begins.
+    #[inline(always)]
+    pub fn start(&'static self) -> Call {
+        self.begin(None)
+    }
+
+    /// A call of a method begins; `type_name` names `Self` for the default `Type::method` name.
+    #[inline(always)]
+    pub fn start_method(&'static self, type_name: fn() -> &'static str) -> Call {
+        self.begin(Some(type_name))
+    }
+
+    #[inline(always)]
+    #[cfg_attr(
+        not(any(feature = "otel", feature = "redis", feature = "sentry")),
+        allow(unused_variables, clippy::unused_self)
+    )]
+    fn begin(&'static self, type_name: Option<fn() -> &'static str>) -> Call {
+        Call {
+            #[cfg(any(feature = "otel", feature = "redis"))]
+            active: ManuallyDrop::new(record::Active::start(self, type_name)),
+            #[cfg(feature = "sentry")]
+            sentry: ManuallyDrop::new(crate::sentry::CallScope::start(self, type_name)),
+        }
+    }
+}
+
+/// One call in progress. [`Call::finish`] records how it ended; dropped without it, the call
+/// panicked (when the thread is panicking) or was cancelled (its future was dropped).
+#[must_use = "a call is recorded when it is finished or dropped"]
+#[derive(Debug)]
+pub struct Call {
+    // `ManuallyDrop` so that `finish` and `drop` each move them out exactly once, without the
+    // cost of an `Option::take` on the hot path.
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    active: ManuallyDrop<record::Active>,
+    #[cfg(feature = "sentry")]
+    sentry: ManuallyDrop<Option<crate::sentry::CallScope>>,
+}
+
+impl Call {
+    /// Runs the body of an `async fn` (or the future an `#[async_trait]` method returns). The
+    /// wrapper lets a backend make the call's context current at every poll, on whichever
+    /// thread polls it; with none that needs it, it only polls `future`.
+    #[inline(always)]
+    pub fn bind<F: Future>(&self, future: F) -> Bound<'_, F> {
+        Bound {
+            #[cfg(feature = "sentry")]
+            call: self,
+            #[cfg(not(feature = "sentry"))]
+            call: PhantomData,
+            future,
+        }
+    }
+
+    /// Runs the body of a plain `fn`, as a closure so that `return` and `?` in it keep their
+    /// meaning.
+    #[inline(always)]
+    pub fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
+        let _entered = self.enter();
+        body()
+    }
+
+    /// Makes the call's context current until the guard is dropped.
+    #[inline(always)]
+    pub fn enter(&self) -> Entered {
+        Entered {
+            #[cfg(feature = "sentry")]
+            _sentry: self.sentry.as_ref().map(crate::sentry::CallScope::enter),
+        }
+    }
+
+    /// For a body that runs inline (a `#[track_caller]` fn): a `?` that leaves the function
+    /// drops the guard without [`Inline::finish`], and the call then ends with `early_exit`,
+    /// the outcome its declared return type implies.
+    #[inline(always)]
+    pub fn inline(self, early_exit: Outcome<'static>) -> Inline {
+        Inline {
+            call: ManuallyDrop::new(self),
+            early_exit,
+        }
+    }
+
+    /// `#[monitor_api_endpoint(fields(name))]`: records an argument's `Debug` form in the
+    /// call's Sentry context `arguments`. The `Debug` bound holds with every feature set, so
+    /// turning `sentry` on never breaks a build.
+    #[inline]
+    #[cfg_attr(not(feature = "sentry"), allow(unused_variables, clippy::unused_self))]
+    pub fn field(&self, name: &'static str, value: &dyn core::fmt::Debug) {
+        #[cfg(feature = "sentry")]
+        if let Some(scope) = self.sentry.as_ref() {
+            scope.record_argument(name, value);
+        }
+    }
+
+    /// The call returned `outcome`.
+    #[inline(always)]
+    #[cfg_attr(
+        not(any(feature = "otel", feature = "redis", feature = "sentry")),
+        allow(unused_variables)
+    )]
+    pub fn finish(self, outcome: Outcome<'_>) {
+        #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+        ManuallyDrop::new(self).end(&Ending::returned(outcome));
+    }
+
+    /// Hands the ending to every backend. Called once: by `finish` (whose `self` is then
+    /// never dropped) or by `drop`.
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    #[inline(always)]
+    fn end(&mut self, ending: &Ending<'_>) {
+        // SAFETY: `end` runs once per call (see above), so each field is taken exactly once.
+        #[cfg(feature = "sentry")]
+        if let Some(scope) = unsafe { ManuallyDrop::take(&mut self.sentry) } {
+            scope.end_call(ending);
+        }
+        // SAFETY: as above.
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        unsafe { ManuallyDrop::take(&mut self.active) }.end(ending);
+    }
+}
+
+#[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+impl Drop for Call {
+    #[inline]
+    fn drop(&mut self) {
+        self.end(&Ending::abandoned());
+    }
+}
+
+/// The call's context made current, by [`Call::enter`]; restored when dropped.
+#[derive(Debug)]
+#[must_use = "the context is current only while the guard lives"]
+pub struct Entered {
+    #[cfg(feature = "sentry")]
+    _sentry: Option<crate::sentry::call::Entered>,
+}
+
+/// A call whose body runs inline, made by [`Call::inline`].
+#[must_use = "a call is recorded when it is finished or dropped"]
+#[derive(Debug)]
+pub struct Inline {
+    call: ManuallyDrop<Call>,
+    early_exit: Outcome<'static>,
+}
+
+impl Inline {
+    /// Makes the call's context current until the guard is dropped.
+    #[inline(always)]
+    pub fn enter(&self) -> Entered {
+        self.call.enter()
+    }
+
+    /// The body returned `outcome`.
+    #[inline(always)]
+    pub fn finish(self, outcome: Outcome<'_>) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the call is taken exactly once, here.
+        unsafe { ManuallyDrop::take(&mut this.call) }.finish(outcome);
+    }
+}
+
+impl Drop for Inline {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs at most once and `finish` never lets it run after taking it.
+        let call = unsafe { ManuallyDrop::take(&mut self.call) };
+        if std::thread::panicking() {
+            drop(call);
+        } else {
+            call.finish(self.early_exit);
+        }
+    }
+}
+
+/// The body of an annotated `async fn`, made by [`Call::bind`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct Bound<'a, F> {
+    #[cfg(feature = "sentry")]
+    call: &'a Call,
+    #[cfg(not(feature = "sentry"))]
+    call: PhantomData<&'a Call>,
+    future: F,
+}
+
+impl<F: Future> Future for Bound<'_, F> {
+    type Output = F::Output;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: `Bound` never moves it out, has no `Drop`
+        // impl, and is `Unpin` only when `F` is.
+        let this = unsafe { self.get_unchecked_mut() };
+        #[cfg(feature = "sentry")]
+        let _entered = this
+            .call
+            .sentry
+            .as_ref()
+            .map(crate::sentry::CallScope::enter);
+        // SAFETY: as above.
+        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+    }
+}

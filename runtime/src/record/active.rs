@@ -1,0 +1,108 @@
+//! Per-call-site state and the hot path.
+
+use std::sync::Arc;
+
+use super::{clock, local, Recorder};
+use crate::site::bounds::Bounds;
+use crate::site::counters::TimedState;
+use crate::site::{Ending, Site, SiteKind};
+
+static NO_BOUNDS: Bounds = Bounds {
+    nanos: Vec::new(),
+    seconds: Vec::new(),
+};
+
+/// Where one call records.
+#[derive(Debug)]
+enum Target {
+    /// The site's own static counters (the process-wide recorder).
+    Site,
+    /// A test-local recorder's copy of the site's counters.
+    Local(Arc<Recorder>, Arc<TimedState>),
+}
+
+/// A call in progress (inside [`crate::call::Call`]).
+#[derive(Debug)]
+pub(crate) struct Active {
+    site: &'static Site,
+    target: Target,
+    bounds: &'static Bounds,
+    start: u64,
+}
+
+impl Active {
+    #[inline(always)]
+    pub(crate) fn start(site: &'static Site, type_name: Option<fn() -> &'static str>) -> Active {
+        if site.kind() == SiteKind::Endpoint {
+            // An endpoint only counts errors, into the recorder current when one happens
+            // (still inside the call's poll): nothing to look up or time on the way in.
+            site.resolved_name(type_name);
+            return Active {
+                site,
+                target: Target::Site,
+                bounds: &NO_BOUNDS,
+                start: 0,
+            };
+        }
+        site.ensure_registered(type_name);
+        let (target, recorder_bounds) = match local() {
+            None => (Target::Site, None),
+            Some(recorder) => {
+                let bounds = recorder.config.bounds_for(site.kind());
+                match recorder.local_state(site) {
+                    Some(state) => (Target::Local(recorder, state), Some(bounds)),
+                    // the process-wide recorder, entered explicitly
+                    None => (Target::Site, None),
+                }
+            }
+        };
+        let bounds = recorder_bounds.unwrap_or_else(|| super::global_bounds(site.kind()));
+        match &target {
+            Target::Site => site.counters.state.begin(),
+            Target::Local(_, state) => state.begin(),
+        }
+        let start = clock().raw();
+        Active {
+            site,
+            target,
+            bounds,
+            start,
+        }
+    }
+
+    fn state(&self) -> &TimedState {
+        match &self.target {
+            Target::Site => &self.site.counters.state,
+            Target::Local(_, state) => state,
+        }
+    }
+
+    /// The call ended so.
+    #[inline(always)]
+    pub(crate) fn end(self, ending: &Ending<'_>) {
+        if self.site.kind() == SiteKind::Endpoint {
+            // an endpoint only counts its errors, by kind
+            match ending {
+                Ending::Error(error) => self.record_error(error.short_type_name()),
+                Ending::Panic => self.record_error("panic"),
+                Ending::Ok | Ending::Cancelled => {}
+            }
+            return;
+        }
+        let clock = clock();
+        let nanos = clock.delta_as_nanos(self.start, clock.raw());
+        let bucket = self.bounds.index(nanos);
+        self.state().end(ending.status(), bucket, nanos);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_error(&self, kind: &'static str) {
+        match &self.target {
+            Target::Local(recorder, _) => recorder.record_error(self.site.name(), kind),
+            Target::Site => {
+                super::with_current(|recorder| recorder.record_error(self.site.name(), kind));
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The lowest layer: what an annotated function is (its call site, a `static` the expansion
+//! declares) and how a call of it ended. Nothing here knows a backend; everything above reads
+//! it (tracing-core's `callsite` is the model).
+
+#[cfg(any(feature = "otel", feature = "redis"))]
+pub(crate) mod bounds;
+#[cfg(any(feature = "otel", feature = "redis"))]
+pub(crate) mod counters;
+mod outcome;
+mod status;
+
+pub use outcome::{
+    classify, classify_type, ClassifyError, ClassifyOther, ClassifyOtherType, ClassifyResult,
+    ClassifyResultType, ErrorRef, Outcome, Wrap,
+};
+#[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+pub(crate) use outcome::{short_type_name, Ending};
+pub use status::Status;
+
+/// The annotated function, as the macro saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct FnInfo {
+    /// The function's identifier.
+    pub function: &'static str,
+    /// `module_path!()` at the function.
+    pub module_path: &'static str,
+    /// `file!()` at the function.
+    pub file: &'static str,
+    /// `line!()` at the function.
+    pub line: u32,
+    /// It has a `self` receiver, so its default name is `Type::function`.
+    pub is_method: bool,
+}
+
+/// Which attribute made the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteKind {
+    /// `#[track_api_request]`
+    ApiRequest,
+    /// `#[track_database_query]`
+    DbQuery,
+    /// `#[monitor_api_endpoint]`
+    Endpoint,
+}
+
+/// Which attribute made a site, with its arguments.
+#[derive(Debug, Clone, Copy)]
+// Each backend reads the arguments it uses (`op` only Sentry); with fewer on, some are unread.
+#[cfg_attr(not(all(feature = "otel", feature = "sentry")), allow(dead_code))]
+pub(crate) enum Attribute {
+    /// `#[track_api_request(method = …, endpoint = …)]`
+    ApiRequest {
+        endpoint: Option<&'static str>,
+        method: &'static str,
+    },
+    /// `#[track_database_query(operation, table)]`
+    DbQuery {
+        operation: &'static str,
+        table: &'static str,
+    },
+    /// `#[monitor_api_endpoint(name = …, op = …)]`
+    Endpoint {
+        name: Option<&'static str>,
+        op: Option<&'static str>,
+    },
+}
+
+/// One annotated function: its description and, with a metrics backend on, its counters.
+#[derive(Debug)]
+pub struct Site {
+    pub(crate) info: FnInfo,
+    pub(crate) attribute: Attribute,
+    /// The `endpoint` label / transaction name, resolved on the first call.
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    name: std::sync::OnceLock<&'static str>,
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    pub(crate) counters: counters::SiteCounters,
+}
+
+impl Site {
+    const fn new(info: FnInfo, attribute: Attribute) -> Site {
+        Site {
+            info,
+            attribute,
+            #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+            name: std::sync::OnceLock::new(),
+            #[cfg(any(feature = "otel", feature = "redis"))]
+            counters: counters::SiteCounters::new(),
+        }
+    }
+
+    /// `#[track_api_request(method = …, endpoint = …)]`
+    pub const fn api_request(
+        info: FnInfo,
+        endpoint: Option<&'static str>,
+        method: &'static str,
+    ) -> Site {
+        Site::new(info, Attribute::ApiRequest { endpoint, method })
+    }
+
+    /// `#[track_database_query(operation, table)]`
+    pub const fn db_query(info: FnInfo, operation: &'static str, table: &'static str) -> Site {
+        Site::new(info, Attribute::DbQuery { operation, table })
+    }
+
+    /// `#[monitor_api_endpoint(name = …, op = …)]`
+    pub const fn endpoint(
+        info: FnInfo,
+        name: Option<&'static str>,
+        op: Option<&'static str>,
+    ) -> Site {
+        Site::new(info, Attribute::Endpoint { name, op })
+    }
+
+    /// The attribute that made this site.
+    #[inline(always)]
+    pub const fn kind(&self) -> SiteKind {
+        match self.attribute {
+            Attribute::ApiRequest { .. } => SiteKind::ApiRequest,
+            Attribute::DbQuery { .. } => SiteKind::DbQuery,
+            Attribute::Endpoint { .. } => SiteKind::Endpoint,
+        }
+    }
+
+    /// The function as the macro saw it.
+    pub fn info(&self) -> &FnInfo {
+        &self.info
+    }
+
+    /// The `endpoint` label and transaction name: the given name, else `function` or
+    /// `Type::function`. Fixed by the site's first call.
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    #[inline]
+    pub(crate) fn resolved_name(&self, type_name: Option<fn() -> &'static str>) -> &'static str {
+        self.name.get_or_init(|| {
+            let given = match self.attribute {
+                Attribute::ApiRequest { endpoint, .. } => endpoint,
+                Attribute::Endpoint { name, .. } => name,
+                Attribute::DbQuery { .. } => None,
+            };
+            if let Some(given) = given {
+                return given;
+            }
+            match type_name {
+                Some(type_name) if self.info.is_method => {
+                    let ty = short_type_name(type_name());
+                    Box::leak(format!("{ty}::{}", self.info.function).into_boxed_str())
+                }
+                _ => self.info.function,
+            }
+        })
+    }
+
+    /// The name once resolved (the function's name before the first call).
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    pub(crate) fn name(&self) -> &'static str {
+        self.name.get().copied().unwrap_or(self.info.function)
+    }
+}
