@@ -433,14 +433,14 @@ pub fn bind<F: Future>(future: F) -> Carried<F> {
         });
         Carried {
             scope,
-            local: crate::current::local_arc(),
+            local: crate::context::local_arc(),
             future,
         }
     }
     #[cfg(all(not(feature = "sentry"), any(feature = "otel", feature = "redis")))]
     {
         Carried {
-            local: crate::current::local_arc(),
+            local: crate::context::local_arc(),
             future,
         }
     }
@@ -456,7 +456,7 @@ pub struct Carried<F> {
     scope: Option<Box<CallScope>>,
     /// The telemetry entered where `bind` was called (a test-local one), if any.
     #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
-    local: Option<std::sync::Arc<crate::current::Backends>>,
+    local: Option<std::sync::Arc<crate::context::Context>>,
     future: F,
 }
 
@@ -467,7 +467,7 @@ impl<F: Future> Future for Carried<F> {
         // SAFETY: `future` is structurally pinned (never moved out; no Drop or Unpin impl).
         let this = unsafe { self.get_unchecked_mut() };
         #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
-        let _local = this.local.clone().map(crate::current::LocalGuard::enter);
+        let _local = this.local.clone().map(crate::context::LocalGuard::enter);
         #[cfg(feature = "sentry")]
         let _entered = this.scope.as_deref().map(CallScope::enter);
         // SAFETY: as above.

@@ -110,14 +110,15 @@ pub use kansoku_macros::track_database_query;
 // The layers, lowest first: `site` (a call site and how a call ended), `record` (the
 // in-process store), the backends (`otel`, `sentry`, `redis`), `call` (the guard that hands a
 // call to them), `telemetry` (the handle), and the public API and `__private` (re-exports).
+mod error;
 mod site;
 
 mod api;
+mod backend;
 #[cfg(feature = "sentry")]
 mod blocking;
 mod call;
-#[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
-mod current;
+mod context;
 mod telemetry;
 
 pub mod metrics;
@@ -141,9 +142,11 @@ pub use api::{
     bind, capture_error, capture_message, set_context, set_extra, set_tag, set_user,
     start_transaction, Carried, EventId, Level, Span, Transaction, TransactionBound, User, Value,
 };
+pub use backend::{BackendHealth, BackendState};
+pub use error::Error;
 #[cfg(feature = "redis")]
 pub use redis::{CallStats, Realtime, RealtimeError, RealtimeSnapshot, DEFAULT_MAX_PENDING};
 #[cfg(feature = "sentry")]
 pub use sentry::{SamplingContext, TracesSampler};
 pub use site::Status;
-pub use telemetry::{Error, Scope, ScopeGuard, Telemetry, TelemetryBuilder, DEFAULT_MAX_SERIES};
+pub use telemetry::{Scope, ScopeGuard, Telemetry, TelemetryBuilder, DEFAULT_MAX_SERIES};

@@ -41,10 +41,7 @@ use std::time::Duration;
 use crate::Status;
 
 #[cfg(any(feature = "otel", feature = "redis"))]
-use crate::{
-    __private::SiteKind,
-    record::{self, FamilyKind},
-};
+use crate::{__private::SiteKind, record::FamilyKind};
 
 /// A counter with `N` labels, for `static`s.
 #[derive(Debug)]
@@ -83,7 +80,7 @@ impl<const N: usize> Counter<N> {
     #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
     pub fn add(&'static self, values: [&str; N], n: u64) {
         #[cfg(any(feature = "otel", feature = "redis"))]
-        record::with_current(|recorder| {
+        crate::context::with_recorder(|recorder| {
             if let Some(family) =
                 recorder.family(self.name, FamilyKind::Counter, self.help, &self.labels)
             {
@@ -110,7 +107,7 @@ impl<const N: usize> Gauge<N> {
     #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
     pub fn set(&'static self, values: [&str; N], value: f64) {
         #[cfg(any(feature = "otel", feature = "redis"))]
-        record::with_current(|recorder| {
+        crate::context::with_recorder(|recorder| {
             if let Some(family) =
                 recorder.family(self.name, FamilyKind::Gauge, self.help, &self.labels)
             {
@@ -128,7 +125,7 @@ impl<const N: usize> Gauge<N> {
 #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn set_db_connections(used: u64, max: u64) {
     #[cfg(any(feature = "otel", feature = "redis"))]
-    record::with_current(|recorder| {
+    crate::context::with_recorder(|recorder| {
         recorder.set_pool(used, max);
     });
 }
@@ -138,7 +135,7 @@ pub fn set_db_connections(used: u64, max: u64) {
 #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn record_api_request(endpoint: &str, method: &str, status: Status, elapsed: Duration) {
     #[cfg(any(feature = "otel", feature = "redis"))]
-    record::with_current(|recorder| {
+    crate::context::with_recorder(|recorder| {
         recorder.record_timed(SiteKind::ApiRequest, [endpoint, method], status, elapsed);
     });
 }
@@ -148,7 +145,7 @@ pub fn record_api_request(endpoint: &str, method: &str, status: Status, elapsed:
 #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn record_db_query(operation: &str, table: &str, status: Status, elapsed: Duration) {
     #[cfg(any(feature = "otel", feature = "redis"))]
-    record::with_current(|recorder| {
+    crate::context::with_recorder(|recorder| {
         recorder.record_timed(SiteKind::DbQuery, [operation, table], status, elapsed);
     });
 }
@@ -158,7 +155,7 @@ pub fn record_db_query(operation: &str, table: &str, status: Status, elapsed: Du
 #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn record_error(endpoint: &str, kind: &str) {
     #[cfg(any(feature = "otel", feature = "redis"))]
-    record::with_current(|recorder| {
+    crate::context::with_recorder(|recorder| {
         recorder.record_error(endpoint, kind);
     });
 }

@@ -18,12 +18,56 @@ use prometheus::core::Desc;
 use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{Encoder as _, Registry, TextEncoder};
 
+use crate::backend::{Backend, BackendHealth, BoxFuture, HealthCell};
+use crate::error::Error;
 use crate::record::{Bounds, FamilyKind, Recorder, Timed, TimedSnapshot};
-use crate::Error;
 
 pub(crate) struct Exporter {
     registry: Registry,
     provider: SdkMeterProvider,
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter").finish_non_exhaustive()
+    }
+}
+
+impl Exporter {
+    /// The registry the Prometheus text is gathered from.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// A meter of the provider whose instruments appear in the same text.
+    pub(crate) fn meter(&self, scope: &'static str) -> Meter {
+        self.provider.meter(scope)
+    }
+}
+
+impl Backend for Exporter {
+    fn health(&self) -> BackendHealth {
+        // a pull exporter reaches nothing: it is up while it renders
+        HealthCell::default().report("prometheus", "serves the Prometheus text".to_owned())
+    }
+
+    fn installed(&self) {
+        opentelemetry::global::set_meter_provider(self.provider.clone());
+    }
+
+    fn shutdown(self: Arc<Self>) -> BoxFuture<()> {
+        // A pull exporter holds nothing to flush; this stops the provider's callbacks.
+        let _ = self.provider.shutdown();
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// What [`Telemetry::prometheus_text`](crate::Telemetry::prometheus_text) serves.
+pub(crate) fn render(context: &crate::context::Context) -> String {
+    context
+        .backend::<Exporter>()
+        .map(Exporter::render)
+        .unwrap_or_default()
 }
 
 impl Exporter {
@@ -54,18 +98,6 @@ impl Exporter {
         Ok(Exporter { registry, provider })
     }
 
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
-    pub(crate) fn meter(&self, scope: &'static str) -> Meter {
-        self.provider.meter(scope)
-    }
-
-    pub(crate) fn set_global(&self) {
-        opentelemetry::global::set_meter_provider(self.provider.clone());
-    }
-
     pub(crate) fn render(&self) -> String {
         let families = self.registry.gather();
         let mut buffer = Vec::new();
@@ -73,11 +105,6 @@ impl Exporter {
             tracing::error!(%error, "kansoku: could not encode the Prometheus text");
         }
         String::from_utf8(buffer).unwrap_or_default()
-    }
-
-    pub(crate) fn shutdown(&self) {
-        // A pull exporter holds nothing to flush; this stops the provider's callbacks.
-        let _ = self.provider.shutdown();
     }
 }
 

@@ -10,20 +10,18 @@
 // A build with `redis` alone reads neither the in-flight gauge nor the pool or gauges.
 #![cfg_attr(not(feature = "otel"), allow(dead_code, unused_imports))]
 
-mod active;
 mod labels;
 mod read;
 mod recorder;
 
 pub(crate) use crate::site::bounds::{Bounds, DEFAULT_API_BOUNDS, DEFAULT_DB_BOUNDS};
 pub(crate) use crate::site::counters::TimedSnapshot;
-pub(crate) use active::Active;
 pub(crate) use read::Timed;
 pub(crate) use recorder::{FamilyKind, Recorder, RecorderConfig};
 
 use std::sync::atomic::AtomicPtr;
 use std::sync::atomic::Ordering::{Acquire, Release};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use crate::site::SiteKind;
 
@@ -72,28 +70,4 @@ fn default_bounds(kind: SiteKind) -> &'static Bounds {
 pub(crate) fn set_global_bounds(api: &'static Bounds, db: &'static Bounds) {
     API_BOUNDS.store(std::ptr::from_ref(api).cast_mut(), Release);
     DB_BOUNDS.store(std::ptr::from_ref(db).cast_mut(), Release);
-}
-
-/// The installed instance's recorder.
-#[inline(always)]
-pub(crate) fn global() -> Option<&'static Arc<Recorder>> {
-    crate::current::global().map(|backends| &backends.recorder)
-}
-
-/// The recorder entered on this thread (a test-local instance), if any.
-#[inline(always)]
-pub(crate) fn local() -> Option<Arc<Recorder>> {
-    crate::current::with_local(|backends| backends.recorder.clone())
-}
-
-/// Runs `f` with the recorder a call made here and now records into, without touching its
-/// reference count (which every thread would otherwise share).
-#[inline]
-pub(crate) fn with_current<R>(f: impl FnOnce(&Recorder) -> R) -> Option<R> {
-    match crate::current::with_local(|backends| std::ptr::from_ref(&*backends.recorder)) {
-        // SAFETY: `with_local`'s pointee lives while this thread's `LocalGuard` does, which
-        // outlives this call (guards are dropped on this thread, in order, after it returns).
-        Some(local) => Some(f(unsafe { &*local })),
-        None => global().map(|recorder| f(recorder)),
-    }
 }

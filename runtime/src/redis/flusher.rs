@@ -20,6 +20,7 @@ use super::batch::{Batch, Layout, Pending};
 use super::harvest::Harvester;
 use super::snapshot::{assemble, bucket_keys, buckets_in, BucketTables, RealtimeSnapshot};
 use super::{RealtimeError, Target};
+use crate::backend::HealthCell;
 use crate::record::Recorder;
 
 /// What the handles ask of the flusher.
@@ -62,6 +63,8 @@ pub(crate) struct Flusher {
     conn: Option<Conn>,
     /// Redis answered the last attempt (for logging changes only).
     reachable: bool,
+    /// What the backend's health report reads.
+    health: Arc<HealthCell>,
     /// The script may not be cached by the server: send its body.
     by_body: bool,
     warned_drop: bool,
@@ -90,6 +93,7 @@ impl Flusher {
         interval: Duration,
         max_pending: usize,
         shutdown_timeout: Duration,
+        health: Arc<HealthCell>,
     ) -> Flusher {
         Flusher {
             recorder,
@@ -105,6 +109,7 @@ impl Flusher {
             next_seq: 1,
             conn: None,
             reachable: true,
+            health,
             by_body: false,
             warned_drop: false,
         }
@@ -211,6 +216,10 @@ impl Flusher {
     }
 
     fn note_reachable(&mut self, error: Option<&RedisError>) {
+        match error {
+            None => self.health.reached(),
+            Some(error) => self.health.failed(error),
+        }
         match error {
             None if !self.reachable => {
                 self.reachable = true;

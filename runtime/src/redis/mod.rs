@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::backend::{Backend, BackendHealth, BoxFuture, HealthCell};
+use crate::error::Error;
 use crate::record::Recorder;
-use crate::Error;
 use flusher::{Command, Flusher};
 
 /// What the builder collects for this backend.
@@ -97,6 +98,10 @@ fn instance_id() -> String {
 pub(crate) struct RedisBackend {
     commands: mpsc::UnboundedSender<Command>,
     shutdown_timeout: Duration,
+    recorder: Arc<Recorder>,
+    health: Arc<HealthCell>,
+    /// Where it writes, the password masked.
+    target: String,
 }
 
 impl fmt::Debug for RedisBackend {
@@ -126,14 +131,16 @@ impl RedisBackend {
             recorder.config.api_bounds,
             recorder.config.db_bounds,
         );
+        let health = Arc::new(HealthCell::default());
         let flusher = Flusher::new(
-            recorder,
+            recorder.clone(),
             target,
             Arc::new(layout),
             instance_id(),
             config.flush_interval.max(Duration::from_millis(10)),
             config.max_pending,
             config.shutdown_timeout,
+            health.clone(),
         );
         let (commands, receiver) = mpsc::unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -147,6 +154,14 @@ impl RedisBackend {
         Ok(Some(Arc::new(RedisBackend {
             commands,
             shutdown_timeout: config.shutdown_timeout,
+            recorder,
+            health,
+            target: config
+                .urls
+                .iter()
+                .map(|url| masked(url))
+                .collect::<Vec<_>>()
+                .join(", "),
         })))
     }
 
@@ -176,6 +191,46 @@ impl RedisBackend {
             return false;
         }
         answer.await.unwrap_or(false)
+    }
+}
+
+/// `url` with its password, if any, replaced by `***`: what logs and health reports show.
+fn masked(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+            None => format!("{scheme}://***@{host}"),
+        },
+        None => url.to_owned(),
+    }
+}
+
+impl Backend for RedisBackend {
+    fn health(&self) -> BackendHealth {
+        let mut report = self
+            .health
+            .report("redis", format!("writing to {}", self.target));
+        let dropped = self
+            .recorder
+            .realtime_dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if dropped > 0 {
+            report.dropped.insert("backlog_full", dropped);
+        }
+        report
+    }
+
+    fn flush(self: Arc<Self>, timeout: Duration) -> BoxFuture<bool> {
+        Box::pin(async move { RedisBackend::flush(&self, timeout).await })
+    }
+
+    fn shutdown(self: Arc<Self>) -> BoxFuture<()> {
+        Box::pin(async move {
+            RedisBackend::shutdown(&self).await;
+        })
     }
 }
 
@@ -222,5 +277,18 @@ impl Realtime {
             .send(Command::Snapshot { window, reply })
             .map_err(|_| RealtimeError::Stopped)?;
         answer.await.map_err(|_| RealtimeError::Stopped)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        assert_eq!(
+            super::masked("redis://user:s3cret@host:6379/0"),
+            "redis://user:***@host:6379/0"
+        );
+        assert_eq!(super::masked("redis://:s3cret@host"), "redis://:***@host");
+        assert_eq!(super::masked("redis://host:6379"), "redis://host:6379");
     }
 }

@@ -12,7 +12,7 @@ use sentry::protocol::{Context, SpanStatus, User, Value};
 
 use super::trace::{SpanHandle, TraceSpan};
 use super::SentryBackend;
-use crate::current::Backends;
+use crate::context::Context as TelemetryContext;
 use crate::site::{Attribute, Ending, FnInfo, Site, SiteKind};
 
 thread_local! {
@@ -84,19 +84,20 @@ impl std::ops::Deref for BackendRef {
 impl BackendRef {
     /// The Sentry backend of the telemetry current here: `local` if entered, else the global.
     #[inline]
-    pub(crate) fn resolve(local: Option<&Backends>) -> Option<BackendRef> {
+    pub(crate) fn resolve(local: Option<&TelemetryContext>) -> Option<BackendRef> {
         match local {
-            Some(backends) => backends.sentry.clone().map(BackendRef::Local),
-            None => crate::current::global()?
-                .sentry
-                .as_deref()
+            Some(context) => context
+                .backend_arc::<SentryBackend>()
+                .map(BackendRef::Local),
+            None => crate::context::global()?
+                .backend::<SentryBackend>()
                 .map(BackendRef::Global),
         }
     }
 
     /// As [`BackendRef::resolve`], looking the local telemetry up itself.
     pub(crate) fn current() -> Option<BackendRef> {
-        crate::current::with_local(|backends| BackendRef::resolve(Some(backends)))
+        crate::context::with_local(|context| BackendRef::resolve(Some(context)))
             .unwrap_or_else(|| BackendRef::resolve(None))
     }
 }

@@ -27,8 +27,11 @@ pub(crate) use capture::{capture_error_event, capture_message_event, install_pan
 pub(crate) use trace::TraceSpan;
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
+
+use crate::backend::{Backend, BackendHealth, BoxFuture, HealthCell};
 
 use sentry::{ClientOptions, Hub};
 
@@ -85,6 +88,11 @@ pub(crate) struct SentryBackend {
     /// the thread polls its queue instead of sleeping in `recv`, so no send has to wake it.
     spans: mpsc::SyncSender<trace::Job>,
     shutdown_timeout: Duration,
+    /// The DSN's host and project, for the health report (never its key).
+    target: String,
+    health: HealthCell,
+    /// Transactions dropped because the span queue was full.
+    queue_full: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for SentryBackend {
@@ -104,7 +112,7 @@ fn threshold(rate: f32) -> u64 {
 }
 
 /// Finished transactions waiting for the background thread; beyond this they are dropped
-/// (and counted in `dropped`) rather than slowing requests down. The thread empties it far
+/// (and counted in the backend's health as `queue_full`) rather than slowing requests down. The thread empties it far
 /// faster than requests fill it, except in a burst of sampled calls.
 const SPAN_QUEUE: usize = 8192;
 
@@ -115,16 +123,17 @@ impl SentryBackend {
         release: Option<&str>,
         environment: Option<&str>,
         global: bool,
-    ) -> Result<Option<Arc<SentryBackend>>, crate::Error> {
+    ) -> Result<Option<Arc<SentryBackend>>, crate::error::Error> {
         let Some(dsn) = config.dsn.as_deref() else {
             return Ok(None);
         };
         let dsn: sentry::types::Dsn = dsn
             .parse()
-            .map_err(|e| crate::Error::InvalidDsn(format!("{e}")))?;
+            .map_err(|e| crate::error::Error::InvalidDsn(format!("{e}")))?;
+        let (dsn_host, dsn_project) = (dsn.host().to_owned(), dsn.project_id().to_string());
         let rate = config.traces_sample_rate;
         if !(0.0..=1.0).contains(&rate) {
-            return Err(crate::Error::InvalidSampleRate(rate));
+            return Err(crate::error::Error::InvalidSampleRate(rate));
         }
         let mut options = ClientOptions::new()
             .maybe_release(release.map(str::to_owned))
@@ -158,10 +167,17 @@ impl SentryBackend {
         std::thread::Builder::new()
             .name("kansoku-sentry".into())
             .spawn(move || trace::run_worker(&receiver, &worker_client))
-            .map_err(|e| crate::Error::Sentry(format!("cannot start the span thread: {e}")))?;
+            .map_err(|e| {
+                crate::error::Error::Sentry(format!("cannot start the span thread: {e}"))
+            })?;
         install_panic_hook();
         let threshold = threshold(rate);
+        let health = HealthCell::default();
+        let queue_full = health.drop_counter("queue_full");
         Ok(Some(Arc::new(SentryBackend {
+            target: format!("{dsn_host}/{dsn_project}"),
+            health,
+            queue_full,
             own_hub,
             client,
             threshold,
@@ -197,7 +213,13 @@ impl SentryBackend {
 
     pub(crate) fn send_transaction(&self, finished: trace::Finished) {
         // full queue (or a closed backend): drop this transaction rather than block the request
-        let _ = self.spans.try_send(trace::Job::Send(Box::new(finished)));
+        if self
+            .spans
+            .try_send(trace::Job::Send(Box::new(finished)))
+            .is_err()
+        {
+            self.queue_full.fetch_add(1, Relaxed);
+        }
     }
 
     /// Hands every finished transaction to the transport and waits (up to `timeout`) until the
@@ -241,13 +263,42 @@ impl SentryBackend {
         }
     }
 
-    /// How long `shutdown` and `flush` may wait on Sentry.
-    #[must_use]
-    pub(crate) fn shutdown_timeout(&self) -> Duration {
-        self.shutdown_timeout
-    }
-
     pub(crate) fn client(&self) -> &Arc<sentry::Client> {
         &self.client
+    }
+}
+
+impl Backend for SentryBackend {
+    fn health(&self) -> BackendHealth {
+        self.health
+            .report("sentry", format!("sending to {}", self.target))
+    }
+
+    fn installed(&self) {
+        self.bind_main_hub();
+    }
+
+    fn flush(self: Arc<Self>, timeout: Duration) -> BoxFuture<bool> {
+        Box::pin(async move {
+            // the client's flush blocks (and may hang on a stuck transport): on a thread of
+            // its own, awaited at most `timeout`
+            let sent = Arc::new(AtomicBool::new(false));
+            let flag = sent.clone();
+            let finished = crate::blocking::run(
+                move || flag.store(self.flush_blocking(timeout), Relaxed),
+                timeout,
+            )
+            .await;
+            finished && sent.load(Relaxed)
+        })
+    }
+
+    fn shutdown(self: Arc<Self>) -> BoxFuture<()> {
+        Box::pin(async move {
+            // the client's close may block (a transport stuck on a server that never
+            // answers): on a thread of its own, awaited at most the shutdown timeout
+            let deadline = self.shutdown_timeout;
+            crate::blocking::run(move || self.close_blocking(), deadline).await;
+        })
     }
 }

@@ -9,7 +9,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 #[cfg(any(feature = "otel", feature = "redis"))]
-use crate::record;
+mod metrics;
+
 #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
 use crate::site::Ending;
 use crate::site::{Outcome, Site};
@@ -35,7 +36,7 @@ impl Site {
     fn begin(&'static self, type_name: Option<fn() -> &'static str>) -> Call {
         Call {
             #[cfg(any(feature = "otel", feature = "redis"))]
-            active: ManuallyDrop::new(record::Active::start(self, type_name)),
+            active: ManuallyDrop::new(metrics::Active::start(self, type_name)),
             #[cfg(feature = "sentry")]
             sentry: ManuallyDrop::new(crate::sentry::CallScope::start(self, type_name)),
         }
@@ -50,7 +51,7 @@ pub struct Call {
     // `ManuallyDrop` so that `finish` and `drop` each move them out exactly once, without the
     // cost of an `Option::take` on the hot path.
     #[cfg(any(feature = "otel", feature = "redis"))]
-    active: ManuallyDrop<record::Active>,
+    active: ManuallyDrop<metrics::Active>,
     #[cfg(feature = "sentry")]
     sentry: ManuallyDrop<Option<crate::sentry::CallScope>>,
 }

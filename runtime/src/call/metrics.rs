@@ -1,8 +1,9 @@
-//! Per-call-site state and the hot path.
+//! The metrics part of a call: what the store counts for it (the hot path).
 
 use std::sync::Arc;
 
-use super::{clock, local, Recorder};
+use crate::context::{local_recorder, with_recorder};
+use crate::record::{clock, global_bounds, Recorder};
 use crate::site::bounds::Bounds;
 use crate::site::counters::TimedState;
 use crate::site::{Ending, Site, SiteKind};
@@ -21,7 +22,7 @@ enum Target {
     Local(Arc<Recorder>, Arc<TimedState>),
 }
 
-/// A call in progress (inside [`crate::call::Call`]).
+/// A call in progress (inside [`super::Call`]).
 #[derive(Debug)]
 pub(crate) struct Active {
     site: &'static Site,
@@ -45,7 +46,7 @@ impl Active {
             };
         }
         site.ensure_registered(type_name);
-        let (target, recorder_bounds) = match local() {
+        let (target, recorder_bounds) = match local_recorder() {
             None => (Target::Site, None),
             Some(recorder) => {
                 let bounds = recorder.config.bounds_for(site.kind());
@@ -56,7 +57,7 @@ impl Active {
                 }
             }
         };
-        let bounds = recorder_bounds.unwrap_or_else(|| super::global_bounds(site.kind()));
+        let bounds = recorder_bounds.unwrap_or_else(|| global_bounds(site.kind()));
         match &target {
             Target::Site => site.counters.state.begin(),
             Target::Local(_, state) => state.begin(),
@@ -101,7 +102,7 @@ impl Active {
         match &self.target {
             Target::Local(recorder, _) => recorder.record_error(self.site.name(), kind),
             Target::Site => {
-                super::with_current(|recorder| recorder.record_error(self.site.name(), kind));
+                with_recorder(|recorder| recorder.record_error(self.site.name(), kind));
             }
         }
     }

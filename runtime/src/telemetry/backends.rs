@@ -1,0 +1,89 @@
+//! The one place that names every backend: its part of the builder's configuration, how it
+//! reads the environment, and how it starts. Adding a backend is a module that implements
+//! [`Backend`] plus a field and a line in each of the three items here.
+
+use std::sync::Arc;
+
+use super::TelemetryBuilder;
+use crate::backend::{Backend, BackendHealth};
+use crate::error::Error;
+#[cfg(any(feature = "otel", feature = "redis"))]
+use crate::record::Recorder;
+
+/// Each backend's part of the builder.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BackendConfigs {
+    #[cfg(feature = "sentry")]
+    pub(crate) sentry: crate::sentry::SentryConfig,
+    #[cfg(feature = "redis")]
+    pub(crate) redis: crate::redis::RedisConfig,
+}
+
+impl BackendConfigs {
+    /// Fills what the environment sets and the builder has not.
+    #[cfg_attr(
+        not(any(feature = "sentry", feature = "redis")),
+        allow(unused_variables, clippy::unused_self)
+    )]
+    pub(crate) fn fill_from_env(&mut self, var: &dyn Fn(&str) -> Option<String>) {
+        #[cfg(feature = "sentry")]
+        self.sentry.fill_from_env(var);
+        #[cfg(feature = "redis")]
+        self.redis.fill_from_env(var);
+    }
+}
+
+/// The backends that run, in the order they started, and a report for each that is off.
+pub(crate) struct Started {
+    pub(crate) running: Vec<Arc<dyn Backend>>,
+    pub(crate) off: Vec<BackendHealth>,
+}
+
+/// Starts every backend `builder` configures. A backend without configuration is off (and
+/// said so); a bad configuration is an error.
+#[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
+#[cfg_attr(
+    not(any(feature = "otel", feature = "sentry", feature = "redis")),
+    allow(unused_mut, clippy::unnecessary_wraps)
+)]
+pub(crate) fn start(
+    builder: &TelemetryBuilder,
+    #[cfg(any(feature = "otel", feature = "redis"))] recorder: &Arc<Recorder>,
+    global: bool,
+) -> Result<Started, Error> {
+    let mut started = Started {
+        running: Vec::new(),
+        off: Vec::new(),
+    };
+    #[cfg(feature = "otel")]
+    started.running.push(Arc::new(crate::otel::Exporter::new(
+        recorder.clone(),
+        &builder.namespace,
+        builder.service_name.as_deref(),
+    )?));
+    #[cfg(feature = "sentry")]
+    match crate::sentry::SentryBackend::new(
+        &builder.backends.sentry,
+        builder.release.as_deref(),
+        builder.environment.as_deref(),
+        global,
+    )? {
+        Some(sentry) => started.running.push(sentry),
+        None => started
+            .off
+            .push(BackendHealth::off("sentry", "off: no DSN (SENTRY_DSN)")),
+    }
+    #[cfg(feature = "redis")]
+    match crate::redis::RedisBackend::start(
+        &builder.backends.redis,
+        recorder.clone(),
+        &builder.namespace,
+    )? {
+        Some(redis) => started.running.push(redis),
+        None => started.off.push(BackendHealth::off(
+            "redis",
+            "off: no URL (KANSOKU_REDIS_URL)",
+        )),
+    }
+    Ok(started)
+}

@@ -1,0 +1,208 @@
+//! The telemetry handle: start-up (`builder`), the backends it runs (`backends`, the one place
+//! that names them), and what a service does with it: read metrics, enter it, flush it, ask its
+//! health, shut it down.
+
+mod backends;
+mod builder;
+#[cfg(feature = "otel")]
+mod prometheus;
+#[cfg(feature = "redis")]
+mod realtime;
+#[cfg(feature = "sentry")]
+mod sentry;
+
+pub use builder::{TelemetryBuilder, DEFAULT_MAX_SERIES};
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::backend::BackendHealth;
+use crate::context::{Context, LocalGuard};
+
+struct Inner {
+    config: TelemetryBuilder,
+    context: Arc<Context>,
+    /// The backends whose feature is on but that are not configured.
+    off: Vec<BackendHealth>,
+}
+
+/// The telemetry of a service: where annotated calls and business metrics are recorded, and
+/// how they are read. Cheap to clone.
+///
+/// ```
+/// # fn main() -> Result<(), kansoku::Error> {
+/// let telemetry = kansoku::Telemetry::builder()
+///     .namespace("shop")
+///     .service_name("shops-api")
+///     .from_env()
+///     .install()?;
+/// let text = telemetry.prometheus_text(); // serve this at /metrics
+/// # futures::executor::block_on(async {
+/// telemetry.shutdown().await;
+/// # });
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Telemetry {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Telemetry {
+    /// Starts configuring a telemetry instance.
+    pub fn builder() -> TelemetryBuilder {
+        TelemetryBuilder::default()
+    }
+
+    /// The metric namespace.
+    pub fn namespace(&self) -> &str {
+        &self.inner.config.namespace
+    }
+
+    /// The service name, if one was set.
+    pub fn service_name(&self) -> Option<&str> {
+        self.inner.config.service_name.as_deref()
+    }
+
+    /// The environment, if one was set.
+    pub fn environment(&self) -> Option<&str> {
+        self.inner.config.environment.as_deref()
+    }
+
+    /// The release, if one was set.
+    pub fn release(&self) -> Option<&str> {
+        self.inner.config.release.as_deref()
+    }
+
+    /// This instance's store and backends.
+    pub(crate) fn context(&self) -> &Arc<Context> {
+        &self.inner.context
+    }
+
+    /// Everything recorded, in the Prometheus text exposition format (version 0.0.4): what a
+    /// `/metrics` endpoint serves. Empty without the `otel` feature.
+    pub fn prometheus_text(&self) -> String {
+        #[cfg(feature = "otel")]
+        {
+            crate::otel::render(self.context())
+        }
+        #[cfg(not(feature = "otel"))]
+        {
+            String::new()
+        }
+    }
+
+    /// How each backend is doing: those running (up or down, their last error, what they
+    /// dropped), then those whose feature is on but that are not configured.
+    pub fn health(&self) -> Vec<BackendHealth> {
+        self.context()
+            .backends
+            .iter()
+            .map(|backend| backend.health())
+            .chain(self.inner.off.iter().cloned())
+            .collect()
+    }
+
+    /// Makes this instance the current one on this thread until the guard drops.
+    pub fn enter(&self) -> ScopeGuard {
+        ScopeGuard {
+            _local: LocalGuard::enter(self.context().clone()),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Makes this instance the current one whenever `future` is polled, on any thread. Tasks
+    /// it spawns need their own `scope`.
+    pub fn scope<F: Future>(&self, future: F) -> Scope<F> {
+        Scope {
+            future,
+            telemetry: self.clone(),
+        }
+    }
+
+    /// Sends what the backends buffer now, waiting at most `timeout` for each; they keep
+    /// running. Returns `false` if something could not be sent in time.
+    pub async fn flush(&self, timeout: std::time::Duration) -> bool {
+        let mut all_sent = true;
+        for backend in &self.context().backends {
+            all_sent &= backend.clone().flush(timeout).await;
+        }
+        all_sent
+    }
+
+    /// Flushes what the backends buffer and stops them (the last started first), each within
+    /// its own bounded time. Metrics stay readable afterwards.
+    pub async fn shutdown(&self) {
+        for backend in self.context().backends.iter().rev() {
+            backend.clone().shutdown().await;
+        }
+    }
+
+    fn announce(&self) {
+        let states: Vec<String> = self
+            .health()
+            .iter()
+            .map(|health| format!("{} {}", health.backend, health.detail))
+            .collect();
+        tracing::info!(
+            namespace = %self.namespace(),
+            "kansoku: {}",
+            if states.is_empty() {
+                "no backend feature enabled".to_owned()
+            } else {
+                states.join("; ")
+            }
+        );
+    }
+}
+
+/// Returned by [`Telemetry::enter`]; restores the previous current instance when dropped.
+#[must_use = "the telemetry is current only while the guard lives"]
+pub struct ScopeGuard {
+    _local: LocalGuard,
+    // Entering is per thread: the guard must be dropped where it was made.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl fmt::Debug for ScopeGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeGuard").finish_non_exhaustive()
+    }
+}
+
+/// A future that records into one [`Telemetry`]; made by [`Telemetry::scope`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Scope<F> {
+    future: F,
+    telemetry: Telemetry,
+}
+
+impl<F> fmt::Debug for Scope<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope").finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> Future for Scope<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out of `self`, and
+        // `Scope` has no `Drop` impl nor `Unpin` impl that would let it move.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _guard = this.telemetry.enter();
+        // SAFETY: see above.
+        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+    }
+}

@@ -1,0 +1,80 @@
+//! The Sentry backend's part of the handle: its builder setters and `sentry_client`.
+
+use std::sync::Arc;
+
+use crate::sentry::{SentryBackend, SentryConfig};
+use crate::{Telemetry, TelemetryBuilder};
+
+impl TelemetryBuilder {
+    /// The Sentry DSN (`https://KEY@HOST/PROJECT`). Without one, the Sentry backend stays off
+    /// (and says so at install). A DSN that does not parse is an error from `build`/`install`.
+    pub fn sentry_dsn(mut self, dsn: impl Into<String>) -> Self {
+        self.backends.sentry.dsn = Some(dsn.into());
+        self
+    }
+
+    /// The share of `#[monitor_api_endpoint]` calls (and `start_transaction`s) sent as Sentry
+    /// transactions, 0.0 to 1.0; default 0. Errors are captured whatever the rate.
+    pub fn traces_sample_rate(mut self, rate: f32) -> Self {
+        self.backends.sentry.traces_sample_rate = rate;
+        self
+    }
+
+    /// Chooses the sample rate per transaction instead of [`Self::traces_sample_rate`].
+    pub fn traces_sampler(
+        mut self,
+        sampler: impl Fn(&crate::SamplingContext<'_>) -> f32 + Send + Sync + 'static,
+    ) -> Self {
+        self.backends.sentry.traces_sampler = Some(Arc::new(sampler));
+        self
+    }
+
+    /// Events whose exception type or value, or message, contains one of these are not sent
+    /// (the guide's `before_send` filter, as configuration).
+    pub fn ignore_errors<S: Into<String>>(mut self, patterns: impl IntoIterator<Item = S>) -> Self {
+        self.backends
+            .sentry
+            .ignore_errors
+            .extend(patterns.into_iter().map(Into::into));
+        self
+    }
+
+    /// How long `shutdown` waits for Sentry to send what it holds; default 2 s.
+    pub fn sentry_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.backends.sentry.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Adjusts the Sentry client options kansoku builds (transport, `before_send`, server
+    /// name…), applied last.
+    pub fn sentry_options(
+        mut self,
+        customize: impl Fn(sentry::ClientOptions) -> sentry::ClientOptions + Send + Sync + 'static,
+    ) -> Self {
+        self.backends.sentry.customize = Some(Arc::new(customize));
+        self
+    }
+}
+
+impl SentryConfig {
+    /// `SENTRY_DSN` and `SENTRY_TRACES_SAMPLE_RATE`, where the builder set neither.
+    pub(crate) fn fill_from_env(&mut self, var: &dyn Fn(&str) -> Option<String>) {
+        if self.dsn.is_none() {
+            self.dsn = var("SENTRY_DSN");
+        }
+        if let Some(rate) = var("SENTRY_TRACES_SAMPLE_RATE").and_then(|r| r.parse().ok()) {
+            if self.traces_sample_rate == 0.0 {
+                self.traces_sample_rate = rate;
+            }
+        }
+    }
+}
+
+impl Telemetry {
+    /// The Sentry client, when the `sentry` feature is on and a DSN was given.
+    pub fn sentry_client(&self) -> Option<Arc<sentry::Client>> {
+        self.context()
+            .backend::<SentryBackend>()
+            .map(|backend| backend.client().clone())
+    }
+}
