@@ -39,6 +39,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --all-features --no-deps
 step "kansoku unit and doc tests with no feature (the attributes must cost nothing and still compile)"
 run_tests -p kansoku --no-default-features
 
+step "trybuild cases with no kansoku feature (the workspace run below builds them with \`full\`)"
+run_tests -p kansoku-ui-tests --test ui
+
 step "every test of the workspace, all features (unit, doc, trybuild, snapshots, end to end)"
 run_tests --workspace --all-features
 

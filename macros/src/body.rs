@@ -19,7 +19,8 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned as _;
 use syn::visit_mut::{self, VisitMut};
 use syn::{
-    parse_quote, Block, Expr, FnArg, Ident, ItemFn, Lifetime, Pat, ReturnType, Signature, Type,
+    parse_quote, Block, Expr, FnArg, Ident, ItemFn, Lifetime, Pat, ReturnType, Signature, Stmt,
+    Type,
 };
 
 use crate::shape::{self, Tail};
@@ -64,7 +65,8 @@ pub(crate) fn local(name: &str) -> Ident {
 //         let __kansoku_out = __kansoku_call
 //             .bind(async move {
 //                 FAKE_RETURN_EDGE
-//                 let _ = (&user, &cart);
+//                 let _ = &user;
+//                 let _ = &cart;
 //                 let __kansoku_value: Result<Receipt, CheckoutError> = '__kansoku_block: { BODY };
 //                 return __kansoku_value;
 //             })
@@ -73,13 +75,13 @@ pub(crate) fn local(name: &str) -> Ident {
 //         __kansoku_out
 //     }
 //
-// The `let _ = (&user, &cart)` moves every argument into the block in reverse order, so they
+// The `let _ = &…` move every argument into the block in reverse order, so they
 // are dropped when the body ends and in the order a plain `async fn` drops them (the last one
 // first), not after the call is recorded, whether the body uses them or not.
 fn async_body(guard: &Guard, signature: &Signature, block: &Block) -> TokenStream {
     let arguments = arguments_in_drop_order(signature);
     let (fake_return, body) = spliced(signature, block);
-    let ret = declared_return_type(&signature.output);
+    let ret = declared_return_type(signature);
     let value = local("__kansoku_value");
     // `return`, not a tail: the block's own type is then `!`, which is not a future, so
     // clippy's `async_yields_async` (deny by default) does not take an `async fn` that returns
@@ -87,7 +89,7 @@ fn async_body(guard: &Guard, signature: &Signature, block: &Block) -> TokenStrea
     // alone, unreachable when the body never ends (`loop {}`).
     let future = quote_spanned!(Span::mixed_site()=> async move {
         #fake_return
-        let _ = (#(&#arguments,)*);
+        #arguments
         let #value: #ret = #body;
         #[allow(unreachable_code)]
         return #value;
@@ -148,7 +150,7 @@ fn inline_body(guard: &Guard, signature: &Signature, block: &Block) -> TokenStre
     let label = generated_label("__kansoku_body");
     let mut block = block.clone();
     ReturnsToBreaks { label: &label }.visit_block_mut(&mut block);
-    let ret = declared_return_type(&signature.output);
+    let ret = declared_return_type(signature);
     let early_exit = if contains_infer(&ret) {
         quote!(::kansoku::__private::Outcome::Ok)
     } else {
@@ -203,36 +205,53 @@ fn diverging(guard: &Guard, block: &Block) -> TokenStream {
 //     fn get<'life0, 'async_trait>(&'life0 self)
 //         -> Pin<Box<dyn Future<Output = T> + Send + 'async_trait>>
 //     {
-//         let __kansoku_future = '__kansoku_block: { async move { BODY } };
 //         Box::pin(async move {
 //             static __KANSOKU_SITE: ::kansoku::__private::Site = …;
 //             let __kansoku_call = __KANSOKU_SITE.start_method(::core::any::type_name::<Self>);
-//             let __kansoku_out: T = __kansoku_call.bind(__kansoku_future).await;
+//             let __kansoku_out: T = __kansoku_call.bind(async move { BODY }).await;
 //             __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
 //             __kansoku_out
 //         })
 //     }
 //
 // The same for `fn f() -> impl Future<Output = T> { …; async { BODY } }`, `move` or not: the
-// future is the call, not its construction. The user's block is evaluated first, as written
-// (with its tail future unboxed); `T` is restated outside it, so nothing in it shadows `T`.
-// Returns `None`, changing nothing, if the function does not have that shape.
+// future is the call, not its construction. When the block declares an item (a `use` that
+// could shadow a name in `T`), the block is evaluated first as a whole,
+// `let __kansoku_future = '__kansoku_block: { …; async move { BODY } };`, and `T` is restated
+// after it, outside its scope. Returns `None`, changing nothing, if the function does not have
+// that shape.
 fn returned_future(guard: &Guard, function: &mut ItemFn) -> Option<TokenStream> {
-    let output = shape::future_output(&function.sig.output).map(|ty| erase_impl_trait(ty.clone()));
+    let output = shape::future_output(&function.sig.output).map(|ty| restated(ty, &function.sig));
     let tail = shape::returned_future(function)?;
-    let label = generated_label("__kansoku_block");
-    let block = &function.block;
     let (call, future) = (local("__kansoku_call"), local("__kansoku_future"));
-    let statements = guarded(guard, output.as_ref(), &quote!(#call.bind(#future).await));
-    let wrapped = quote!(async move { #statements });
-    let wrapped = match tail {
-        Tail::BoxPin(box_pin) => quote!(#box_pin(#wrapped)),
-        Tail::Async => wrapped,
+    let wrap = |future: &dyn ToTokens| {
+        let statements = guarded(guard, output.as_ref(), &quote!(#call.bind(#future).await));
+        let wrapped = quote!(async move { #statements });
+        match &tail {
+            Tail::BoxPin(box_pin) => quote!(#box_pin(#wrapped)),
+            Tail::Async => wrapped,
+        }
     };
-    Some(quote! {
-        let #future = #label: #block;
-        #wrapped
-    })
+    let block = &mut function.block;
+    if block.stmts.iter().any(|stmt| matches!(stmt, Stmt::Item(_))) {
+        // an item of the block (a `use`) could shadow a name of `T`: restate it outside
+        let label = generated_label("__kansoku_block");
+        let wrapped = wrap(&future);
+        return Some(quote! {
+            let #future = #label: #block;
+            #wrapped
+        });
+    }
+    // Otherwise the statements stay where they are, so that an attribute expanded after this
+    // one (`#[tracing::instrument]` below it, recording an argument before the tail) still
+    // finds them, and only the tail future is wrapped.
+    // `shape::returned_future` found this tail expression
+    let Some(Stmt::Expr(tail_future, None)) = block.stmts.pop() else {
+        return None;
+    };
+    let wrapped = wrap(&tail_future);
+    let statements = &block.stmts;
+    Some(quote!(#(#statements)* #wrapped))
 }
 
 /// The statements of an instrumented body: `run` runs the original body and yields its result.
@@ -254,7 +273,7 @@ fn guarded(guard: &Guard, annotation: Option<&Type>, run: &TokenStream) -> Token
 /// reported there. The lints it allows are about this statement alone.
 fn fake_return(signature: &Signature) -> TokenStream {
     let (ty, span) = match &signature.output {
-        ReturnType::Type(_, ty) => (erase_impl_trait((**ty).clone()), ty.span()),
+        ReturnType::Type(_, ty) => (restated(ty, signature), ty.span()),
         ReturnType::Default => (parse_quote!(()), signature.ident.span()),
     };
     // hygienic like `local`, but located at the return type: rustc's "return type inferred to
@@ -283,24 +302,45 @@ fn spliced(signature: &Signature, block: &Block) -> (TokenStream, TokenStream) {
     (fake_return(signature), quote!(#label: #block))
 }
 
-/// The names the arguments bind, `self` included, last first: the order a plain function
-/// drops them in.
-fn arguments_in_drop_order(signature: &Signature) -> Vec<TokenStream> {
-    let mut names = Vec::new();
-    for input in &signature.inputs {
-        match input {
-            FnArg::Receiver(receiver) => names.push(receiver.self_token.to_token_stream()),
-            FnArg::Typed(typed) => bound_names(&typed.pat, &mut names),
+/// `let _ = &argument;` for every name the arguments bind, `self` included, last first: a
+/// closure or `async move` block captures in the order of first use and drops its captures in
+/// that order, so this is the order a plain function drops its arguments in. Each statement
+/// carries its argument's `#[cfg]`s (the attribute sees arguments before they are configured
+/// out); the names are spanned at the call site, so clippy does not take these mentions for
+/// uses of `_name` bindings.
+fn arguments_in_drop_order(signature: &Signature) -> TokenStream {
+    let mut mentions = Vec::new();
+    for input in signature.inputs.iter().rev() {
+        let (attrs, mut names) = match input {
+            FnArg::Receiver(receiver) => {
+                let mut this = receiver.self_token;
+                this.span = Span::call_site();
+                (&receiver.attrs, vec![this.to_token_stream()])
+            }
+            FnArg::Typed(typed) => {
+                let mut names = Vec::new();
+                bound_names(&typed.pat, &mut names);
+                (&typed.attrs, names)
+            }
+        };
+        let cfgs: Vec<_> = attrs
+            .iter()
+            .filter(|attr| attr.path().is_ident("cfg"))
+            .collect();
+        names.reverse();
+        for name in names {
+            mentions.push(quote!(#(#cfgs)* let _ = &#name;));
         }
     }
-    names.reverse();
-    names
+    quote!(#(#mentions)*)
 }
 
 fn bound_names(pat: &Pat, names: &mut Vec<TokenStream>) {
     match pat {
         Pat::Ident(ident) => {
-            names.push(ident.ident.to_token_stream());
+            let mut name = ident.ident.clone();
+            name.set_span(Span::call_site());
+            names.push(name.to_token_stream());
             if let Some((_, subpattern)) = &ident.subpat {
                 bound_names(subpattern, names);
             }
@@ -369,19 +409,24 @@ fn returns_never(output: &ReturnType) -> bool {
     matches!(output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)))
 }
 
-/// The type to annotate the result with: the declared return type with `impl Trait` erased
-/// (a `let` cannot name an opaque type), `()` if none is declared.
-fn declared_return_type(output: &ReturnType) -> Type {
-    match output {
+/// The type to annotate the result with: the declared return type as [`restated`], `()` if
+/// none is declared.
+fn declared_return_type(signature: &Signature) -> Type {
+    match &signature.output {
         ReturnType::Default => parse_quote!(()),
-        ReturnType::Type(_, ty) => erase_impl_trait((**ty).clone()),
+        ReturnType::Type(_, ty) => restated(ty, signature),
     }
 }
 
-fn erase_impl_trait(mut ty: Type) -> Type {
-    struct EraseImplTrait;
+/// `ty`, from `signature`, as the body can restate it: `impl Trait` erased to `_` (a `let`
+/// cannot name an opaque type) and the function's own lifetimes to `'_` (inferred). Naming
+/// them in the body would tell clippy's `needless_lifetimes` that the body needs them.
+fn restated(ty: &Type, signature: &Signature) -> Type {
+    struct Restate<'a> {
+        lifetimes: Vec<&'a Ident>,
+    }
 
-    impl VisitMut for EraseImplTrait {
+    impl VisitMut for Restate<'_> {
         fn visit_type_mut(&mut self, ty: &mut Type) {
             if let Type::ImplTrait(impl_trait) = ty {
                 *ty = Type::Infer(syn::TypeInfer {
@@ -391,9 +436,23 @@ fn erase_impl_trait(mut ty: Type) -> Type {
                 visit_mut::visit_type_mut(self, ty);
             }
         }
+
+        fn visit_lifetime_mut(&mut self, lifetime: &mut Lifetime) {
+            if self.lifetimes.contains(&&lifetime.ident) {
+                lifetime.ident = Ident::new("_", lifetime.ident.span());
+            }
+        }
     }
 
-    EraseImplTrait.visit_type_mut(&mut ty);
+    let mut ty = ty.clone();
+    Restate {
+        lifetimes: signature
+            .generics
+            .lifetimes()
+            .map(|param| &param.lifetime.ident)
+            .collect(),
+    }
+    .visit_type_mut(&mut ty);
     ty
 }
 

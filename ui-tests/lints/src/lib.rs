@@ -96,9 +96,36 @@ pub fn needless_return(x: u8) -> u8 {
     return x + wraps(x).unwrap_or(0);
 }
 
+// clippy::needless_lifetimes: the body's restated types must not name `'a`
+#[cfg_attr(feature = "annotated", kansoku::track_api_request)]
+pub fn first_word<'a>(text: &'a str) -> &'a str {
+    text.split(' ').next().unwrap_or_default()
+}
+
+#[cfg_attr(feature = "annotated", kansoku::track_database_query("select", "words"))]
+pub async fn first_word_later<'a>(text: &'a str) -> Result<&'a str, String> {
+    ready(()).await;
+    text.split(' ').next().ok_or_else(String::new)
+}
+
+// `_`-prefixed arguments are not "used" by the expansion (clippy::used_underscore_binding);
+// an argument configured out is not mentioned
+#[cfg_attr(feature = "annotated", kansoku::track_api_request)]
+pub async fn underscored(_unused: String, #[cfg(any())] gone: String, kept: u8) -> u8 {
+    ready(()).await;
+    kept
+}
+
+// clippy::manual_async_fn
+#[cfg_attr(feature = "annotated", kansoku::track_api_request)]
+pub fn manual(x: u8) -> impl std::future::Future<Output = u8> {
+    async move { x }
+}
+
 // Hidden by the attributes: each line that clippy reports on the plain crate only (for a whole
-// function: its `fn` line) ends with a comment `hidden:` and the lint's
-// name, and `tests/lints.rs` checks that exactly those are missing.
+// function: its `fn` line) ends with a comment that names the lint after the word hidden
+// (and, where the annotated crate reports another lint there instead, that one after the word
+// added), and `tests/lints.rs` checks that exactly those differ.
 //
 // unnecessary_wraps looks at the function's own return values, which are the generated ones.
 #[cfg_attr(feature = "annotated", kansoku::track_api_request)]
@@ -119,4 +146,12 @@ pub async fn no_await() -> u8 { // hidden: clippy::unused_async
 pub async fn needless_return_later(x: u8) -> u8 {
     ready(()).await;
     return x; // hidden: clippy::needless_return
+}
+
+// An `async fn` whose body is a `return` statement: the body's value is bound to a generated
+// local (see needless_return_later), and clippy then calls the `return` a diverging
+// sub-expression. The line gets a warning either way, under another name.
+#[cfg_attr(feature = "annotated", kansoku::track_api_request)]
+pub async fn only_return() -> u8 { // hidden: clippy::unused_async
+    return 1; // hidden: clippy::needless_return added: clippy::diverging_sub_expression
 }
