@@ -12,14 +12,14 @@
 
 mod active;
 mod labels;
-mod read;
 mod recorder;
+mod snapshot;
 
 pub(crate) use crate::site::bounds::{Bounds, DEFAULT_API_BOUNDS, DEFAULT_DB_BOUNDS};
 pub(crate) use crate::site::counters::TimedSnapshot;
 pub(crate) use active::Active;
-pub(crate) use read::Timed;
 pub(crate) use recorder::{FamilyKind, Recorder, RecorderConfig};
+pub(crate) use snapshot::{FamilyValues, Snapshot};
 
 use std::sync::atomic::AtomicPtr;
 use std::sync::atomic::Ordering::{Acquire, Release};

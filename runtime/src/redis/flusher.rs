@@ -7,7 +7,6 @@
 //! for this instance, so a reply lost after the server applied the batch costs a resend, never
 //! a double count. Deltas harvested meanwhile wait in `pending` for the next batch.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -152,12 +151,12 @@ impl Flusher {
         let bucket = self.layout.bucket_of(unix_secs());
         let held = self.inflight.as_ref().map_or(0, Batch::len);
         let mut dropped = 0;
-        for (key, delta) in self.harvester.harvest(&self.recorder) {
+        for (key, delta) in self.harvester.harvest(&self.recorder.snapshot()) {
             let room = self.max_pending.saturating_sub(held + self.pending.len());
             dropped += self.pending.add(bucket, key, delta, room);
         }
         if dropped > 0 {
-            self.recorder.realtime_dropped.fetch_add(dropped, Relaxed);
+            self.recorder.note_realtime_dropped(dropped);
             if !self.warned_drop {
                 self.warned_drop = true;
                 tracing::warn!(

@@ -1,11 +1,10 @@
 //! What changed since the last flush: the recorder's cumulative counters, read off the hot
-//! path, minus what the flusher took the time before.
+//! path as one [`Snapshot`], minus what the flusher took the time before.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering::Relaxed;
 
-use crate::record::{FamilyKind, Recorder, TimedSnapshot};
+use crate::record::{FamilyValues, Snapshot, TimedSnapshot};
 
 /// One series as the Redis backend writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,39 +57,38 @@ pub(crate) fn counter_series(name: &str, label_names: &[&str], values: &[&str]) 
     series
 }
 
-/// Every cumulative series of `recorder`, read now.
-fn read(recorder: &Recorder) -> Vec<(SeriesKey, Values)> {
-    let (api, db) = recorder.timed_series();
-    let mut out: Vec<(SeriesKey, Values)> = Vec::with_capacity(api.len() + db.len());
-    for ((endpoint, method), snap) in &api {
+/// Every cumulative series of a snapshot, as the Redis backend writes them.
+fn read(snapshot: &Snapshot) -> Vec<(SeriesKey, Values)> {
+    let mut out: Vec<(SeriesKey, Values)> =
+        Vec::with_capacity(snapshot.api.len() + snapshot.db.len());
+    for ((endpoint, method), snap) in &snapshot.api {
         out.push((
             SeriesKey::Api(endpoint.clone(), method.clone()),
             timed_values(snap),
         ));
     }
-    for ((operation, table), snap) in &db {
+    for ((operation, table), snap) in &snapshot.db {
         out.push((
             SeriesKey::Db(operation.clone(), table.clone()),
             timed_values(snap),
         ));
     }
-    recorder.errors.for_each(|labels, n| {
-        out.push((
-            SeriesKey::Error(labels[0].to_owned(), labels[1].to_owned()),
-            vec![n.load(Relaxed)],
-        ));
-    });
-    recorder.for_each_family(|name, family| {
-        if family.kind != FamilyKind::Counter {
-            return; // gauges are a level, not a count over time: Prometheus has them
-        }
-        family.series.for_each(|values, n| {
+    for ((endpoint, kind), n) in &snapshot.errors {
+        out.push((SeriesKey::Error(endpoint.clone(), kind.clone()), vec![*n]));
+    }
+    for family in &snapshot.families {
+        // gauges are a level, not a count over time: Prometheus has them
+        let FamilyValues::Counter(series) = &family.values else {
+            continue;
+        };
+        for (values, n) in series {
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
             out.push((
-                SeriesKey::Counter(counter_series(name, family.label_names, values)),
-                vec![n.load(Relaxed)],
+                SeriesKey::Counter(counter_series(family.name, family.label_names, &values)),
+                vec![*n],
             ));
-        });
-    });
+        }
+    }
     out
 }
 
@@ -101,11 +99,11 @@ pub(crate) struct Harvester {
 }
 
 impl Harvester {
-    /// What changed in `recorder` since the last call, series by series (unchanged ones left
+    /// What changed in `snapshot` since the last call, series by series (unchanged ones left
     /// out); from now on that is counted as taken.
-    pub(crate) fn harvest(&mut self, recorder: &Recorder) -> Vec<(SeriesKey, Values)> {
+    pub(crate) fn harvest(&mut self, snapshot: &Snapshot) -> Vec<(SeriesKey, Values)> {
         let mut deltas = Vec::new();
-        for (key, now) in read(recorder) {
+        for (key, now) in read(snapshot) {
             let taken = self.taken.entry(key.clone()).or_default();
             if taken.len() < now.len() {
                 taken.resize(now.len(), 0);
