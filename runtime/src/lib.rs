@@ -108,7 +108,7 @@ pub use kansoku_macros::track_api_request;
 pub use kansoku_macros::track_database_query;
 
 // The layers, lowest first: `site` (a call site and how a call ended), `record` (the
-// in-process store), the backends (`otel`, `sentry`, `redis`), `call` (the guard that hands a
+// in-process store and its one snapshot), `stats` (windows of snapshots), the backends (`otel`, `sentry`, `redis`), `call` (the guard that hands a
 // call to them), `telemetry` (the handle), and the public API and `__private` (re-exports).
 mod site;
 
@@ -124,6 +124,9 @@ pub mod metrics;
 
 #[cfg(any(feature = "otel", feature = "redis"))]
 mod record;
+
+#[cfg(any(feature = "otel", feature = "redis"))]
+mod stats;
 
 #[cfg(feature = "otel")]
 mod otel;
@@ -142,8 +145,10 @@ pub use api::{
     start_transaction, Carried, EventId, Level, Span, Transaction, TransactionBound, User, Value,
 };
 #[cfg(feature = "redis")]
-pub use redis::{CallStats, Realtime, RealtimeError, RealtimeSnapshot, DEFAULT_MAX_PENDING};
+pub use redis::{Realtime, RealtimeError, DEFAULT_MAX_PENDING};
 #[cfg(feature = "sentry")]
 pub use sentry::{SamplingContext, TracesSampler};
 pub use site::Status;
+#[cfg(any(feature = "otel", feature = "redis"))]
+pub use stats::{CallStats, RealtimeSnapshot};
 pub use telemetry::{Error, Scope, ScopeGuard, Telemetry, TelemetryBuilder, DEFAULT_MAX_SERIES};

@@ -391,6 +391,8 @@ impl TelemetryBuilder {
             &self.namespace,
             self.service_name.as_deref(),
         )?;
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        let local_stats = crate::stats::LocalStats::new(recorder.clone());
         #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
         let backends = Arc::new(crate::current::Backends {
             #[cfg(any(feature = "otel", feature = "redis"))]
@@ -406,6 +408,8 @@ impl TelemetryBuilder {
                 otel,
                 #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
                 backends,
+                #[cfg(any(feature = "otel", feature = "redis"))]
+                local_stats,
                 config: self,
             }),
         })
@@ -418,6 +422,8 @@ struct Inner {
     backends: Arc<crate::current::Backends>,
     #[cfg(feature = "otel")]
     otel: crate::otel::Exporter,
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    local_stats: Arc<crate::stats::LocalStats>,
 }
 
 /// The telemetry of a service: where annotated calls and business metrics are recorded, and
@@ -575,6 +581,47 @@ impl Telemetry {
     #[cfg(feature = "redis")]
     pub fn realtime(&self) -> crate::Realtime {
         crate::Realtime::new(self.inner.backends.redis.clone())
+    }
+
+    /// What this instance alone recorded over about the last `window`, read from memory:
+    /// no Redis needed, and the same shape as [`Realtime::snapshot`](crate::Realtime::snapshot)
+    /// gives across instances.
+    ///
+    /// The first call starts a sampler thread that reads the counters every 5 seconds and
+    /// keeps what changed for 5 minutes; nothing is sampled before anyone asks, and the
+    /// annotated calls do no extra work either way. A window starts on a sample (at or before
+    /// `now - window`) and ends now, so the counts are exact as of the call; until a window's
+    /// length has been sampled it starts at the oldest sample (the first one is taken at
+    /// start-up), and windows longer than 5 minutes get the 5 minutes kept. The answer's
+    /// `window` is the span really covered; rates are per second of it.
+    ///
+    /// ```
+    /// # #[derive(Debug)] struct Sold;
+    /// # impl std::fmt::Display for Sold { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("sold out") } }
+    /// # impl std::error::Error for Sold {}
+    /// use std::time::Duration;
+    ///
+    /// #[kansoku::track_api_request(method = "POST", endpoint = "/reservations")]
+    /// fn reserve(seats: u32) -> Result<u32, Sold> {
+    ///     if seats > 4 { Err(Sold) } else { Ok(seats) }
+    /// }
+    ///
+    /// let telemetry = kansoku::Telemetry::builder().namespace("shop").build()?;
+    /// let _scope = telemetry.enter();
+    /// for seats in [1, 2, 3, 9] {
+    ///     let _ = reserve(seats);
+    /// }
+    /// let last_minute = telemetry.local_stats(Duration::from_secs(60));
+    /// let stats = &last_minute.endpoints[&("/reservations".to_owned(), "POST".to_owned())];
+    /// assert_eq!(stats.requests, 4);
+    /// assert_eq!(stats.calls(kansoku::Status::Error), 1);
+    /// assert_eq!(stats.error_ratio, 0.25);
+    /// assert!(stats.p95.is_some());
+    /// # Ok::<(), kansoku::Error>(())
+    /// ```
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    pub fn local_stats(&self, window: std::time::Duration) -> crate::RealtimeSnapshot {
+        self.inner.local_stats.window(window)
     }
 
     #[cfg_attr(not(feature = "redis"), allow(clippy::unused_self))]

@@ -19,6 +19,8 @@ pub(crate) use crate::site::bounds::{Bounds, DEFAULT_API_BOUNDS, DEFAULT_DB_BOUN
 pub(crate) use crate::site::counters::TimedSnapshot;
 pub(crate) use active::Active;
 pub(crate) use recorder::{FamilyKind, Recorder, RecorderConfig};
+#[cfg(test)]
+pub(crate) use snapshot::{FamilySnapshot, Overflow};
 pub(crate) use snapshot::{FamilyValues, Snapshot};
 
 use std::sync::atomic::AtomicPtr;

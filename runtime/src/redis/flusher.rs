@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{Batch, Layout, Pending};
 use super::conn::{connect, unix_secs, Conn, Target, IO_TIMEOUT};
-use super::harvest::Harvester;
 use crate::record::Recorder;
+use crate::stats::Harvester;
 
 /// What the handles ask of the flusher.
 #[derive(Debug)]

@@ -10,11 +10,12 @@
 mod batch;
 mod conn;
 mod flusher;
-mod harvest;
 mod read;
 mod snapshot;
 
-pub use snapshot::{CallStats, RealtimeError, RealtimeSnapshot};
+pub use snapshot::RealtimeError;
+
+use crate::stats::RealtimeSnapshot;
 
 use std::fmt;
 use std::hash::{BuildHasher as _, Hasher as _};

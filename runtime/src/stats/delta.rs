@@ -1,12 +1,13 @@
-//! What changed since the last flush: the recorder's cumulative counters, read off the hot
-//! path as one [`Snapshot`], minus what the flusher took the time before.
+//! What changed since the last look: a recorder's cumulative counters, read off the hot path
+//! as one [`Snapshot`], minus what was taken the time before. The Redis flusher sends these
+//! deltas; the in-process window keeps them.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::record::{FamilyValues, Snapshot, TimedSnapshot};
 
-/// One series as the Redis backend writes it.
+/// One series, as the deltas name it (and the Redis backend writes it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum SeriesKey {
     /// `(endpoint, method)`.
@@ -22,14 +23,6 @@ pub(crate) enum SeriesKey {
 /// The values of a timed series: `[ok, error, panic, cancelled, bucket 0 … +Inf, sum_nanos]`;
 /// of a counter: `[n]`. Deltas have the same layout.
 pub(crate) type Values = Vec<u64>;
-
-/// How many recordings (calls, increments) a delta holds: what is lost when it is dropped.
-pub(crate) fn recordings(key: &SeriesKey, values: &[u64]) -> u64 {
-    match key {
-        SeriesKey::Api(..) | SeriesKey::Db(..) => values.iter().take(4).sum(),
-        SeriesKey::Error(..) | SeriesKey::Counter(_) => values.iter().sum(),
-    }
-}
 
 fn timed_values(snap: &TimedSnapshot) -> Values {
     let mut values = Vec::with_capacity(snap.buckets.len() + 5);
@@ -57,7 +50,7 @@ pub(crate) fn counter_series(name: &str, label_names: &[&str], values: &[&str]) 
     series
 }
 
-/// Every cumulative series of a snapshot, as the Redis backend writes them.
+/// Every cumulative series of a snapshot, in the layout of [`Values`].
 fn read(snapshot: &Snapshot) -> Vec<(SeriesKey, Values)> {
     let mut out: Vec<(SeriesKey, Values)> =
         Vec::with_capacity(snapshot.api.len() + snapshot.db.len());
@@ -105,19 +98,34 @@ impl Harvester {
         let mut deltas = Vec::new();
         for (key, now) in read(snapshot) {
             let taken = self.taken.entry(key.clone()).or_default();
-            if taken.len() < now.len() {
-                taken.resize(now.len(), 0);
-            }
-            let delta: Values = now
-                .iter()
-                .zip(taken.iter())
-                .map(|(n, t)| n.saturating_sub(*t))
-                .collect();
-            if delta.iter().any(|d| *d > 0) {
+            if let Some(delta) = delta(&now, taken) {
                 *taken = now;
                 deltas.push((key, delta));
             }
         }
         deltas
     }
+
+    /// What changed in `snapshot` since the last harvest, without taking it.
+    pub(crate) fn peek(&self, snapshot: &Snapshot) -> Vec<(SeriesKey, Values)> {
+        read(snapshot)
+            .into_iter()
+            .filter_map(|(key, now)| {
+                let taken = self.taken.get(&key).map_or(&[][..], Vec::as_slice);
+                delta(&now, taken).map(|delta| (key, delta))
+            })
+            .collect()
+    }
+}
+
+/// `now - taken`, value by value (a value not taken yet counts from 0); `None` when nothing
+/// grew.
+fn delta(now: &[u64], taken: &[u64]) -> Option<Values> {
+    let taken = taken.iter().copied().chain(std::iter::repeat(0));
+    let delta: Values = now
+        .iter()
+        .zip(taken)
+        .map(|(n, t)| n.saturating_sub(t))
+        .collect();
+    delta.iter().any(|d| *d > 0).then_some(delta)
 }
