@@ -108,8 +108,10 @@ pub use kansoku_macros::track_api_request;
 pub use kansoku_macros::track_database_query;
 
 // The layers, lowest first: `site` (a call site and how a call ended), `record` (the
-// in-process store), the backends (`otel`, `sentry`, `redis`), `call` (the guard that hands a
-// call to them), `telemetry` (the handle), and the public API and `__private` (re-exports).
+// in-process store and its one snapshot), `stats` (windows of snapshots), `context` and
+// `backend` (which telemetry is current; the seam), the backends (`otel`, `sentry`, `redis`),
+// `call` (the guard that hands a call to them), `telemetry` (the handle), and the public API
+// and `__private` (re-exports).
 mod error;
 mod site;
 
@@ -125,6 +127,9 @@ pub mod metrics;
 
 #[cfg(any(feature = "otel", feature = "redis"))]
 mod record;
+
+#[cfg(any(feature = "otel", feature = "redis"))]
+mod stats;
 
 #[cfg(feature = "otel")]
 mod otel;
@@ -145,8 +150,10 @@ pub use api::{
 pub use backend::{BackendHealth, BackendState};
 pub use error::Error;
 #[cfg(feature = "redis")]
-pub use redis::{CallStats, Realtime, RealtimeError, RealtimeSnapshot, DEFAULT_MAX_PENDING};
+pub use redis::{Realtime, RealtimeError, DEFAULT_MAX_PENDING};
 #[cfg(feature = "sentry")]
 pub use sentry::{SamplingContext, TracesSampler};
 pub use site::Status;
+#[cfg(any(feature = "otel", feature = "redis"))]
+pub use stats::{CallStats, RealtimeSnapshot};
 pub use telemetry::{Scope, ScopeGuard, Telemetry, TelemetryBuilder, DEFAULT_MAX_SERIES};

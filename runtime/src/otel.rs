@@ -8,7 +8,6 @@
 //! The per-site atomics cost about 1×, and the work moves to scrape time.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use opentelemetry::metrics::{Meter, MeterProvider as _};
@@ -20,7 +19,7 @@ use prometheus::{Encoder as _, Registry, TextEncoder};
 
 use crate::backend::{Backend, BackendHealth, BoxFuture, HealthCell};
 use crate::error::Error;
-use crate::record::{Bounds, FamilyKind, Recorder, Timed, TimedSnapshot};
+use crate::record::{Bounds, FamilyValues, Recorder, Snapshot, TimedSnapshot};
 
 pub(crate) struct Exporter {
     registry: Registry,
@@ -145,7 +144,7 @@ const REALTIME_DROPPED: (&str, &str) = (
     "Recordings left out of the real-time counters in Redis: more series were held for an unreachable Redis than realtime_max_pending.",
 );
 
-/// Reads a [`Recorder`] into Prometheus metric families at scrape time.
+/// Renders a [`Recorder`]'s [`Snapshot`] as Prometheus metric families at scrape time.
 struct KansokuCollector {
     recorder: Arc<Recorder>,
     namespace: String,
@@ -216,6 +215,15 @@ fn labels(pairs: &[(&str, &str)]) -> Vec<proto::LabelPair> {
         .collect()
 }
 
+/// A business metric's label names paired with one series' values.
+fn label_pairs<'a>(names: &[&'a str], values: &'a [String]) -> Vec<(&'a str, &'a str)> {
+    names
+        .iter()
+        .copied()
+        .zip(values.iter().map(String::as_str))
+        .collect()
+}
+
 fn counter(pairs: &[(&str, &str)], value: f64) -> proto::Metric {
     let mut metric = proto::Metric::from_label(labels(pairs));
     let mut c = proto::Counter::default();
@@ -258,12 +266,11 @@ fn histogram(pairs: &[(&str, &str)], snap: &TimedSnapshot, bounds: &Bounds) -> p
 
 impl KansokuCollector {
     #[allow(clippy::cast_precision_loss)]
-    fn api_families(&self, api: &Timed, out: &mut Vec<MetricFamily>) {
-        let bounds = self.recorder.config.api_bounds;
+    fn api_families(&self, snapshot: &Snapshot, out: &mut Vec<MetricFamily>) {
         let mut requests = Vec::new();
         let mut durations = Vec::new();
         let mut in_flight: BTreeMap<&str, u64> = BTreeMap::new();
-        for ((endpoint, method), snap) in api {
+        for ((endpoint, method), snap) in &snapshot.api {
             for status in crate::Status::ALL {
                 let n = snap.by_status[status.index()];
                 if n > 0 {
@@ -281,7 +288,7 @@ impl KansokuCollector {
                 durations.push(histogram(
                     &[("endpoint", endpoint), ("method", method)],
                     snap,
-                    bounds,
+                    snapshot.api_bounds,
                 ));
             }
             *in_flight.entry(endpoint).or_default() += snap.in_flight;
@@ -296,11 +303,10 @@ impl KansokuCollector {
     }
 
     #[allow(clippy::cast_precision_loss)]
-    fn db_families(&self, db: &Timed, out: &mut Vec<MetricFamily>) {
-        let bounds = self.recorder.config.db_bounds;
+    fn db_families(&self, snapshot: &Snapshot, out: &mut Vec<MetricFamily>) {
         let mut queries = Vec::new();
         let mut durations = Vec::new();
-        for ((operation, table), snap) in db {
+        for ((operation, table), snap) in &snapshot.db {
             for status in crate::Status::ALL {
                 let n = snap.by_status[status.index()];
                 if n > 0 {
@@ -318,69 +324,59 @@ impl KansokuCollector {
                 durations.push(histogram(
                     &[("operation", operation), ("table", table)],
                     snap,
-                    bounds,
+                    snapshot.db_bounds,
                 ));
             }
         }
         out.push(self.family(DB_QUERIES, MetricType::COUNTER, queries));
         out.push(self.family(DB_DURATION, MetricType::HISTOGRAM, durations));
-        if let Some((used, max)) = self.recorder.pool() {
+        if let Some((used, max)) = snapshot.pool {
             out.push(self.family(DB_USED, MetricType::GAUGE, vec![gauge(&[], used as f64)]));
             out.push(self.family(DB_MAX, MetricType::GAUGE, vec![gauge(&[], max as f64)]));
         }
     }
 
     #[allow(clippy::cast_precision_loss)]
-    fn labelled_families(&self, out: &mut Vec<MetricFamily>) {
+    fn labelled_families(&self, snapshot: &Snapshot, out: &mut Vec<MetricFamily>) {
         let mut overflow = Vec::new();
         let mut note_overflow = |metric: &str, n: u64| {
             if n > 0 {
                 overflow.push(counter(&[("metric", metric)], n as f64));
             }
         };
-        let mut errors = Vec::new();
-        self.recorder.errors.for_each(|l, n| {
-            errors.push(counter(
-                &[("endpoint", l[0]), ("kind", l[1])],
-                n.load(Relaxed) as f64,
-            ));
-        });
+        let errors = snapshot
+            .errors
+            .iter()
+            .map(|((endpoint, kind), n)| {
+                counter(&[("endpoint", endpoint), ("kind", kind)], *n as f64)
+            })
+            .collect();
         out.push(self.family(ERRORS, MetricType::COUNTER, errors));
         let ns = &self.namespace;
-        note_overflow(
-            &format!("{ns}_{}", ERRORS.0),
-            self.recorder.errors.overflowed(),
-        );
-        note_overflow(
-            &format!("{ns}_{}", API_REQUESTS.0),
-            self.recorder.api.overflowed(),
-        );
-        note_overflow(
-            &format!("{ns}_{}", DB_QUERIES.0),
-            self.recorder.db.overflowed(),
-        );
-        self.recorder.for_each_family(|name, family| {
-            let mut metrics = Vec::new();
-            family.series.for_each(|values, cell| {
-                let pairs: Vec<(&str, &str)> = family
-                    .label_names
-                    .iter()
-                    .copied()
-                    .zip(values.iter().copied())
-                    .collect();
-                let raw = cell.load(Relaxed);
-                metrics.push(match family.kind {
-                    FamilyKind::Counter => counter(&pairs, raw as f64),
-                    FamilyKind::Gauge => gauge(&pairs, f64::from_bits(raw)),
-                });
-            });
-            let kind = match family.kind {
-                FamilyKind::Counter => MetricType::COUNTER,
-                FamilyKind::Gauge => MetricType::GAUGE,
+        note_overflow(&format!("{ns}_{}", ERRORS.0), snapshot.overflow.errors);
+        note_overflow(&format!("{ns}_{}", API_REQUESTS.0), snapshot.overflow.api);
+        note_overflow(&format!("{ns}_{}", DB_QUERIES.0), snapshot.overflow.db);
+        for family in &snapshot.families {
+            let names = family.label_names;
+            let (kind, metrics) = match &family.values {
+                FamilyValues::Counter(series) => (
+                    MetricType::COUNTER,
+                    series
+                        .iter()
+                        .map(|(values, n)| counter(&label_pairs(names, values), *n as f64))
+                        .collect(),
+                ),
+                FamilyValues::Gauge(series) => (
+                    MetricType::GAUGE,
+                    series
+                        .iter()
+                        .map(|(values, v)| gauge(&label_pairs(names, values), *v))
+                        .collect(),
+                ),
             };
-            out.push(self.family((name, family.help), kind, metrics));
-            note_overflow(&format!("{ns}_{name}"), family.series.overflowed());
-        });
+            out.push(self.family((family.name, family.help), kind, metrics));
+            note_overflow(&format!("{ns}_{}", family.name), family.overflowed);
+        }
         out.push(self.family(OVERFLOW, MetricType::COUNTER, overflow));
     }
 }
@@ -391,15 +387,15 @@ impl prometheus::core::Collector for KansokuCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let (api, db) = self.recorder.timed_series();
+        let snapshot = self.recorder.snapshot();
         let mut out = Vec::new();
-        self.api_families(&api, &mut out);
-        self.db_families(&db, &mut out);
-        self.labelled_families(&mut out);
+        self.api_families(&snapshot, &mut out);
+        self.db_families(&snapshot, &mut out);
+        self.labelled_families(&snapshot, &mut out);
         #[cfg(feature = "redis")]
         {
             #[allow(clippy::cast_precision_loss)]
-            let dropped = self.recorder.realtime_dropped.load(Relaxed) as f64;
+            let dropped = snapshot.realtime_dropped as f64;
             out.push(self.family(
                 REALTIME_DROPPED,
                 MetricType::COUNTER,

@@ -1,7 +1,7 @@
 //! Real `redis-server` processes for the Redis backend's tests: a single server on a free
 //! loopback port (stopped and restarted on the same port at will), a 3-master cluster, a TCP
-//! proxy that can cut a connection between a request and its reply, and raw reads of what
-//! the backend wrote.
+//! proxy that can cut a connection between a request and its reply or hold its replies, and
+//! raw reads of what the backend wrote.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -177,12 +177,36 @@ impl RedisCluster {
 
 /// A TCP proxy in front of a server. Armed with a byte pattern, it forwards the next request
 /// containing it, lets the server apply it, and closes the connection before the reply gets
-/// back: a reply lost after the write succeeded.
+/// back: a reply lost after the write succeeded. Or, told to hold, it keeps that connection's
+/// replies until released: a server that stopped answering one client.
 #[derive(Debug)]
 pub struct CutProxy {
     port: u16,
-    armed: Arc<Mutex<Option<Vec<u8>>>>,
+    armed: Arc<Mutex<Option<Trap>>>,
     cuts: Arc<AtomicUsize>,
+    hold: Arc<Hold>,
+}
+
+/// What the proxy does to the connection that sends the armed pattern.
+#[derive(Debug)]
+enum Trap {
+    Cut(Vec<u8>),
+    Hold(Vec<u8>),
+}
+
+impl Trap {
+    fn pattern(&self) -> &[u8] {
+        match self {
+            Trap::Cut(p) | Trap::Hold(p) => p,
+        }
+    }
+}
+
+/// Connections whose replies are held, and whether they were released.
+#[derive(Debug, Default)]
+struct Hold {
+    held: AtomicUsize,
+    released: AtomicBool,
 }
 
 impl CutProxy {
@@ -193,17 +217,27 @@ impl CutProxy {
     pub fn start(upstream_port: u16) -> CutProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let port = listener.local_addr().expect("proxy address").port();
-        let armed: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+        let armed: Arc<Mutex<Option<Trap>>> = Arc::default();
         let cuts = Arc::new(AtomicUsize::new(0));
-        let (armed2, cuts2) = (armed.clone(), cuts.clone());
+        let hold = Arc::new(Hold::default());
+        let traps = Traps {
+            armed: armed.clone(),
+            cuts: cuts.clone(),
+            hold: hold.clone(),
+        };
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 if let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)) {
-                    relay(client, server, armed2.clone(), cuts2.clone());
+                    relay(client, server, traps.clone());
                 }
             }
         });
-        CutProxy { port, armed, cuts }
+        CutProxy {
+            port,
+            armed,
+            cuts,
+            hold,
+        }
     }
 
     /// `redis://127.0.0.1:PORT/` of the proxy.
@@ -213,32 +247,68 @@ impl CutProxy {
 
     /// Cuts the connection that next sends a request containing `pattern`, after forwarding it.
     pub fn arm(&self, pattern: &[u8]) {
-        *self.armed.lock().unwrap_or_else(PoisonError::into_inner) = Some(pattern.to_vec());
+        *self.armed.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Trap::Cut(pattern.to_vec()));
     }
 
     /// How many connections were cut so far.
     pub fn cuts(&self) -> usize {
         self.cuts.load(SeqCst)
     }
+
+    /// The connection that next sends a request containing `pattern` gets it forwarded (the
+    /// server applies it) but no reply, on that connection only, until [`CutProxy::release`].
+    pub fn hold(&self, pattern: &[u8]) {
+        *self.armed.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Trap::Hold(pattern.to_vec()));
+    }
+
+    /// How many connections have their replies held now.
+    pub fn held(&self) -> usize {
+        if self.hold.released.load(SeqCst) {
+            0
+        } else {
+            self.hold.held.load(SeqCst)
+        }
+    }
+
+    /// Lets every held reply through.
+    pub fn release(&self) {
+        self.hold.released.store(true, SeqCst);
+    }
 }
 
-fn relay(
-    client: TcpStream,
-    server: TcpStream,
-    armed: Arc<Mutex<Option<Vec<u8>>>>,
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// What each relayed connection shares with the proxy.
+#[derive(Debug, Clone)]
+struct Traps {
+    armed: Arc<Mutex<Option<Trap>>>,
     cuts: Arc<AtomicUsize>,
-) {
+    hold: Arc<Hold>,
+}
+
+fn relay(client: TcpStream, server: TcpStream, traps: Traps) {
     let swallow = Arc::new(AtomicBool::new(false));
+    let holding = Arc::new(AtomicBool::new(false));
     let (Ok(mut client_in), Ok(mut server_out)) = (client.try_clone(), server.try_clone()) else {
         return;
     };
     let (mut client_out, mut server_in) = (client, server);
-    let swallow_replies = swallow.clone();
+    let (swallow_replies, hold_replies, hold) =
+        (swallow.clone(), holding.clone(), traps.hold.clone());
     thread::spawn(move || {
         let mut buf = vec![0; 64 * 1024];
         while let Ok(n) = server_in.read(&mut buf) {
             if n == 0 || swallow_replies.load(SeqCst) {
                 break;
+            }
+            while hold_replies.load(SeqCst) && !hold.released.load(SeqCst) {
+                thread::sleep(Duration::from_millis(10));
             }
             if client_out.write_all(&buf[..n]).is_err() {
                 break;
@@ -252,18 +322,26 @@ fn relay(
                 break;
             }
             let chunk = &buf[..n];
-            let cut = {
-                let mut armed = armed.lock().unwrap_or_else(PoisonError::into_inner);
-                let hit = armed
-                    .as_ref()
-                    .is_some_and(|p| chunk.windows(p.len()).any(|w| w == p.as_slice()));
+            let trap = {
+                let mut armed = traps.armed.lock().unwrap_or_else(PoisonError::into_inner);
+                let hit = armed.as_ref().is_some_and(|trap| {
+                    let p = trap.pattern();
+                    chunk.windows(p.len()).any(|w| w == p)
+                });
                 if hit {
-                    *armed = None;
+                    armed.take()
+                } else {
+                    None
                 }
-                hit
             };
+            let cut = matches!(trap, Some(Trap::Cut(_)));
             if cut {
                 swallow.store(true, SeqCst);
+            }
+            if matches!(trap, Some(Trap::Hold(_))) {
+                // set before the request goes on, so its reply cannot slip through
+                holding.store(true, SeqCst);
+                traps.hold.held.fetch_add(1, SeqCst);
             }
             if server_out.write_all(chunk).is_err() {
                 break;
@@ -273,7 +351,7 @@ fn relay(
                 thread::sleep(Duration::from_millis(300));
                 let _ = server_out.shutdown(Shutdown::Both);
                 let _ = client_in.shutdown(Shutdown::Both);
-                cuts.fetch_add(1, SeqCst);
+                traps.cuts.fetch_add(1, SeqCst);
                 break;
             }
         }

@@ -1,6 +1,7 @@
 //! The Redis backend against real `redis-server` processes: exact totals (single server and a
 //! 3-master cluster), an outage in the middle of a run, a reply lost after the server applied a
-//! batch, two processes writing to one Redis, and an expiry on every key.
+//! batch, a snapshot read while a flush is stuck, two processes writing to one Redis, and an
+//! expiry on every key.
 
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
@@ -306,6 +307,60 @@ async fn a_lost_reply_does_not_double_count() {
     run_calls(&telemetry, 200, 100, 4).await;
     flush_all(&telemetry).await;
     assert_totals(&telemetry, &[server.url()], "lost", 300).await;
+    telemetry.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_snapshot_does_not_wait_for_a_stuck_flush() {
+    let server = RedisServer::start();
+    let proxy = CutProxy::start(server.port());
+    let telemetry = realtime("stuck")
+        .redis_url(proxy.url())
+        // only explicit flushes, so the test decides which flush gets stuck
+        .realtime_flush_interval(Duration::from_hours(1))
+        .build()
+        .expect("build");
+    let reserve_ok = |snapshot: &kansoku::RealtimeSnapshot| {
+        snapshot.endpoints[&("/reserve".to_owned(), "POST".to_owned())].calls(Status::Ok)
+    };
+    run_calls(&telemetry, 0, 100, 4).await;
+    flush_all(&telemetry).await;
+    let before = telemetry.realtime().snapshot(Duration::from_mins(10)).await;
+    assert_eq!(reserve_ok(&before.expect("snapshot")), expected(0, 100)[0]);
+
+    // the next batch reaches the server, whose reply the proxy then holds
+    proxy.hold(b"EVALSHA");
+    run_calls(&telemetry, 100, 100, 4).await;
+    let flusher = telemetry.clone();
+    let flush = tokio::spawn(async move { flusher.flush(Duration::from_secs(30)).await });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.held() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the flush never reached the proxy"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // bounded, so a read queued behind the flush fails here instead of hanging
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        telemetry.realtime().snapshot(Duration::from_mins(10)),
+    )
+    .await
+    .expect("the snapshot returns")
+    .expect("snapshot");
+    assert!(
+        !flush.is_finished(),
+        "the snapshot returned only after the flush gave up"
+    );
+    // the held batch was applied: the server, not the flusher, is what the read sees
+    assert_eq!(reserve_ok(&read), expected(0, 200)[0]);
+
+    proxy.release();
+    let _ = flush.await.expect("the flush task");
+    flush_all(&telemetry).await;
+    assert_totals(&telemetry, &[server.url()], "stuck", 200).await;
     telemetry.shutdown().await;
 }
 

@@ -11,13 +11,15 @@
 #![cfg_attr(not(feature = "otel"), allow(dead_code, unused_imports))]
 
 mod labels;
-mod read;
 mod recorder;
+mod snapshot;
 
 pub(crate) use crate::site::bounds::{Bounds, DEFAULT_API_BOUNDS, DEFAULT_DB_BOUNDS};
 pub(crate) use crate::site::counters::TimedSnapshot;
-pub(crate) use read::Timed;
 pub(crate) use recorder::{FamilyKind, Recorder, RecorderConfig};
+#[cfg(test)]
+pub(crate) use snapshot::{FamilySnapshot, Overflow};
+pub(crate) use snapshot::{FamilyValues, Snapshot};
 
 use std::sync::atomic::AtomicPtr;
 use std::sync::atomic::Ordering::{Acquire, Release};

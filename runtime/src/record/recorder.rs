@@ -40,9 +40,9 @@ pub(crate) enum FamilyKind {
 /// A business metric: a counter or gauge with run-time label values.
 #[derive(Debug)]
 pub(crate) struct Family {
-    pub(crate) kind: FamilyKind,
-    pub(crate) help: &'static str,
-    pub(crate) label_names: &'static [&'static str],
+    pub(super) kind: FamilyKind,
+    pub(super) help: &'static str,
+    pub(super) label_names: &'static [&'static str],
     pub(crate) series: LabelMap<AtomicU64>,
 }
 
@@ -57,16 +57,17 @@ pub(crate) struct Recorder {
     pub(crate) config: RecorderConfig,
     /// `None` for the process-wide recorder, whose call-site counters are the sites' statics.
     local_sites: Option<LocalSites>,
-    pub(crate) errors: LabelMap<AtomicU64>,
-    pub(crate) api: LabelMap<TimedState>,
-    pub(crate) db: LabelMap<TimedState>,
+    // The maps are read only through `Recorder::snapshot` (`snapshot.rs`), the one read model.
+    pub(super) errors: LabelMap<AtomicU64>,
+    pub(super) api: LabelMap<TimedState>,
+    pub(super) db: LabelMap<TimedState>,
     families: RwLock<BTreeMap<&'static str, Arc<Family>>>,
     pool_used: AtomicU64,
     pool_max: AtomicU64,
     /// Recordings the Redis backend could not hold while Redis was unreachable
     /// (`ns_realtime_dropped_total`).
     #[cfg(feature = "redis")]
-    pub(crate) realtime_dropped: AtomicU64,
+    pub(super) realtime_dropped: AtomicU64,
 }
 
 impl Recorder {
@@ -176,7 +177,7 @@ impl Recorder {
         }
     }
 
-    pub(crate) fn for_each_family(&self, mut f: impl FnMut(&'static str, &Family)) {
+    pub(super) fn for_each_family(&self, mut f: impl FnMut(&'static str, &Family)) {
         let families: Vec<_> = self
             .families
             .read()
@@ -189,13 +190,25 @@ impl Recorder {
         }
     }
 
+    /// Recordings the Redis backend left out so far.
+    #[cfg(feature = "redis")]
+    pub(crate) fn realtime_dropped(&self) -> u64 {
+        self.realtime_dropped.load(Relaxed)
+    }
+
+    /// Counts recordings the Redis backend had to leave out.
+    #[cfg(feature = "redis")]
+    pub(crate) fn note_realtime_dropped(&self, recordings: u64) {
+        self.realtime_dropped.fetch_add(recordings, Relaxed);
+    }
+
     pub(crate) fn set_pool(&self, used: u64, max: u64) {
         self.pool_used.store(used.min(UNSET - 1), Relaxed);
         self.pool_max.store(max.min(UNSET - 1), Relaxed);
     }
 
     /// `(used, max)` connections, once the application has reported them.
-    pub(crate) fn pool(&self) -> Option<(u64, u64)> {
+    pub(super) fn pool(&self) -> Option<(u64, u64)> {
         let used = self.pool_used.load(Relaxed);
         let max = self.pool_max.load(Relaxed);
         (used != UNSET && max != UNSET).then_some((used, max))

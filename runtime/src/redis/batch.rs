@@ -15,8 +15,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::harvest::{recordings, SeriesKey, Values};
 use crate::record::Bounds;
+use crate::stats::{SeriesKey, Values};
 use crate::Status;
 
 /// Applies one instance's batch to one time bucket, once: `KEYS[1]` holds the last sequence
@@ -40,6 +40,14 @@ end
 redis.call('SET', KEYS[1], seq, 'EX', ttl)
 return 1
 ";
+
+/// How many recordings (calls, increments) a delta holds: what is lost when it is dropped.
+fn recordings(key: &SeriesKey, values: &[u64]) -> u64 {
+    match key {
+        SeriesKey::Api(..) | SeriesKey::Db(..) => values.iter().take(4).sum(),
+        SeriesKey::Error(..) | SeriesKey::Counter(_) => values.iter().sum(),
+    }
+}
 
 /// Names of keys and fields.
 #[derive(Debug, Clone)]

@@ -7,21 +7,17 @@
 //! for this instance, so a reply lost after the server applied the batch costs a resend, never
 //! a double count. Deltas harvested meanwhile wait in `pending` for the next batch.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use redis::aio::MultiplexedConnection;
-use redis::cluster_async::ClusterConnection;
 use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{Batch, Layout, Pending};
-use super::harvest::Harvester;
-use super::snapshot::{assemble, bucket_keys, buckets_in, BucketTables, RealtimeSnapshot};
-use super::{RealtimeError, Target};
+use super::conn::{connect, unix_secs, Conn, Target, IO_TIMEOUT};
 use crate::backend::HealthCell;
 use crate::record::Recorder;
+use crate::stats::Harvester;
 
 /// What the handles ask of the flusher.
 #[derive(Debug)]
@@ -36,16 +32,6 @@ pub(crate) enum Command {
         deadline: Instant,
         done: oneshot::Sender<bool>,
     },
-    Snapshot {
-        window: Duration,
-        reply: oneshot::Sender<Result<RealtimeSnapshot, RealtimeError>>,
-    },
-}
-
-#[derive(Clone)]
-enum Conn {
-    Single(MultiplexedConnection),
-    Cluster(ClusterConnection),
 }
 
 pub(crate) struct Flusher {
@@ -74,14 +60,6 @@ pub(crate) struct Flusher {
 struct Failure {
     error: RedisError,
 }
-
-fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Flusher {
     #[allow(clippy::too_many_arguments)]
@@ -129,7 +107,6 @@ impl Flusher {
                     Some(Command::Flush { deadline, done }) => {
                         let _ = done.send(self.cycle(deadline).await);
                     }
-                    Some(Command::Snapshot { window, reply }) => self.snapshot(window, reply).await,
                     Some(Command::Shutdown { deadline, done }) => {
                         let _ = done.send(self.cycle(deadline).await);
                         return;
@@ -157,12 +134,12 @@ impl Flusher {
         let bucket = self.layout.bucket_of(unix_secs());
         let held = self.inflight.as_ref().map_or(0, Batch::len);
         let mut dropped = 0;
-        for (key, delta) in self.harvester.harvest(&self.recorder) {
+        for (key, delta) in self.harvester.harvest(&self.recorder.snapshot()) {
             let room = self.max_pending.saturating_sub(held + self.pending.len());
             dropped += self.pending.add(bucket, key, delta, room);
         }
         if dropped > 0 {
-            self.recorder.realtime_dropped.fetch_add(dropped, Relaxed);
+            self.recorder.note_realtime_dropped(dropped);
             if !self.warned_drop {
                 self.warned_drop = true;
                 tracing::warn!(
@@ -249,40 +226,6 @@ impl Flusher {
             }
         }
     }
-
-    /// Reads on a task of its own, so a slow read does not hold up flushing.
-    async fn snapshot(
-        &mut self,
-        window: Duration,
-        reply: oneshot::Sender<Result<RealtimeSnapshot, RealtimeError>>,
-    ) {
-        let Some(conn) = self.connection().await else {
-            let _ = reply.send(Err(RealtimeError::Redis("Redis is unreachable".into())));
-            return;
-        };
-        let layout = self.layout.clone();
-        tokio::spawn(async move {
-            let read = tokio::time::timeout(IO_TIMEOUT, read_window(conn, &layout, window))
-                .await
-                .unwrap_or_else(|_| Err(RealtimeError::Redis("timed out".into())));
-            let _ = reply.send(read);
-        });
-    }
-}
-
-async fn connect(target: &Target) -> Result<Conn, RedisError> {
-    match target {
-        Target::Single(client) => {
-            let config = redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(IO_TIMEOUT))
-                .set_response_timeout(Some(IO_TIMEOUT));
-            let conn = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
-            Ok(Conn::Single(conn))
-        }
-        Target::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
-    }
 }
 
 /// Sends the script calls of a batch: one pipeline on a single server, one call per slot
@@ -317,36 +260,4 @@ async fn apply(conn: &mut Conn, commands: Vec<redis::Cmd>) -> Result<(), Failure
             outcome
         }
     }
-}
-
-async fn read_window(
-    conn: Conn,
-    layout: &Layout,
-    window: Duration,
-) -> Result<RealtimeSnapshot, RealtimeError> {
-    let buckets = buckets_in(layout, unix_secs(), window);
-    let mut reads = tokio::task::JoinSet::new();
-    for bucket in buckets {
-        let mut pipe = redis::pipe();
-        for key in bucket_keys(layout, bucket) {
-            pipe.cmd("HGETALL").arg(key);
-        }
-        let mut conn = conn.clone();
-        reads.spawn(async move {
-            match &mut conn {
-                Conn::Single(c) => pipe.query_async::<Vec<Vec<(String, u64)>>>(c).await,
-                Conn::Cluster(c) => pipe.query_async::<Vec<Vec<(String, u64)>>>(c).await,
-            }
-        });
-    }
-    let mut tables = Vec::new();
-    while let Some(joined) = reads.join_next().await {
-        let read = joined
-            .map_err(|e| RealtimeError::Redis(e.to_string()))?
-            .map_err(|e| RealtimeError::Redis(e.to_string()))?;
-        let mut read = read.into_iter();
-        let bucket: BucketTables = std::array::from_fn(|_| read.next().unwrap_or_default());
-        tables.push(bucket);
-    }
-    Ok(assemble(window, tables))
 }

@@ -8,11 +8,14 @@
 //! layout is in `batch.rs`.
 
 mod batch;
+mod conn;
 mod flusher;
-mod harvest;
+mod read;
 mod snapshot;
 
-pub use snapshot::{CallStats, RealtimeError, RealtimeSnapshot};
+pub use snapshot::RealtimeError;
+
+use crate::stats::RealtimeSnapshot;
 
 use std::fmt;
 use std::hash::{BuildHasher as _, Hasher as _};
@@ -24,7 +27,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::backend::{Backend, BackendHealth, BoxFuture, HealthCell};
 use crate::error::Error;
 use crate::record::Recorder;
+use conn::Target;
 use flusher::{Command, Flusher};
+use read::Reader;
 
 /// What the builder collects for this backend.
 #[derive(Debug, Clone)]
@@ -55,33 +60,6 @@ impl Default for RedisConfig {
     }
 }
 
-/// Where the flusher connects.
-#[derive(Clone)]
-pub(crate) enum Target {
-    Single(redis::Client),
-    Cluster(Box<redis::cluster::ClusterClient>),
-}
-
-impl Target {
-    fn new(config: &RedisConfig) -> Result<Target, Error> {
-        let invalid = |e: redis::RedisError| Error::InvalidRedisUrl(e.to_string());
-        if config.cluster || config.urls.len() > 1 {
-            let client = redis::cluster::ClusterClient::builder(config.urls.clone())
-                .connection_timeout(Duration::from_secs(2))
-                .response_timeout(Duration::from_secs(2))
-                .retries(1)
-                .build()
-                .map_err(invalid)?;
-            Ok(Target::Cluster(Box::new(client)))
-        } else {
-            let url = &config.urls[0];
-            let client = redis::Client::open(url.as_str())
-                .map_err(|e| Error::InvalidRedisUrl(format!("`{url}`: {e}")))?;
-            Ok(Target::Single(client))
-        }
-    }
-}
-
 /// A random id for this process's batches, so each instance's sequence numbers are its own.
 fn instance_id() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
@@ -94,9 +72,11 @@ fn instance_id() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// The running backend of one `Telemetry`: a channel to its flusher thread.
+/// The running backend of one `Telemetry`: a channel to its flusher thread, and a reader
+/// that does not go through it.
 pub(crate) struct RedisBackend {
     commands: mpsc::UnboundedSender<Command>,
+    reader: Arc<Reader>,
     shutdown_timeout: Duration,
     recorder: Arc<Recorder>,
     health: Arc<HealthCell>,
@@ -132,10 +112,11 @@ impl RedisBackend {
             recorder.config.db_bounds,
         );
         let health = Arc::new(HealthCell::default());
+        let layout = Arc::new(layout);
         let flusher = Flusher::new(
             recorder.clone(),
-            target,
-            Arc::new(layout),
+            target.clone(),
+            layout.clone(),
             instance_id(),
             config.flush_interval.max(Duration::from_millis(10)),
             config.max_pending,
@@ -147,12 +128,14 @@ impl RedisBackend {
             .enable_all()
             .build()
             .map_err(|e| Error::Redis(format!("cannot start the flusher's runtime: {e}")))?;
+        let reader = Arc::new(Reader::new(runtime.handle().clone(), target, layout));
         std::thread::Builder::new()
             .name("kansoku-redis".into())
             .spawn(move || runtime.block_on(flusher.run(receiver)))
             .map_err(|e| Error::Redis(format!("cannot start the flusher thread: {e}")))?;
         Ok(Some(Arc::new(RedisBackend {
             commands,
+            reader,
             shutdown_timeout: config.shutdown_timeout,
             recorder,
             health,
@@ -213,10 +196,7 @@ impl Backend for RedisBackend {
         let mut report = self
             .health
             .report("redis", format!("writing to {}", self.target));
-        let dropped = self
-            .recorder
-            .realtime_dropped
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let dropped = self.recorder.realtime_dropped();
         if dropped > 0 {
             report.dropped.insert("backlog_full", dropped);
         }
@@ -269,14 +249,12 @@ impl Realtime {
     /// What every instance recorded over the last `window` (whole time buckets: the current
     /// one and those before it that the window reaches). Counts still in an instance's memory
     /// (up to one flush interval) are not in it yet. Works on any async runtime.
+    ///
+    /// The read has a connection of its own: it does not wait for a flush in progress, even
+    /// one stuck on an unresponsive Redis.
     pub async fn snapshot(&self, window: Duration) -> Result<RealtimeSnapshot, RealtimeError> {
         let backend = self.backend.as_ref().ok_or(RealtimeError::NotConfigured)?;
-        let (reply, answer) = oneshot::channel();
-        backend
-            .commands
-            .send(Command::Snapshot { window, reply })
-            .map_err(|_| RealtimeError::Stopped)?;
-        answer.await.map_err(|_| RealtimeError::Stopped)?
+        backend.reader.snapshot(window).await
     }
 }
 

@@ -186,6 +186,8 @@ impl TelemetryBuilder {
             &recorder,
             global,
         )?;
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        let local_stats = crate::stats::LocalStats::new(recorder.clone());
         let context = Arc::new(Context {
             #[cfg(any(feature = "otel", feature = "redis"))]
             recorder,
@@ -194,6 +196,8 @@ impl TelemetryBuilder {
         Ok(Telemetry {
             inner: Arc::new(Inner {
                 context,
+                #[cfg(any(feature = "otel", feature = "redis"))]
+                local_stats,
                 off: started.off,
                 config: self,
             }),

@@ -26,6 +26,9 @@ use crate::context::{Context, LocalGuard};
 struct Inner {
     config: TelemetryBuilder,
     context: Arc<Context>,
+    /// This instance's own windows, sampled once someone asks.
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    local_stats: Arc<crate::stats::LocalStats>,
     /// The backends whose feature is on but that are not configured.
     off: Vec<BackendHealth>,
 }
@@ -112,6 +115,47 @@ impl Telemetry {
             .map(|backend| backend.health())
             .chain(self.inner.off.iter().cloned())
             .collect()
+    }
+
+    /// What this instance alone recorded over about the last `window`, read from memory:
+    /// no Redis needed, and the same shape as the `redis` feature's `Realtime::snapshot` gives
+    /// across instances.
+    ///
+    /// The first call starts a sampler thread that reads the counters every 5 seconds and
+    /// keeps what changed for 5 minutes; nothing is sampled before anyone asks, and the
+    /// annotated calls do no extra work either way. A window starts on a sample (at or before
+    /// `now - window`) and ends now, so the counts are exact as of the call; until a window's
+    /// length has been sampled it starts at the oldest sample (the first one is taken at
+    /// start-up), and windows longer than 5 minutes get the 5 minutes kept. The answer's
+    /// `window` is the span really covered; rates are per second of it.
+    ///
+    /// ```
+    /// # #[derive(Debug)] struct Sold;
+    /// # impl std::fmt::Display for Sold { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("sold out") } }
+    /// # impl std::error::Error for Sold {}
+    /// use std::time::Duration;
+    ///
+    /// #[kansoku::track_api_request(method = "POST", endpoint = "/reservations")]
+    /// fn reserve(seats: u32) -> Result<u32, Sold> {
+    ///     if seats > 4 { Err(Sold) } else { Ok(seats) }
+    /// }
+    ///
+    /// let telemetry = kansoku::Telemetry::builder().namespace("shop").build()?;
+    /// let _scope = telemetry.enter();
+    /// for seats in [1, 2, 3, 9] {
+    ///     let _ = reserve(seats);
+    /// }
+    /// let last_minute = telemetry.local_stats(Duration::from_secs(60));
+    /// let stats = &last_minute.endpoints[&("/reservations".to_owned(), "POST".to_owned())];
+    /// assert_eq!(stats.requests, 4);
+    /// assert_eq!(stats.calls(kansoku::Status::Error), 1);
+    /// assert_eq!(stats.error_ratio, 0.25);
+    /// assert!(stats.p95.is_some());
+    /// # Ok::<(), kansoku::Error>(())
+    /// ```
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    pub fn local_stats(&self, window: std::time::Duration) -> crate::RealtimeSnapshot {
+        self.inner.local_stats.window(window)
     }
 
     /// Makes this instance the current one on this thread until the guard drops.
