@@ -60,7 +60,7 @@ pub(crate) fn local(name: &str) -> Ident {
 //
 // Output:
 //     pub async fn checkout(cart: Cart, user: User) -> Result<Receipt, CheckoutError> {
-//         static __KANSOKU_SITE: ::kansoku::__private::Site = ::kansoku::__private::Site::api_request(…);
+//         static __KANSOKU_SITE: ::kansoku::__private::Site = ::kansoku::__private::Site::track_api_request(…);
 //         let __kansoku_call = __KANSOKU_SITE.start();
 //         let __kansoku_out = __kansoku_call
 //             .bind(async move {

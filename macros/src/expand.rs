@@ -40,7 +40,7 @@ impl SiteArgs for EndpointArgs {
     fn site(&self, info: TokenStream) -> TokenStream {
         let name = optional(self.name.as_ref());
         let op = optional(self.op.as_ref());
-        quote!(::kansoku::__private::Site::endpoint(#info, #name, #op))
+        quote!(::kansoku::__private::Site::monitor_api_endpoint(#info, #name, #op))
     }
 
     /// Stacked above `#[track_api_request(endpoint = "/shops")]`, the endpoint is named
@@ -116,7 +116,7 @@ impl SiteArgs for RequestArgs {
             Some(method) => method.clone(),
             None => LitStr::new("ANY", Span::call_site()),
         };
-        quote!(::kansoku::__private::Site::api_request(#info, #endpoint, #method))
+        quote!(::kansoku::__private::Site::track_api_request(#info, #endpoint, #method))
     }
 }
 
@@ -125,7 +125,7 @@ impl SiteArgs for QueryArgs {
 
     fn site(&self, info: TokenStream) -> TokenStream {
         let QueryArgs { operation, table } = self;
-        quote!(::kansoku::__private::Site::db_query(#info, #operation, #table))
+        quote!(::kansoku::__private::Site::track_database_query(#info, #operation, #table))
     }
 }
 

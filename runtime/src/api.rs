@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+
+use pin_project_lite::pin_project;
 use std::task::{Context, Poll};
 
 pub use serde_json::Value;
@@ -14,7 +16,7 @@ pub use serde_json::Value;
 use crate::Status;
 
 #[cfg(feature = "sentry")]
-use crate::sentry::{
+use crate::sentry_backend::{
     call::{with_owner, BackendRef, CallScope, ScopeKind, SharedScope, Trace},
     TraceSpan,
 };
@@ -66,7 +68,7 @@ fn owner_scope() -> Option<SharedScope> {
 
 #[cfg(feature = "sentry")]
 fn with_scope(
-    call: impl FnOnce(&mut crate::sentry::call::ScopeData),
+    call: impl FnOnce(&mut crate::sentry_backend::call::ScopeData),
     global: impl FnOnce(&mut sentry::Scope),
 ) {
     if let Some(scope) = owner_scope() {
@@ -185,7 +187,7 @@ pub fn capture_error(
 ) -> Option<EventId> {
     #[cfg(feature = "sentry")]
     {
-        crate::sentry::capture_error_event(error, extra).map(|id| EventId(*id.as_bytes()))
+        crate::sentry_backend::capture_error_event(error, extra).map(|id| EventId(*id.as_bytes()))
     }
     #[cfg(not(feature = "sentry"))]
     None
@@ -207,7 +209,7 @@ pub fn capture_message(message: &str, level: Level, extra: &[(&str, Value)]) -> 
             Level::Error => sentry::Level::Error,
             Level::Fatal => sentry::Level::Fatal,
         };
-        crate::sentry::capture_message_event(message, level, extra)
+        crate::sentry_backend::capture_message_event(message, level, extra)
             .map(|id| EventId(*id.as_bytes()))
     }
     #[cfg(not(feature = "sentry"))]
@@ -261,6 +263,54 @@ pub fn start_transaction(op: &str, name: &str) -> Transaction {
     }
 }
 
+/// Starts a transaction that continues the trace a caller started: the `sentry-trace` header
+/// among `headers` (any case) puts it in the caller's trace, under the caller's span, and the
+/// caller's sampling decision stands when the header carries one. Without a valid header it is
+/// a [`start_transaction`]. For a request handled outside the HTTP layers.
+///
+/// ```
+/// let headers = [("sentry-trace", "771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-1")];
+/// let transaction = kansoku::continue_transaction("queue.task", "resize image", headers);
+/// transaction.finish();
+/// ```
+#[must_use = "a transaction finishes when dropped"]
+pub fn continue_transaction<'a>(
+    op: &str,
+    name: &str,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Transaction {
+    #[cfg(feature = "sentry")]
+    {
+        let incoming = headers
+            .into_iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case("sentry-trace"))
+            .and_then(|(_, value)| crate::sentry_backend::Incoming::parse(value));
+        // inside a running transaction the call joins that one, as `start_transaction` does
+        let Some(incoming) = incoming.filter(|_| !crate::sentry_backend::call::in_transaction())
+        else {
+            return start_transaction(op, name);
+        };
+        let Some((trace, backend)) =
+            Trace::open_continuing(name.to_owned().into(), op.to_owned().into(), &incoming)
+        else {
+            return Transaction {
+                scope: None,
+                status: Status::Ok,
+            };
+        };
+        let scope = CallScope::new(backend, ScopeKind::Transaction, "", None, trace);
+        Transaction {
+            scope: Some(Box::new(scope)),
+            status: Status::Ok,
+        }
+    }
+    #[cfg(not(feature = "sentry"))]
+    {
+        let _ = headers.into_iter().count();
+        start_transaction(op, name)
+    }
+}
+
 /// A transaction started by [`start_transaction`].
 #[derive(Debug)]
 pub struct Transaction {
@@ -308,9 +358,17 @@ impl Transaction {
     /// Runs `f` with this transaction current: annotated calls in it become its children, and
     /// tags set in it go on it.
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        #[cfg(feature = "sentry")]
-        let _entered = self.scope.as_deref().map(CallScope::enter);
+        let _entered = self.enter();
         f()
+    }
+
+    /// Makes this transaction current until the guard drops.
+    #[cfg_attr(not(feature = "sentry"), allow(clippy::unused_self))]
+    fn enter(&self) -> impl Sized {
+        #[cfg(feature = "sentry")]
+        {
+            self.scope.as_deref().map(CallScope::enter)
+        }
     }
 
     /// `future`, with this transaction current whenever it is polled.
@@ -334,25 +392,24 @@ impl Drop for Transaction {
     }
 }
 
-/// A future bound to a [`Transaction`]; made by [`Transaction::bind`].
-#[derive(Debug)]
-#[must_use = "futures do nothing unless polled"]
-pub struct TransactionBound<'a, F> {
-    #[cfg_attr(not(feature = "sentry"), allow(dead_code))]
-    transaction: &'a Transaction,
-    future: F,
+pin_project! {
+    /// A future bound to a [`Transaction`]; made by [`Transaction::bind`].
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct TransactionBound<'a, F> {
+        transaction: &'a Transaction,
+        #[pin]
+        future: F,
+    }
 }
 
 impl<F: Future> Future for TransactionBound<'_, F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `future` is structurally pinned (never moved out; no Drop or Unpin impl).
-        let this = unsafe { self.get_unchecked_mut() };
-        #[cfg(feature = "sentry")]
-        let _entered = this.transaction.scope.as_deref().map(CallScope::enter);
-        // SAFETY: as above.
-        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+        let this = self.project();
+        let _entered = this.transaction.enter();
+        this.future.poll(cx)
     }
 }
 
@@ -419,58 +476,78 @@ impl Drop for Span {
 /// ```
 pub fn bind<F: Future>(future: F) -> Carried<F> {
     #[cfg(feature = "sentry")]
-    {
-        let scope = with_owner(|owner| {
-            let carried = CallScope::new(
-                owner.backend.clone(),
-                ScopeKind::Carried,
-                owner.name,
-                owner.function,
-                Trace::carrying(owner.span_handle()),
-            );
-            let _ = carried.scope.set(owner.shared_scope().clone());
-            Box::new(carried)
-        });
-        Carried {
+    let scope = with_owner(|owner| {
+        let carried = CallScope::new(
+            owner.backend.clone(),
+            ScopeKind::Carried,
+            owner.name,
+            owner.function,
+            Trace::carrying(owner.span_handle()),
+        );
+        let _ = carried.scope.set(owner.shared_scope().clone());
+        Box::new(carried)
+    });
+    Carried {
+        carrying: Carrying {
+            #[cfg(feature = "sentry")]
             scope,
+            #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
             local: crate::context::local_arc(),
-            future,
-        }
+        },
+        future,
     }
-    #[cfg(all(not(feature = "sentry"), any(feature = "otel", feature = "redis")))]
-    {
-        Carried {
-            local: crate::context::local_arc(),
-            future,
-        }
-    }
-    #[cfg(not(any(feature = "otel", feature = "redis", feature = "sentry")))]
-    Carried { future }
 }
 
-/// A future carrying a call's scope; made by [`bind`].
+/// What [`bind`] carries into a future: the call's scope and the telemetry that was current.
 #[derive(Debug)]
-#[must_use = "futures do nothing unless polled"]
-pub struct Carried<F> {
+struct Carrying {
     #[cfg(feature = "sentry")]
     scope: Option<Box<CallScope>>,
     /// The telemetry entered where `bind` was called (a test-local one), if any.
     #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
     local: Option<std::sync::Arc<crate::context::Context>>,
-    future: F,
+}
+
+impl Carrying {
+    /// Makes what is carried current until the guard drops.
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    fn enter(&self) -> impl Sized {
+        let local = self.local.clone().map(crate::context::LocalGuard::enter);
+        // entered after the telemetry, so that it is left first
+        #[cfg(feature = "sentry")]
+        let scope = self.scope.as_deref().map(CallScope::enter);
+        (
+            local,
+            #[cfg(feature = "sentry")]
+            scope,
+        )
+    }
+
+    /// Nothing to carry with no backend.
+    #[cfg(not(any(feature = "otel", feature = "redis", feature = "sentry")))]
+    #[allow(clippy::unused_self)]
+    fn enter(&self) -> impl Sized {
+        std::marker::PhantomData::<()>
+    }
+}
+
+pin_project! {
+    /// A future carrying a call's scope; made by [`bind`].
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Carried<F> {
+        carrying: Carrying,
+        #[pin]
+        future: F,
+    }
 }
 
 impl<F: Future> Future for Carried<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `future` is structurally pinned (never moved out; no Drop or Unpin impl).
-        let this = unsafe { self.get_unchecked_mut() };
-        #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
-        let _local = this.local.clone().map(crate::context::LocalGuard::enter);
-        #[cfg(feature = "sentry")]
-        let _entered = this.scope.as_deref().map(CallScope::enter);
-        // SAFETY: as above.
-        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+        let this = self.project();
+        let _entered = this.carrying.enter();
+        this.future.poll(cx)
     }
 }

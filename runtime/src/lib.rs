@@ -56,6 +56,32 @@
 //! [`Telemetry::enter`] (a thread) or [`Telemetry::scope`] (a future, on whatever thread polls
 //! it) records into that instance only, so tests running in parallel in one process each see
 //! exactly what their own code recorded.
+//!
+//! ## Health
+//!
+//! [`Telemetry::health`] says how each backend is doing ([`BackendHealth`]: up, down or off,
+//! its last error, what it dropped and why), for a `/health/detailed` endpoint or a `doctor`
+//! command. [`Telemetry::local_stats`] gives this instance's own windowed numbers (rates,
+//! error ratios, percentiles) without Redis.
+//!
+//! ## Inside (for contributors)
+//!
+//! The modules form layers; each imports only from those below it:
+//!
+//! 1. `site`: what an annotated function is (its `static` call site and counters) and how a
+//!    call ended (`Outcome`, decided from the return value; `Ending`, decided once by the
+//!    guard and handed to every backend). It knows no backend.
+//! 2. `record`: the in-process store (run-time labelled series, business metrics) and its one
+//!    read model, `Snapshot`, which every reader renders from; `stats`: windows of snapshots.
+//! 3. `context` and `backend`: which telemetry a call belongs to, and the `Backend` trait
+//!    (health, flush, shutdown) through which the handle drives its backends.
+//! 4. The backends: `otel` (the Prometheus text), `sentry_backend`, `redis`.
+//! 5. `call`: the guard the expansion starts, which hands a call to the store and Sentry.
+//! 6. `telemetry`: the handle. **A new backend is a module implementing `Backend`, started in
+//!    `telemetry/backends.rs`** (the one file that names every backend: its configuration,
+//!    environment and start), with its builder setters and handle accessors beside it in
+//!    `telemetry/`.
+//! 7. The public API (`api`, `metrics`) and `__private`, which only re-exports for the macros.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // The hot path (a few tiny functions called from every annotated function) is inlined into
@@ -135,7 +161,7 @@ mod stats;
 mod otel;
 
 #[cfg(feature = "sentry")]
-mod sentry;
+mod sentry_backend;
 
 #[cfg(feature = "redis")]
 mod redis;
@@ -144,16 +170,19 @@ mod redis;
 pub mod __private;
 
 pub use api::{
-    bind, capture_error, capture_message, set_context, set_extra, set_tag, set_user,
-    start_transaction, Carried, EventId, Level, Span, Transaction, TransactionBound, User, Value,
+    bind, capture_error, capture_message, continue_transaction, set_context, set_extra, set_tag,
+    set_user, start_transaction, Carried, EventId, Level, Span, Transaction, TransactionBound,
+    User, Value,
 };
 pub use backend::{BackendHealth, BackendState};
 pub use error::Error;
 #[cfg(feature = "redis")]
 pub use redis::{Realtime, RealtimeError, DEFAULT_MAX_PENDING};
 #[cfg(feature = "sentry")]
-pub use sentry::{SamplingContext, TracesSampler};
+pub use sentry_backend::{SamplingContext, TracesSampler};
 pub use site::Status;
 #[cfg(any(feature = "otel", feature = "redis"))]
 pub use stats::{CallStats, RealtimeSnapshot};
-pub use telemetry::{Scope, ScopeGuard, Telemetry, TelemetryBuilder, DEFAULT_MAX_SERIES};
+#[allow(deprecated)]
+pub use telemetry::Scope;
+pub use telemetry::{ScopeGuard, Scoped, Telemetry, TelemetryBuilder, DEFAULT_MAX_SERIES};

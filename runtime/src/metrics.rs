@@ -136,8 +136,88 @@ pub fn set_db_connections(used: u64, max: u64) {
 pub fn record_api_request(endpoint: &str, method: &str, status: Status, elapsed: Duration) {
     #[cfg(any(feature = "otel", feature = "redis"))]
     crate::context::with_recorder(|recorder| {
-        recorder.record_timed(SiteKind::ApiRequest, [endpoint, method], status, elapsed);
+        recorder.record_timed(
+            SiteKind::TrackApiRequest,
+            [endpoint, method],
+            status,
+            elapsed,
+        );
     });
+}
+
+/// Starts a request whose endpoint is known only at run time (the route a router matched):
+/// it is in flight (`ns_api_requests_in_flight`) until [`RequestGuard::finish`], and counted
+/// with its duration then. Dropped without `finish`, it counts as `panic` when the thread is
+/// unwinding and `cancelled` otherwise, as an annotated call does. The same series as
+/// `#[track_api_request]`, bounded in label sets.
+///
+/// ```
+/// use kansoku::Status;
+///
+/// let telemetry = kansoku::Telemetry::builder().namespace("shop").build().unwrap();
+/// let _scope = telemetry.enter();
+/// let request = kansoku::metrics::start_api_request("/shops/{id}", "GET");
+/// // … the handler runs …
+/// request.finish(Status::Ok);
+/// # #[cfg(feature = "otel")]
+/// assert!(telemetry.prometheus_text().contains(
+///     r#"shop_api_requests_total{endpoint="/shops/{id}",method="GET",status="ok"} 1"#
+/// ));
+/// ```
+#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+pub fn start_api_request(endpoint: &str, method: &str) -> RequestGuard {
+    RequestGuard {
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        started: crate::context::with_recorder(|recorder| {
+            let (state, bounds) =
+                recorder.labelled_series(SiteKind::TrackApiRequest, [endpoint, method]);
+            state.begin();
+            (state, bounds, std::time::Instant::now())
+        }),
+    }
+}
+
+/// A request in flight, made by [`start_api_request`].
+#[derive(Debug)]
+#[must_use = "a request is counted when it is finished or dropped"]
+pub struct RequestGuard {
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    started: Option<(
+        std::sync::Arc<crate::site::counters::TimedState>,
+        &'static crate::site::bounds::Bounds,
+        std::time::Instant,
+    )>,
+}
+
+impl RequestGuard {
+    /// The request ended with `status`.
+    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+    pub fn finish(mut self, status: Status) {
+        self.end(status);
+    }
+
+    #[cfg_attr(
+        not(any(feature = "otel", feature = "redis")),
+        allow(unused_variables, clippy::unused_self)
+    )]
+    fn end(&mut self, status: Status) {
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        if let Some((state, bounds, start)) = self.started.take() {
+            let nanos = crate::site::bounds::duration_nanos(start.elapsed());
+            state.end(status, bounds.index(nanos), nanos);
+        }
+    }
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        let status = if std::thread::panicking() {
+            Status::Panic
+        } else {
+            Status::Cancelled
+        };
+        self.end(status);
+    }
 }
 
 /// Records one query whose operation or table is known only at run time. The same series as
@@ -146,7 +226,12 @@ pub fn record_api_request(endpoint: &str, method: &str, status: Status, elapsed:
 pub fn record_db_query(operation: &str, table: &str, status: Status, elapsed: Duration) {
     #[cfg(any(feature = "otel", feature = "redis"))]
     crate::context::with_recorder(|recorder| {
-        recorder.record_timed(SiteKind::DbQuery, [operation, table], status, elapsed);
+        recorder.record_timed(
+            SiteKind::TrackDatabaseQuery,
+            [operation, table],
+            status,
+            elapsed,
+        );
     });
 }
 

@@ -708,3 +708,33 @@ async fn every_function_shape_records_its_real_outcome() {
         "no `cancelled` or other status for the inline body: {text}"
     );
 }
+
+/// A request whose route is known only at run time is in flight from its start, counted with
+/// its status at its end, and counted as cancelled when dropped unfinished.
+#[test]
+fn a_run_time_request_is_in_flight_until_it_ends() {
+    let t = telemetry("dyn");
+    let _current = t.enter();
+    let first = kansoku::metrics::start_api_request("/shops/{id}", "GET");
+    let second = kansoku::metrics::start_api_request("/shops/{id}", "GET");
+    let in_flight = r#"dyn_api_requests_in_flight{endpoint="/shops/{id}"}"#;
+    assert_eq!(value(&t.prometheus_text(), in_flight), 2.0);
+    first.finish(Status::Error);
+    drop(second);
+    let text = t.prometheus_text();
+    assert_eq!(value(&text, in_flight), 0.0);
+    assert_eq!(
+        value(
+            &text,
+            r#"dyn_api_requests_total{endpoint="/shops/{id}",method="GET",status="error"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"dyn_api_requests_total{endpoint="/shops/{id}",method="GET",status="cancelled"}"#
+        ),
+        1.0
+    );
+}

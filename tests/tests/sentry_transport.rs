@@ -587,3 +587,62 @@ async fn a_hand_made_transaction_inside_an_endpoint_is_its_child_span() {
         Some(root_span)
     );
 }
+
+const TRACE_ID: &str = "771a43a4192642f0b136d5159a501700";
+const CALLER_SPAN: &str = "a1b2c3d4e5f60718";
+
+/// An incoming `sentry-trace` puts the transaction in the caller's trace under the caller's
+/// span, and the caller's sampling decision stands whatever this side's rate.
+#[tokio::test]
+async fn a_transaction_continues_the_callers_trace_and_sampling() {
+    // sampled by the caller, at a rate of 0 here
+    let (t, transport) = telemetry(0.0, &[]);
+    t.scope(async {
+        let header = format!("{TRACE_ID}-{CALLER_SPAN}-1");
+        let transaction = kansoku::continue_transaction(
+            "http.server",
+            "GET /shops",
+            [("Sentry-Trace", header.as_str())],
+        );
+        transaction.bind(fetch_shops(false)).await.unwrap();
+        transaction.finish();
+    })
+    .await;
+    let first = sent(&t, &transport).await;
+    assert_eq!(first.transactions.len(), 1, "the caller sampled it");
+    let tx = &first.transactions[0];
+    let Some(Context::Trace(trace)) = tx.contexts.get("trace") else {
+        panic!("no trace context: {tx:?}");
+    };
+    assert_eq!(trace.trace_id.to_string(), TRACE_ID);
+    assert_eq!(
+        trace.parent_span_id.map(|id| id.to_string()).as_deref(),
+        Some(CALLER_SPAN)
+    );
+    assert_eq!(tx.spans.len(), 1, "the query is a child span");
+    assert_eq!(tx.spans[0].trace_id.to_string(), TRACE_ID);
+
+    // not sampled by the caller, at a rate of 1 here; and a malformed header is a new trace
+    let (t, transport) = telemetry(1.0, &[]);
+    t.scope(async {
+        let header = format!("{TRACE_ID}-{CALLER_SPAN}-0");
+        kansoku::continue_transaction("http.server", "GET /a", [("sentry-trace", header.as_str())])
+            .finish();
+        kansoku::continue_transaction("http.server", "GET /b", [("sentry-trace", "garbage")])
+            .finish();
+    })
+    .await;
+    let sent = sent(&t, &transport).await;
+    assert_eq!(
+        sent.transactions.len(),
+        1,
+        "only the one the caller did not refuse"
+    );
+    let tx = &sent.transactions[0];
+    assert_eq!(tx.name.as_deref(), Some("GET /b"));
+    let Some(Context::Trace(trace)) = tx.contexts.get("trace") else {
+        panic!("no trace context");
+    };
+    assert_ne!(trace.trace_id.to_string(), TRACE_ID);
+    assert_eq!(trace.parent_span_id, None);
+}

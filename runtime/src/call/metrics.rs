@@ -15,7 +15,7 @@ static NO_BOUNDS: Bounds = Bounds {
 
 /// Where one call records.
 #[derive(Debug)]
-enum Target {
+enum Counters {
     /// The site's own static counters (the process-wide recorder).
     Site,
     /// A test-local recorder's copy of the site's counters.
@@ -26,7 +26,7 @@ enum Target {
 #[derive(Debug)]
 pub(crate) struct Active {
     site: &'static Site,
-    target: Target,
+    counters: Counters,
     bounds: &'static Bounds,
     start: u64,
 }
@@ -34,54 +34,54 @@ pub(crate) struct Active {
 impl Active {
     #[inline(always)]
     pub(crate) fn start(site: &'static Site, type_name: Option<fn() -> &'static str>) -> Active {
-        if site.kind() == SiteKind::Endpoint {
+        if site.kind() == SiteKind::MonitorApiEndpoint {
             // An endpoint only counts errors, into the recorder current when one happens
             // (still inside the call's poll): nothing to look up or time on the way in.
             site.resolved_name(type_name);
             return Active {
                 site,
-                target: Target::Site,
+                counters: Counters::Site,
                 bounds: &NO_BOUNDS,
                 start: 0,
             };
         }
         site.ensure_registered(type_name);
-        let (target, recorder_bounds) = match local_recorder() {
-            None => (Target::Site, None),
+        let (counters, recorder_bounds) = match local_recorder() {
+            None => (Counters::Site, None),
             Some(recorder) => {
                 let bounds = recorder.config.bounds_for(site.kind());
                 match recorder.local_state(site) {
-                    Some(state) => (Target::Local(recorder, state), Some(bounds)),
+                    Some(state) => (Counters::Local(recorder, state), Some(bounds)),
                     // the process-wide recorder, entered explicitly
-                    None => (Target::Site, None),
+                    None => (Counters::Site, None),
                 }
             }
         };
         let bounds = recorder_bounds.unwrap_or_else(|| global_bounds(site.kind()));
-        match &target {
-            Target::Site => site.counters.state.begin(),
-            Target::Local(_, state) => state.begin(),
+        match &counters {
+            Counters::Site => site.counters.state.begin(),
+            Counters::Local(_, state) => state.begin(),
         }
         let start = clock().raw();
         Active {
             site,
-            target,
+            counters,
             bounds,
             start,
         }
     }
 
     fn state(&self) -> &TimedState {
-        match &self.target {
-            Target::Site => &self.site.counters.state,
-            Target::Local(_, state) => state,
+        match &self.counters {
+            Counters::Site => &self.site.counters.state,
+            Counters::Local(_, state) => state,
         }
     }
 
     /// The call ended so.
     #[inline(always)]
     pub(crate) fn end(self, ending: &Ending<'_>) {
-        if self.site.kind() == SiteKind::Endpoint {
+        if self.site.kind() == SiteKind::MonitorApiEndpoint {
             // an endpoint only counts its errors, by kind
             match ending {
                 Ending::Error(error) => self.record_error(error.short_type_name()),
@@ -99,9 +99,9 @@ impl Active {
     #[cold]
     #[inline(never)]
     fn record_error(&self, kind: &'static str) {
-        match &self.target {
-            Target::Local(recorder, _) => recorder.record_error(self.site.name(), kind),
-            Target::Site => {
+        match &self.counters {
+            Counters::Local(recorder, _) => recorder.record_error(self.site.name(), kind),
+            Counters::Site => {
                 with_recorder(|recorder| recorder.record_error(self.site.name(), kind));
             }
         }

@@ -8,6 +8,8 @@ use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use pin_project_lite::pin_project;
+
 #[cfg(any(feature = "otel", feature = "redis"))]
 mod metrics;
 
@@ -38,7 +40,7 @@ impl Site {
             #[cfg(any(feature = "otel", feature = "redis"))]
             active: ManuallyDrop::new(metrics::Active::start(self, type_name)),
             #[cfg(feature = "sentry")]
-            sentry: ManuallyDrop::new(crate::sentry::CallScope::start(self, type_name)),
+            sentry: ManuallyDrop::new(crate::sentry_backend::CallScope::start(self, type_name)),
         }
     }
 }
@@ -53,7 +55,7 @@ pub struct Call {
     #[cfg(any(feature = "otel", feature = "redis"))]
     active: ManuallyDrop<metrics::Active>,
     #[cfg(feature = "sentry")]
-    sentry: ManuallyDrop<Option<crate::sentry::CallScope>>,
+    sentry: ManuallyDrop<Option<crate::sentry_backend::CallScope>>,
 }
 
 impl Call {
@@ -84,7 +86,10 @@ impl Call {
     pub fn enter(&self) -> Entered {
         Entered {
             #[cfg(feature = "sentry")]
-            _sentry: self.sentry.as_ref().map(crate::sentry::CallScope::enter),
+            _sentry: self
+                .sentry
+                .as_ref()
+                .map(crate::sentry_backend::CallScope::enter),
         }
     }
 
@@ -151,7 +156,7 @@ impl Drop for Call {
 #[must_use = "the context is current only while the guard lives"]
 pub struct Entered {
     #[cfg(feature = "sentry")]
-    _sentry: Option<crate::sentry::call::Entered>,
+    _sentry: Option<crate::sentry_backend::call::Entered>,
 }
 
 /// A call whose body runs inline, made by [`Call::inline`].
@@ -191,15 +196,22 @@ impl Drop for Inline {
     }
 }
 
-/// The body of an annotated `async fn`, made by [`Call::bind`].
-#[must_use = "futures do nothing unless polled"]
-#[derive(Debug)]
-pub struct Bound<'a, F> {
-    #[cfg(feature = "sentry")]
-    call: &'a Call,
-    #[cfg(not(feature = "sentry"))]
-    call: PhantomData<&'a Call>,
-    future: F,
+/// What a [`Bound`] future holds of its call: the call itself where a backend enters it at
+/// each poll (Sentry), nothing otherwise.
+#[cfg(feature = "sentry")]
+type CallRef<'a> = &'a Call;
+#[cfg(not(feature = "sentry"))]
+type CallRef<'a> = PhantomData<&'a Call>;
+
+pin_project! {
+    /// The body of an annotated `async fn`, made by [`Call::bind`].
+    #[must_use = "futures do nothing unless polled"]
+    #[derive(Debug)]
+    pub struct Bound<'a, F> {
+        call: CallRef<'a>,
+        #[pin]
+        future: F,
+    }
 }
 
 impl<F: Future> Future for Bound<'_, F> {
@@ -207,16 +219,9 @@ impl<F: Future> Future for Bound<'_, F> {
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `future` is structurally pinned: `Bound` never moves it out, has no `Drop`
-        // impl, and is `Unpin` only when `F` is.
-        let this = unsafe { self.get_unchecked_mut() };
+        let this = self.project();
         #[cfg(feature = "sentry")]
-        let _entered = this
-            .call
-            .sentry
-            .as_ref()
-            .map(crate::sentry::CallScope::enter);
-        // SAFETY: as above.
-        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+        let _entered = this.call.enter();
+        this.future.poll(cx)
     }
 }

@@ -41,7 +41,7 @@ static DB_BOUNDS: AtomicPtr<Bounds> = AtomicPtr::new(std::ptr::null_mut());
 /// The process-wide histogram bounds for a kind of site (set by `install`, else the defaults).
 #[inline(always)]
 pub(crate) fn global_bounds(kind: SiteKind) -> &'static Bounds {
-    let slot = if kind == SiteKind::DbQuery {
+    let slot = if kind == SiteKind::TrackDatabaseQuery {
         &DB_BOUNDS
     } else {
         &API_BOUNDS
@@ -57,7 +57,7 @@ pub(crate) fn global_bounds(kind: SiteKind) -> &'static Bounds {
 fn default_bounds(kind: SiteKind) -> &'static Bounds {
     static API: OnceLock<&'static Bounds> = OnceLock::new();
     static DB: OnceLock<&'static Bounds> = OnceLock::new();
-    let (cell, seconds): (_, &[f64]) = if kind == SiteKind::DbQuery {
+    let (cell, seconds): (_, &[f64]) = if kind == SiteKind::TrackDatabaseQuery {
         (&DB, &DEFAULT_DB_BOUNDS)
     } else {
         (&API, &DEFAULT_API_BOUNDS)

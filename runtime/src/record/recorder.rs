@@ -22,8 +22,8 @@ pub(crate) struct RecorderConfig {
 impl RecorderConfig {
     pub(crate) fn bounds_for(&self, kind: SiteKind) -> &'static Bounds {
         match kind {
-            SiteKind::DbQuery => self.db_bounds,
-            SiteKind::ApiRequest | SiteKind::Endpoint => self.api_bounds,
+            SiteKind::TrackDatabaseQuery => self.db_bounds,
+            SiteKind::TrackApiRequest | SiteKind::MonitorApiEndpoint => self.api_bounds,
         }
     }
 }
@@ -128,13 +128,24 @@ impl Recorder {
         status: Status,
         elapsed: Duration,
     ) {
+        let (state, bounds) = self.labelled_series(kind, labels);
+        let nanos = duration_nanos(elapsed);
+        state.record(status, bounds.index(nanos), nanos);
+    }
+
+    /// The counters of the series labelled at run time `labels` (`[endpoint, method]`, or
+    /// `[operation, table]` for queries), made on first use within the label-set bound, and
+    /// its histogram bounds.
+    pub(crate) fn labelled_series(
+        &self,
+        kind: SiteKind,
+        labels: [&str; 2],
+    ) -> (Arc<TimedState>, &'static Bounds) {
         let (map, bounds) = match kind {
-            SiteKind::DbQuery => (&self.db, self.config.db_bounds),
+            SiteKind::TrackDatabaseQuery => (&self.db, self.config.db_bounds),
             _ => (&self.api, self.config.api_bounds),
         };
-        let nanos = duration_nanos(elapsed);
-        map.get(&labels, TimedState::new)
-            .record(status, bounds.index(nanos), nanos);
+        (map.get(&labels, TimedState::new), bounds)
     }
 
     /// The family `name`, made on first use. A later use with another kind or other label

@@ -138,13 +138,13 @@ impl Recorder {
         let (mut api, mut db) = (Timed::new(), Timed::new());
         self.for_each_site(|site, state| {
             let (target, key) = match site.attribute {
-                Attribute::ApiRequest { method, .. } => {
+                Attribute::TrackApiRequest { method, .. } => {
                     (&mut api, (site.name().to_owned(), method.to_owned()))
                 }
-                Attribute::DbQuery { operation, table } => {
+                Attribute::TrackDatabaseQuery { operation, table } => {
                     (&mut db, (operation.to_owned(), table.to_owned()))
                 }
-                Attribute::Endpoint { .. } => return,
+                Attribute::MonitorApiEndpoint { .. } => return,
             };
             let snap = state.snapshot(config.bounds_for(site.kind()));
             target.entry(key).or_default().merge(&snap);
@@ -180,7 +180,7 @@ mod tests {
         line: 1,
         is_method: false,
     };
-    static LIST_SHOPS: Site = Site::api_request(INFO, Some("/shops"), "GET");
+    static LIST_SHOPS: Site = Site::track_api_request(INFO, Some("/shops"), "GET");
 
     fn recorder(max_series: usize) -> Recorder {
         let bounds = |s: &[f64]| Bounds::new(s).unwrap().leak();
@@ -203,12 +203,17 @@ mod tests {
         state.begin(); // one call still running
         let ms = Duration::from_millis;
         recorder.record_timed(
-            SiteKind::ApiRequest,
+            SiteKind::TrackApiRequest,
             ["/shops", "GET"],
             Status::Error,
             ms(20),
         );
-        recorder.record_timed(SiteKind::DbQuery, ["select", "shops"], Status::Ok, ms(2));
+        recorder.record_timed(
+            SiteKind::TrackDatabaseQuery,
+            ["select", "shops"],
+            Status::Ok,
+            ms(2),
+        );
 
         let snap = recorder.snapshot();
         let shops = &snap.api[&("/shops".to_owned(), "GET".to_owned())];

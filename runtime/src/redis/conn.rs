@@ -15,13 +15,13 @@ pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where the backend connects: the flusher and the reader each open their own connections.
 #[derive(Clone)]
-pub(crate) enum Target {
+pub(crate) enum Server {
     Single(redis::Client),
     Cluster(Box<redis::cluster::ClusterClient>),
 }
 
-impl Target {
-    pub(crate) fn new(config: &RedisConfig) -> Result<Target, Error> {
+impl Server {
+    pub(crate) fn new(config: &RedisConfig) -> Result<Server, Error> {
         let invalid = |e: RedisError| Error::InvalidRedisUrl(e.to_string());
         if config.cluster || config.urls.len() > 1 {
             let client = redis::cluster::ClusterClient::builder(config.urls.clone())
@@ -30,12 +30,12 @@ impl Target {
                 .retries(1)
                 .build()
                 .map_err(invalid)?;
-            Ok(Target::Cluster(Box::new(client)))
+            Ok(Server::Cluster(Box::new(client)))
         } else {
             let url = &config.urls[0];
             let client = redis::Client::open(url.as_str())
                 .map_err(|e| Error::InvalidRedisUrl(format!("`{url}`: {e}")))?;
-            Ok(Target::Single(client))
+            Ok(Server::Single(client))
         }
     }
 }
@@ -47,9 +47,9 @@ pub(crate) enum Conn {
     Cluster(ClusterConnection),
 }
 
-pub(crate) async fn connect(target: &Target) -> Result<Conn, RedisError> {
+pub(crate) async fn connect(target: &Server) -> Result<Conn, RedisError> {
     match target {
-        Target::Single(client) => {
+        Server::Single(client) => {
             let config = redis::AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(IO_TIMEOUT))
                 .set_response_timeout(Some(IO_TIMEOUT));
@@ -58,7 +58,7 @@ pub(crate) async fn connect(target: &Target) -> Result<Conn, RedisError> {
                 .await?;
             Ok(Conn::Single(conn))
         }
-        Target::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
+        Server::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
     }
 }
 

@@ -14,7 +14,7 @@ use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{Batch, Layout, Pending};
-use super::conn::{connect, unix_secs, Conn, Target, IO_TIMEOUT};
+use super::conn::{connect, unix_secs, Conn, Server, IO_TIMEOUT};
 use crate::backend::HealthCell;
 use crate::record::Recorder;
 use crate::stats::Harvester;
@@ -36,7 +36,7 @@ pub(crate) enum Command {
 
 pub(crate) struct Flusher {
     recorder: Arc<Recorder>,
-    target: Target,
+    target: Server,
     layout: Arc<Layout>,
     instance: String,
     interval: Duration,
@@ -65,7 +65,7 @@ impl Flusher {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         recorder: Arc<Recorder>,
-        target: Target,
+        target: Server,
         layout: Arc<Layout>,
         instance: String,
         interval: Duration,

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::backend::{Backend, BackendHealth, BoxFuture, HealthCell};
 use crate::error::Error;
 use crate::record::Recorder;
-use conn::Target;
+use conn::Server;
 use flusher::{Command, Flusher};
 use read::Reader;
 
@@ -101,7 +101,7 @@ impl RedisBackend {
         if config.urls.is_empty() {
             return Ok(None);
         }
-        let target = Target::new(config)?;
+        let target = Server::new(config)?;
         let bucket_secs = config.bucket.as_secs().max(1);
         let ttl_secs = config.retention.as_secs().max(bucket_secs) + bucket_secs;
         let layout = batch::Layout::new(

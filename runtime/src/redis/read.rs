@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::batch::Layout;
-use super::conn::{connect, unix_secs, Conn, Target, IO_TIMEOUT};
+use super::conn::{connect, unix_secs, Conn, Server, IO_TIMEOUT};
 use super::snapshot::{assemble, bucket_keys, buckets_in, BucketTables};
 use super::{RealtimeError, RealtimeSnapshot};
 
@@ -16,7 +16,7 @@ use super::{RealtimeError, RealtimeSnapshot};
 pub(crate) struct Reader {
     /// The backend thread's runtime: reads run there, so the caller may use any runtime.
     runtime: tokio::runtime::Handle,
-    target: Target,
+    target: Server,
     layout: Arc<Layout>,
     /// The reader's own connection, opened on the first read and dropped after a failure.
     conn: Mutex<Option<Conn>>,
@@ -25,7 +25,7 @@ pub(crate) struct Reader {
 impl Reader {
     pub(crate) fn new(
         runtime: tokio::runtime::Handle,
-        target: Target,
+        target: Server,
         layout: Arc<Layout>,
     ) -> Reader {
         Reader {

@@ -36,11 +36,11 @@ pub struct FnInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SiteKind {
     /// `#[track_api_request]`
-    ApiRequest,
+    TrackApiRequest,
     /// `#[track_database_query]`
-    DbQuery,
+    TrackDatabaseQuery,
     /// `#[monitor_api_endpoint]`
-    Endpoint,
+    MonitorApiEndpoint,
 }
 
 /// Which attribute made a site, with its arguments.
@@ -49,17 +49,17 @@ pub enum SiteKind {
 #[cfg_attr(not(all(feature = "otel", feature = "sentry")), allow(dead_code))]
 pub(crate) enum Attribute {
     /// `#[track_api_request(method = …, endpoint = …)]`
-    ApiRequest {
+    TrackApiRequest {
         endpoint: Option<&'static str>,
         method: &'static str,
     },
     /// `#[track_database_query(operation, table)]`
-    DbQuery {
+    TrackDatabaseQuery {
         operation: &'static str,
         table: &'static str,
     },
     /// `#[monitor_api_endpoint(name = …, op = …)]`
-    Endpoint {
+    MonitorApiEndpoint {
         name: Option<&'static str>,
         op: Option<&'static str>,
     },
@@ -90,35 +90,39 @@ impl Site {
     }
 
     /// `#[track_api_request(method = …, endpoint = …)]`
-    pub const fn api_request(
+    pub const fn track_api_request(
         info: FnInfo,
         endpoint: Option<&'static str>,
         method: &'static str,
     ) -> Site {
-        Site::new(info, Attribute::ApiRequest { endpoint, method })
+        Site::new(info, Attribute::TrackApiRequest { endpoint, method })
     }
 
     /// `#[track_database_query(operation, table)]`
-    pub const fn db_query(info: FnInfo, operation: &'static str, table: &'static str) -> Site {
-        Site::new(info, Attribute::DbQuery { operation, table })
+    pub const fn track_database_query(
+        info: FnInfo,
+        operation: &'static str,
+        table: &'static str,
+    ) -> Site {
+        Site::new(info, Attribute::TrackDatabaseQuery { operation, table })
     }
 
     /// `#[monitor_api_endpoint(name = …, op = …)]`
-    pub const fn endpoint(
+    pub const fn monitor_api_endpoint(
         info: FnInfo,
         name: Option<&'static str>,
         op: Option<&'static str>,
     ) -> Site {
-        Site::new(info, Attribute::Endpoint { name, op })
+        Site::new(info, Attribute::MonitorApiEndpoint { name, op })
     }
 
     /// The attribute that made this site.
     #[inline(always)]
     pub const fn kind(&self) -> SiteKind {
         match self.attribute {
-            Attribute::ApiRequest { .. } => SiteKind::ApiRequest,
-            Attribute::DbQuery { .. } => SiteKind::DbQuery,
-            Attribute::Endpoint { .. } => SiteKind::Endpoint,
+            Attribute::TrackApiRequest { .. } => SiteKind::TrackApiRequest,
+            Attribute::TrackDatabaseQuery { .. } => SiteKind::TrackDatabaseQuery,
+            Attribute::MonitorApiEndpoint { .. } => SiteKind::MonitorApiEndpoint,
         }
     }
 
@@ -134,9 +138,9 @@ impl Site {
     pub(crate) fn resolved_name(&self, type_name: Option<fn() -> &'static str>) -> &'static str {
         self.name.get_or_init(|| {
             let given = match self.attribute {
-                Attribute::ApiRequest { endpoint, .. } => endpoint,
-                Attribute::Endpoint { name, .. } => name,
-                Attribute::DbQuery { .. } => None,
+                Attribute::TrackApiRequest { endpoint, .. } => endpoint,
+                Attribute::MonitorApiEndpoint { name, .. } => name,
+                Attribute::TrackDatabaseQuery { .. } => None,
             };
             if let Some(given) = given {
                 return given;

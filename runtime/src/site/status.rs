@@ -1,7 +1,11 @@
 use std::fmt;
 
 /// How a call ended: the `status` label of the request and query counters.
+///
+/// Non-exhaustive: a later version may tell more endings apart (a timeout, say); match with a
+/// `_` arm, and iterate [`Status::ALL`] rather than assume four.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Status {
     /// It returned, and not an `Err`.
     Ok,
@@ -15,7 +19,11 @@ pub enum Status {
 
 impl Status {
     /// Every status, in label order.
-    pub const ALL: [Status; 4] = [Status::Ok, Status::Error, Status::Panic, Status::Cancelled];
+    pub const ALL: [Status; Status::COUNT] =
+        [Status::Ok, Status::Error, Status::Panic, Status::Cancelled];
+
+    /// How many statuses there are: the rows a counter keeps.
+    pub(crate) const COUNT: usize = 4;
 
     /// The label value: `ok`, `error`, `panic` or `cancelled`.
     pub const fn as_str(self) -> &'static str {

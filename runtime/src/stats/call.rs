@@ -35,8 +35,8 @@ pub struct RealtimeSnapshot {
 pub struct CallStats {
     /// Calls that ended, whatever their status.
     pub requests: u64,
-    /// Calls by [`Status`], indexed like [`Status::ALL`]: ok, error, panic, cancelled.
-    pub by_status: [u64; 4],
+    /// Calls by status, indexed like `Status::ALL`; read with [`CallStats::calls`].
+    pub(crate) by_status: [u64; Status::COUNT],
     /// Calls that returned `Err` or panicked.
     pub errors: u64,
     /// `errors / requests` (0 without requests).

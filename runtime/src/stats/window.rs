@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::{CallStats, Harvester, RealtimeSnapshot, SeriesKey, Values};
 use crate::record::{Bounds, Recorder, Snapshot};
+use crate::site::Status;
 
 /// How often the sampler reads the store: the granularity of a window's start.
 pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(5);
@@ -186,7 +187,7 @@ fn assemble(
 /// statistics; every bucket is listed, empty ones too.
 fn call_stats(values: &[u64], bounds: &Bounds, window: Duration) -> CallStats {
     let mut stats = CallStats::default();
-    let (by_status, rest) = values.split_at(4.min(values.len()));
+    let (by_status, rest) = values.split_at(Status::COUNT.min(values.len()));
     stats.by_status.copy_from_slice(by_status);
     if let Some((sum, buckets)) = rest.split_last() {
         stats.sum_nanos = *sum;

@@ -14,7 +14,7 @@ use crate::record::Recorder;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BackendConfigs {
     #[cfg(feature = "sentry")]
-    pub(crate) sentry: crate::sentry::SentryConfig,
+    pub(crate) sentry: crate::sentry_backend::SentryConfig,
     #[cfg(feature = "redis")]
     pub(crate) redis: crate::redis::RedisConfig,
 }
@@ -62,7 +62,7 @@ pub(crate) fn start(
         builder.service_name.as_deref(),
     )?));
     #[cfg(feature = "sentry")]
-    match crate::sentry::SentryBackend::new(
+    match crate::sentry_backend::SentryBackend::new(
         &builder.backends.sentry,
         builder.release.as_deref(),
         builder.environment.as_deref(),

@@ -9,7 +9,7 @@ mod prometheus;
 #[cfg(feature = "redis")]
 mod realtime;
 #[cfg(feature = "sentry")]
-mod sentry;
+mod sentry_backend;
 
 pub use builder::{TelemetryBuilder, DEFAULT_MAX_SERIES};
 
@@ -19,6 +19,8 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
+
+use pin_project_lite::pin_project;
 
 use crate::backend::BackendHealth;
 use crate::context::{Context, LocalGuard};
@@ -168,8 +170,8 @@ impl Telemetry {
 
     /// Makes this instance the current one whenever `future` is polled, on any thread. Tasks
     /// it spawns need their own `scope`.
-    pub fn scope<F: Future>(&self, future: F) -> Scope<F> {
-        Scope {
+    pub fn scope<F: Future>(&self, future: F) -> Scoped<F> {
+        Scoped {
             future,
             telemetry: self.clone(),
         }
@@ -225,28 +227,35 @@ impl fmt::Debug for ScopeGuard {
     }
 }
 
-/// A future that records into one [`Telemetry`]; made by [`Telemetry::scope`].
-#[must_use = "futures do nothing unless polled"]
-pub struct Scope<F> {
-    future: F,
-    telemetry: Telemetry,
-}
-
-impl<F> fmt::Debug for Scope<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scope").finish_non_exhaustive()
+pin_project! {
+    /// A future that records into one [`Telemetry`]; made by [`Telemetry::scope`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Scoped<F> {
+        #[pin]
+        future: F,
+        telemetry: Telemetry,
     }
 }
 
-impl<F: Future> Future for Scope<F> {
+/// The former name of [`Scoped`]: it is a future, not a Sentry scope.
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed `Scoped`: it is a future, not a Sentry scope"
+)]
+pub type Scope<F> = Scoped<F>;
+
+impl<F> fmt::Debug for Scoped<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scoped").finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        // SAFETY: `future` is structurally pinned: it is never moved out of `self`, and
-        // `Scope` has no `Drop` impl nor `Unpin` impl that would let it move.
-        let this = unsafe { self.get_unchecked_mut() };
+        let this = self.project();
         let _guard = this.telemetry.enter();
-        // SAFETY: see above.
-        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+        this.future.poll(cx)
     }
 }

@@ -24,7 +24,7 @@ mod trace;
 
 pub(crate) use call::CallScope;
 pub(crate) use capture::{capture_error_event, capture_message_event, install_panic_hook};
-pub(crate) use trace::TraceSpan;
+pub(crate) use trace::{Incoming, TraceSpan};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use sentry::protocol::{Context, SpanStatus, User, Value};
 
-use super::trace::{SpanHandle, TraceSpan};
+use super::trace::{Incoming, SpanHandle, TraceSpan};
 use super::SentryBackend;
 use crate::context::Context as TelemetryContext;
 use crate::site::{Attribute, Ending, FnInfo, Site, SiteKind};
@@ -106,7 +106,7 @@ impl BackendRef {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ScopeKind {
     /// `#[monitor_api_endpoint]`: owns a scope and, when sampled, a transaction or span.
-    Endpoint,
+    Monitored,
     /// `#[track_database_query]` inside a sampled call: a child span only.
     Query,
     /// `kansoku::start_transaction`: owns a scope and a transaction.
@@ -152,6 +152,11 @@ impl Drop for Entered {
     }
 }
 
+/// Whether a monitored call or transaction is current here (a new one then joins it).
+pub(crate) fn in_transaction() -> bool {
+    with_owner(|_| ()).is_some()
+}
+
 /// Calls `f` with the innermost current scope that owns a scope of its own: an endpoint, a
 /// hand-made transaction or a carried scope, not a query's span.
 pub(crate) fn with_owner<R>(mut f: impl FnMut(&CallScope) -> R) -> Option<R> {
@@ -187,8 +192,12 @@ impl Trace {
 
     #[cold]
     #[inline(never)]
-    fn root(name: Cow<'static, str>, op: Cow<'static, str>) -> Box<Trace> {
-        Trace::owning(TraceSpan::root(name, op))
+    fn root(
+        name: Cow<'static, str>,
+        op: Cow<'static, str>,
+        incoming: Option<&Incoming>,
+    ) -> Box<Trace> {
+        Trace::owning(TraceSpan::root(name, op, incoming))
     }
 
     #[cold]
@@ -212,13 +221,29 @@ impl Trace {
             None => {
                 let backend = BackendRef::current()?;
                 let trace = if backend.sample(&name, &op) {
-                    Some(Trace::root(name, op))
+                    Some(Trace::root(name, op, None))
                 } else {
                     None
                 };
                 Some((trace, backend))
             }
         }
+    }
+
+    /// As [`Trace::open`] for a transaction that continues a caller's trace: its root joins
+    /// `incoming`'s trace under the caller's span, and the caller's sampling decision stands
+    /// when it made one (else this side samples as usual).
+    pub(crate) fn open_continuing(
+        name: Cow<'static, str>,
+        op: Cow<'static, str>,
+        incoming: &Incoming,
+    ) -> Option<(Option<Box<Trace>>, BackendRef)> {
+        let backend = BackendRef::current()?;
+        let sampled = incoming
+            .sampled
+            .unwrap_or_else(|| backend.sample(&name, &op));
+        let trace = sampled.then(|| Trace::root(name, op, Some(incoming)));
+        Some((trace, backend))
     }
 
     /// Only the span to parent under (a carried scope).
@@ -260,11 +285,11 @@ impl CallScope {
         type_name: Option<fn() -> &'static str>,
     ) -> Option<CallScope> {
         match site.kind() {
-            SiteKind::ApiRequest => None,
-            SiteKind::Endpoint => Self::start_endpoint(site, type_name),
+            SiteKind::TrackApiRequest => None,
+            SiteKind::MonitorApiEndpoint => Self::start_endpoint(site, type_name),
             // the common case, no call being polled here, is one thread-local read
-            SiteKind::DbQuery if CURRENT.with(Cell::get).is_null() => None,
-            SiteKind::DbQuery => Self::start_query(site),
+            SiteKind::TrackDatabaseQuery if CURRENT.with(Cell::get).is_null() => None,
+            SiteKind::TrackDatabaseQuery => Self::start_query(site),
         }
     }
 
@@ -275,13 +300,13 @@ impl CallScope {
     ) -> Option<CallScope> {
         let name = site.resolved_name(type_name);
         let op = match site.attribute {
-            Attribute::Endpoint { op: Some(op), .. } => op,
+            Attribute::MonitorApiEndpoint { op: Some(op), .. } => op,
             _ => "http.server",
         };
         let (trace, backend) = Trace::open(name.into(), op.into())?;
         Some(CallScope::new(
             backend,
-            ScopeKind::Endpoint,
+            ScopeKind::Monitored,
             name,
             Some(&site.info),
             trace,
@@ -296,7 +321,7 @@ impl CallScope {
                 .span_handle()
                 .map(|span| (span, scope.backend.clone()))
         })?;
-        let Attribute::DbQuery { operation, table } = site.attribute else {
+        let Attribute::TrackDatabaseQuery { operation, table } = site.attribute else {
             return None;
         };
         let mut span = parent.child(
@@ -355,7 +380,7 @@ impl CallScope {
     /// The call ended so: an endpoint captures its error or panic, then the span ends.
     #[inline]
     pub(crate) fn end_call(self, ending: &Ending<'_>) {
-        if self.kind == ScopeKind::Endpoint {
+        if self.kind == ScopeKind::Monitored {
             match ending {
                 Ending::Error(error) => {
                     let _entered = self.enter();

@@ -15,6 +15,8 @@ use super::SentryBackend;
 #[derive(Debug)]
 pub(crate) struct TxRecord {
     pub(crate) trace_id: [u8; 16],
+    /// The caller's span when the transaction continues an incoming trace.
+    remote_parent: Option<[u8; 8]>,
     /// Children that have finished, in Sentry's form.
     spans: Mutex<Vec<protocol::Span>>,
 }
@@ -76,14 +78,25 @@ pub(crate) struct Finished {
 }
 
 impl TraceSpan {
-    /// The root of a new transaction (a new trace).
-    pub(crate) fn root(name: Cow<'static, str>, op: Cow<'static, str>) -> TraceSpan {
-        let mut trace_id = [0; 16];
-        trace_id[..8].copy_from_slice(&random_u64().to_be_bytes());
-        trace_id[8..].copy_from_slice(&random_u64().to_be_bytes());
+    /// The root of a new transaction: in a new trace, or in the caller's when `incoming`.
+    pub(crate) fn root(
+        name: Cow<'static, str>,
+        op: Cow<'static, str>,
+        incoming: Option<&Incoming>,
+    ) -> TraceSpan {
+        let trace_id = incoming.map_or_else(
+            || {
+                let mut trace_id = [0; 16];
+                trace_id[..8].copy_from_slice(&random_u64().to_be_bytes());
+                trace_id[8..].copy_from_slice(&random_u64().to_be_bytes());
+                trace_id
+            },
+            |incoming| incoming.trace_id,
+        );
         TraceSpan {
             tx: Arc::new(TxRecord {
                 trace_id,
+                remote_parent: incoming.map(|incoming| incoming.parent_span_id),
                 spans: Mutex::new(Vec::new()),
             }),
             span_id: new_span_id(),
@@ -198,6 +211,7 @@ fn envelope(done: Finished, client: &sentry::Client) -> protocol::Envelope {
     let trace = TraceContext {
         trace_id: TraceId::from(root.tx.trace_id),
         span_id: SpanId::from(root.span_id),
+        parent_span_id: root.tx.remote_parent.map(SpanId::from),
         op: Some(root.op.into_owned()),
         status: Some(status),
         data: root.data.into_iter().collect(),
@@ -224,4 +238,79 @@ fn envelope(done: Finished, client: &sentry::Client) -> protocol::Envelope {
     let mut envelope = protocol::Envelope::new();
     envelope.add_item(transaction);
     envelope
+}
+
+/// A trace a caller started, from its `sentry-trace` header: `TRACE_ID-SPAN_ID[-SAMPLED]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Incoming {
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) parent_span_id: [u8; 8],
+    /// The caller's sampling decision, honoured when present.
+    pub(crate) sampled: Option<bool>,
+}
+
+impl Incoming {
+    /// Parses a `sentry-trace` header value; `None` if it is malformed (a new trace starts).
+    pub(crate) fn parse(header: &str) -> Option<Incoming> {
+        let mut parts = header.trim().split('-');
+        let trace_id = hex::<16>(parts.next()?)?;
+        let parent_span_id = hex::<8>(parts.next()?)?;
+        let sampled = match parts.next() {
+            None => None,
+            Some("1") => Some(true),
+            Some("0") => Some(false),
+            Some(_) => return None,
+        };
+        if parts.next().is_some() || trace_id == [0; 16] || parent_span_id == [0; 8] {
+            return None;
+        }
+        Some(Incoming {
+            trace_id,
+            parent_span_id,
+            sampled,
+        })
+    }
+}
+
+fn hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0; N];
+    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Incoming;
+
+    #[test]
+    fn sentry_trace_headers_parse_or_are_refused() {
+        let incoming =
+            Incoming::parse("771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-1").unwrap();
+        assert_eq!(incoming.trace_id[0], 0x77);
+        assert_eq!(incoming.parent_span_id[7], 0x18);
+        assert_eq!(incoming.sampled, Some(true));
+        assert_eq!(
+            Incoming::parse("771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718")
+                .unwrap()
+                .sampled,
+            None
+        );
+        for bad in [
+            "",
+            "771a43a4192642f0b136d5159a501700",
+            "771a43a4192642f0b136d5159a50170-a1b2c3d4e5f60718-1",
+            "771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-2",
+            "zz1a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-1",
+            "00000000000000000000000000000000-a1b2c3d4e5f60718-1",
+            "771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-1-x",
+        ] {
+            assert_eq!(Incoming::parse(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -17,7 +17,7 @@ fn decorate(event: &mut Event<'static>) -> Option<super::call::SharedScope> {
         event.tags.insert("function".into(), function);
     }
     if let Some(name) =
-        find_current(|scope| (scope.kind == ScopeKind::Endpoint).then_some(scope.name))
+        find_current(|scope| (scope.kind == ScopeKind::Monitored).then_some(scope.name))
     {
         event.transaction.get_or_insert_with(|| name.to_owned());
     }
@@ -180,7 +180,7 @@ pub(crate) fn install_panic_hook() {
         std::panic::set_hook(Box::new(move |info| {
             let message = panic_message(info);
             let in_endpoint = find_current(|scope| {
-                matches!(scope.kind, ScopeKind::Endpoint).then(|| {
+                matches!(scope.kind, ScopeKind::Monitored).then(|| {
                     let mut data = scope
                         .shared_scope()
                         .lock()

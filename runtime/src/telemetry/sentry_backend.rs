@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::sentry::{SentryBackend, SentryConfig};
+use crate::sentry_backend::{SentryBackend, SentryConfig};
 use crate::{Telemetry, TelemetryBuilder};
 
 impl TelemetryBuilder {
