@@ -18,7 +18,7 @@ const CALLS: u64 = 50_000;
 
 #[kansoku::track_api_request(method = "PUT", endpoint = "/hammer")]
 fn hammer(n: u64) -> Result<u64, std::io::Error> {
-    if n % 7 == 0 {
+    if n.is_multiple_of(7) {
         return Err(std::io::Error::other("every seventh call fails"));
     }
     Ok(n)
@@ -26,7 +26,7 @@ fn hammer(n: u64) -> Result<u64, std::io::Error> {
 
 /// Whether call `i` of thread `t` fails, for both series.
 fn fails(t: u64, i: u64) -> bool {
-    (t * CALLS + i) % 7 == 0
+    (t * CALLS + i).is_multiple_of(7)
 }
 
 /// The duration thread `t` reports for its call `i` of the labelled series: one per bucket of
