@@ -8,6 +8,8 @@ pub(crate) mod bounds;
 pub(crate) mod counters;
 mod outcome;
 mod status;
+#[cfg(any(feature = "otel", feature = "redis"))]
+mod stripes;
 
 pub use outcome::{
     classify, classify_type, ClassifyError, ClassifyOther, ClassifyOtherType, ClassifyResult,
