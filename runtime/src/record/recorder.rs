@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::labels::LabelMap;
 use crate::site::bounds::{duration_nanos, Bounds};
 use crate::site::counters::{for_each_global_site, TimedState};
+use crate::site::Status;
 use crate::site::{Site, SiteKind};
-use crate::Status;
 
 /// What a recorder needs from the builder.
 #[derive(Debug, Clone)]

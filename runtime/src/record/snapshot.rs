@@ -170,8 +170,8 @@ mod tests {
 
     use super::*;
     use crate::record::{RecorderConfig, DEFAULT_API_BOUNDS, DEFAULT_DB_BOUNDS};
+    use crate::site::Status;
     use crate::site::{FnInfo, Site, SiteKind};
-    use crate::Status;
 
     const INFO: FnInfo = FnInfo {
         function: "list_shops",

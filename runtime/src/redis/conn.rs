@@ -8,7 +8,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::RedisError;
 
 use super::RedisConfig;
-use crate::Error;
+use crate::error::Error;
 
 /// How long one connection attempt, and one reply, may take.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(2);

@@ -64,6 +64,19 @@ pub(crate) struct ScopeData {
 
 pub(crate) type SharedScope = Arc<Mutex<ScopeData>>;
 
+/// The installed telemetry's Sentry backend. Looked up among its backends once, then one load:
+/// every monitored call asks. Nothing is cached before `install` (there is no global context
+/// then), and the installed context never changes after.
+#[inline]
+fn installed() -> Option<&'static SentryBackend> {
+    static INSTALLED: OnceLock<Option<&'static SentryBackend>> = OnceLock::new();
+    if let Some(found) = INSTALLED.get() {
+        return *found;
+    }
+    let context = crate::context::global()?;
+    *INSTALLED.get_or_init(|| context.backend::<SentryBackend>())
+}
+
 /// Which backend a call reports to: the installed one is borrowed for the process's life.
 #[derive(Debug, Clone)]
 pub(crate) enum BackendRef {
@@ -89,9 +102,7 @@ impl BackendRef {
             Some(context) => context
                 .backend_arc::<SentryBackend>()
                 .map(BackendRef::Local),
-            None => crate::context::global()?
-                .backend::<SentryBackend>()
-                .map(BackendRef::Global),
+            None => installed().map(BackendRef::Global),
         }
     }
 
@@ -378,26 +389,31 @@ impl CallScope {
     }
 
     /// The call ended so: an endpoint captures its error or panic, then the span ends.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn end_call(self, ending: &Ending<'_>) {
-        if self.kind == ScopeKind::Monitored {
-            match ending {
-                Ending::Error(error) => {
-                    let _entered = self.enter();
-                    super::capture::capture_outcome_error(&self, error);
-                }
-                Ending::Panic => {
-                    let _entered = self.enter();
-                    super::capture::capture_panic(&self);
-                }
-                Ending::Ok | Ending::Cancelled => {}
-            }
-        }
-        self.end(match ending {
+        let status = match ending {
             Ending::Ok => SpanStatus::Ok,
-            Ending::Error(_) | Ending::Panic => SpanStatus::InternalError,
             Ending::Cancelled => SpanStatus::Cancelled,
-        });
+            Ending::Error(_) | Ending::Panic => {
+                if self.kind == ScopeKind::Monitored {
+                    self.capture(ending);
+                }
+                SpanStatus::InternalError
+            }
+        };
+        self.end(status);
+    }
+
+    /// A monitored call's error or panic, captured with the call's scope.
+    #[cold]
+    #[inline(never)]
+    fn capture(&self, ending: &Ending<'_>) {
+        let _entered = self.enter();
+        match ending {
+            Ending::Error(error) => super::capture::capture_outcome_error(self, error),
+            Ending::Panic => super::capture::capture_panic(self),
+            Ending::Ok | Ending::Cancelled => {}
+        }
     }
 
     /// Ends a hand-made transaction.

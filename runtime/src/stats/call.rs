@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::Status;
+use crate::site::Status;
 
 /// What was recorded over a recent window: by every instance writing to the same Redis and
 /// namespace (`Realtime::snapshot`, feature `redis`), or by this instance alone
