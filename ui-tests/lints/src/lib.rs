@@ -155,3 +155,25 @@ pub async fn needless_return_later(x: u8) -> u8 {
 pub async fn only_return() -> u8 { // hidden: clippy::unused_async
     return 1; // hidden: clippy::needless_return added: clippy::diverging_sub_expression
 }
+
+// Known differences in the user's own statements (README "Known limits"). The argument is
+// borrowed by the closure the body runs in, and clippy then sees that `&Vec` could be a slice
+// (plain, the deref coercion at the return hides it from clippy).
+#[cfg_attr(feature = "annotated", kansoku::track_api_request)]
+pub fn as_slice(v: &Vec<u8>) -> &[u8] { // added: clippy::ptr_arg
+    v
+}
+
+// clippy::useless_format is not reported in a sync body
+#[cfg_attr(feature = "annotated", kansoku::track_api_request)]
+pub fn formatted(c: bool) -> String {
+    format!("{}", if c { "a" } else { "b" }) // hidden: clippy::useless_format
+}
+
+// clippy::redundant_locals is not reported in an async body: the argument is moved into the
+// block the body runs in, so rebinding it there is a move, not a no-op
+#[cfg_attr(feature = "annotated", kansoku::track_api_request)]
+pub async fn relocal(n: u8) -> u8 {
+    let n = n; // hidden: clippy::redundant_locals
+    ready(n).await
+}
