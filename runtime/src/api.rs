@@ -242,19 +242,7 @@ fn span_status(status: Status) -> sentry::protocol::SpanStatus {
 pub fn start_transaction(op: &str, name: &str) -> Transaction {
     #[cfg(feature = "sentry")]
     {
-        let Some((trace, backend)) = Trace::open(name.to_owned().into(), op.to_owned().into())
-        else {
-            return Transaction {
-                scope: None,
-                status: Status::Ok,
-            };
-        };
-        // the transaction's name lives in its span; `name` on a scope only names endpoints
-        let scope = CallScope::new(backend, ScopeKind::Transaction, "", None, trace);
-        Transaction {
-            scope: Some(Box::new(scope)),
-            status: Status::Ok,
-        }
+        Transaction::opened(Trace::open(name.to_owned().into(), op.to_owned().into()))
     }
     #[cfg(not(feature = "sentry"))]
     {
@@ -290,19 +278,11 @@ pub fn continue_transaction<'a>(
         else {
             return start_transaction(op, name);
         };
-        let Some((trace, backend)) =
-            Trace::open_continuing(name.to_owned().into(), op.to_owned().into(), &incoming)
-        else {
-            return Transaction {
-                scope: None,
-                status: Status::Ok,
-            };
-        };
-        let scope = CallScope::new(backend, ScopeKind::Transaction, "", None, trace);
-        Transaction {
-            scope: Some(Box::new(scope)),
-            status: Status::Ok,
-        }
+        Transaction::opened(Trace::open_continuing(
+            name.to_owned().into(),
+            op.to_owned().into(),
+            &incoming,
+        ))
     }
     #[cfg(not(feature = "sentry"))]
     {
@@ -329,6 +309,25 @@ pub struct Span {
 }
 
 impl Transaction {
+    /// The transaction of the span `Trace::open…` opened, if a Sentry backend is current.
+    #[cfg(feature = "sentry")]
+    fn opened(opened: Option<(Option<Box<Trace>>, BackendRef)>) -> Transaction {
+        // the transaction's name lives in its span; `name` on a scope only names endpoints
+        let scope = opened.map(|(trace, backend)| {
+            Box::new(CallScope::new(
+                backend,
+                ScopeKind::Transaction,
+                "",
+                None,
+                trace,
+            ))
+        });
+        Transaction {
+            scope,
+            status: Status::Ok,
+        }
+    }
+
     /// Starts a child span of this transaction.
     #[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
     pub fn start_child(&self, op: &str, description: &str) -> Span {
