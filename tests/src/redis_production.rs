@@ -55,7 +55,7 @@ impl Certificates {
         std::fs::write(
             dir.path().join("san.ext"),
             "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
-             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n",
         )
         .expect("write the extension file");
         openssl(&[
@@ -104,19 +104,7 @@ impl TlsRedis {
     /// When `redis-server` is missing, built without TLS, or does not come up.
     pub fn start(certificates: &Certificates) -> TlsRedis {
         let tls_port = free_port(false);
-        let args = [
-            "--tls-port".to_owned(),
-            tls_port.to_string(),
-            "--tls-cert-file".to_owned(),
-            certificates.file("server.pem"),
-            "--tls-key-file".to_owned(),
-            certificates.file("server.key"),
-            "--tls-ca-cert-file".to_owned(),
-            certificates.file("ca.pem"),
-            "--tls-auth-clients".to_owned(),
-            "no".to_owned(),
-        ];
-        let server = RedisServer::start_args(&args);
+        let server = RedisServer::start_args(&tls_args(certificates, tls_port));
         TlsRedis { server, tls_port }
     }
 
@@ -126,13 +114,106 @@ impl TlsRedis {
     }
 }
 
-/// A master, one replica and three Sentinels watching them under the name `mymaster`.
+/// A Redis Cluster of three masters speaking TLS to clients and to each other
+/// (`tls-cluster yes`), each also on a plain port for the test's own raw reads.
+#[derive(Debug)]
+pub struct TlsCluster {
+    nodes: Vec<TlsRedis>,
+}
+
+impl TlsCluster {
+    /// Starts three nodes, joins them over TLS with `redis-cli --tls --cluster create`, and
+    /// waits until the cluster is `ok` on every node.
+    ///
+    /// # Panics
+    /// When a tool is missing or the cluster does not form.
+    pub fn start(certificates: &Certificates) -> TlsCluster {
+        let nodes: Vec<TlsRedis> = (0..3)
+            .map(|_| {
+                let tls_port = free_port(false);
+                let mut args = tls_args(certificates, tls_port);
+                args.extend(
+                    [
+                        "--tls-cluster",
+                        "yes",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "5000",
+                    ]
+                    .map(str::to_owned),
+                );
+                let server = RedisServer::start_on(free_port(true), &args);
+                TlsRedis { server, tls_port }
+            })
+            .collect();
+        // `timeout`: redis-cli waits forever for nodes that cannot meet
+        let output = Command::new(required_tool("timeout"))
+            .arg("60")
+            .arg(required_tool("redis-cli"))
+            .args(["--tls", "--cacert", &certificates.file("ca.pem")])
+            .args(["--cluster", "create"])
+            .args(nodes.iter().map(|n| format!("127.0.0.1:{}", n.tls_port)))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            output.status.success(),
+            "redis-cli --tls --cluster create failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for node in &nodes {
+            wait_for(Duration::from_secs(30), "the TLS cluster to be ok", || {
+                inline(node.server.port(), "CLUSTER INFO")
+                    .is_some_and(|info| info.contains("cluster_state:ok"))
+            });
+        }
+        TlsCluster { nodes }
+    }
+
+    /// `rediss://` URLs of the nodes, for kansoku.
+    pub fn tls_urls(&self) -> Vec<String> {
+        self.nodes.iter().map(TlsRedis::tls_url).collect()
+    }
+
+    /// Plain `redis://` URLs of the nodes, for the test's raw reads.
+    pub fn plain_urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.server.url()).collect()
+    }
+}
+
+fn tls_args(certificates: &Certificates, tls_port: u16) -> Vec<String> {
+    [
+        "--tls-port".to_owned(),
+        tls_port.to_string(),
+        "--tls-cert-file".to_owned(),
+        certificates.file("server.pem"),
+        "--tls-key-file".to_owned(),
+        certificates.file("server.key"),
+        "--tls-ca-cert-file".to_owned(),
+        certificates.file("ca.pem"),
+        "--tls-auth-clients".to_owned(),
+        "no".to_owned(),
+    ]
+    .to_vec()
+}
+
+/// A master, one replica and three Sentinels watching them under the name `mymaster`; with
+/// TLS, the Sentinels speak only TLS and reach the master and replica over TLS too (the master
+/// and replica keep a plain port for the test's own raw reads).
 #[derive(Debug)]
 pub struct SentinelSet {
     /// The first master (killed by the failover test).
     pub master: RedisServer,
     /// Its replica, promoted by the failover.
     pub replica: RedisServer,
+    /// The port the Sentinels know the replica by (its TLS port with TLS).
+    replica_port: u16,
+    /// The CA, when the set speaks TLS.
+    ca: Option<String>,
     sentinels: Vec<SentinelProcess>,
 }
 
@@ -154,51 +235,72 @@ impl Drop for SentinelProcess {
 pub const MASTER_NAME: &str = "mymaster";
 
 impl SentinelSet {
-    /// Starts the five processes and waits until every Sentinel knows the replica and the
-    /// other two Sentinels (so a failover can be agreed on).
+    /// Starts the five processes on plain TCP and waits until every Sentinel knows the
+    /// replica and the other two Sentinels (so a failover can be agreed on).
     ///
     /// # Panics
     /// When a process does not come up or the Sentinels do not find each other.
     pub fn start() -> SentinelSet {
-        let master = RedisServer::start();
-        let replica = RedisServer::start_args(&[
-            "--replicaof".to_owned(),
-            "127.0.0.1".to_owned(),
-            master.port().to_string(),
-        ]);
+        SentinelSet::start_with(None)
+    }
+
+    /// [`SentinelSet::start`], everything over TLS with `certificates`.
+    ///
+    /// # Panics
+    /// As [`SentinelSet::start`].
+    pub fn start_tls(certificates: &Certificates) -> SentinelSet {
+        SentinelSet::start_with(Some(certificates))
+    }
+
+    fn start_with(certificates: Option<&Certificates>) -> SentinelSet {
+        let (master, master_port) = data_node(certificates, None);
+        let (replica, replica_port) = data_node(certificates, Some(master_port));
         wait_for(Duration::from_secs(20), "the replica to sync", || {
             inline(replica.port(), "INFO replication")
                 .is_some_and(|info| info.contains("master_link_status:up"))
         });
-        let sentinels: Vec<SentinelProcess> =
-            (0..3).map(|_| spawn_sentinel(master.port())).collect();
-        for sentinel in &sentinels {
+        let ca = certificates.map(|c| c.file("ca.pem"));
+        let sentinels: Vec<SentinelProcess> = (0..3)
+            .map(|_| spawn_sentinel(master_port, certificates))
+            .collect();
+        let set = SentinelSet {
+            master,
+            replica,
+            replica_port,
+            ca,
+            sentinels,
+        };
+        for sentinel in &set.sentinels {
             wait_for(
                 Duration::from_secs(30),
                 "the Sentinels to find each other",
                 || {
-                    let others =
-                        inline(sentinel.port, &format!("SENTINEL sentinels {MASTER_NAME}"))
-                            .map_or(0, |reply| reply.matches("runid").count());
-                    let replicas =
-                        inline(sentinel.port, &format!("SENTINEL replicas {MASTER_NAME}"))
-                            .map_or(0, |reply| reply.matches("runid").count());
-                    others >= 2 && replicas >= 1
+                    let count = |command: &str| {
+                        set.ask(sentinel.port, command)
+                            .map_or(0, |reply| reply.matches("runid").count())
+                    };
+                    count(&format!("SENTINEL sentinels {MASTER_NAME}")) >= 2
+                        && count(&format!("SENTINEL replicas {MASTER_NAME}")) >= 1
                 },
             );
         }
-        SentinelSet {
-            master,
-            replica,
-            sentinels,
+        set
+    }
+
+    /// One command to a Sentinel, over TLS when the set uses it.
+    fn ask(&self, port: u16, command: &str) -> Option<String> {
+        match &self.ca {
+            None => inline(port, command),
+            Some(ca) => tls_command(port, ca, command),
         }
     }
 
-    /// `redis://127.0.0.1:PORT` of each Sentinel.
+    /// The URL of each Sentinel (`rediss://` with TLS).
     pub fn urls(&self) -> Vec<String> {
+        let scheme = if self.ca.is_some() { "rediss" } else { "redis" };
         self.sentinels
             .iter()
-            .map(|s| format!("redis://127.0.0.1:{}", s.port))
+            .map(|s| format!("{scheme}://127.0.0.1:{}", s.port))
             .collect()
     }
 
@@ -207,41 +309,87 @@ impl SentinelSet {
     /// # Panics
     /// When no Sentinel answers.
     pub fn master_port(&self) -> u16 {
-        let reply = inline(
-            self.sentinels[0].port,
-            &format!("SENTINEL get-master-addr-by-name {MASTER_NAME}"),
-        )
-        .expect("a Sentinel answers");
-        // *2\r\n$9\r\n127.0.0.1\r\n$5\r\nPORT\r\n
+        let reply = self
+            .ask(
+                self.sentinels[0].port,
+                &format!("SENTINEL get-master-addr-by-name {MASTER_NAME}"),
+            )
+            .expect("a Sentinel answers");
+        // the address's port is the last number of the reply, in RESP or as redis-cli prints it
         reply
-            .split("\r\n")
-            .filter_map(|line| line.parse::<u16>().ok())
-            .last()
+            .lines()
+            .rev()
+            .find_map(|line| line.trim().parse::<u16>().ok())
             .expect("a master port")
     }
 
     /// Kills the master (`SIGKILL`) and waits until the Sentinels name the replica instead.
     ///
     /// # Panics
-    /// When the failover does not happen within 60 s.
+    /// When the failover does not happen within a minute.
     pub fn kill_master_and_wait_for_failover(&mut self) {
         self.master.stop();
-        let replica = self.replica.port();
         wait_for(Duration::from_mins(1), "the failover", || {
-            self.master_port() == replica
-                && inline(replica, "ROLE").is_some_and(|role| role.contains("master"))
+            self.master_port() == self.replica_port
+                && inline(self.replica.port(), "ROLE").is_some_and(|role| role.contains("master"))
         });
     }
 }
 
-fn spawn_sentinel(master_port: u16) -> SentinelProcess {
+/// A master (`replica_of` None) or a replica of the master at that port; returns the server
+/// and the port Sentinels and replicas reach it by.
+fn data_node(certificates: Option<&Certificates>, replica_of: Option<u16>) -> (RedisServer, u16) {
+    let mut args = Vec::new();
+    let tls_port = certificates.map(|certificates| {
+        let tls_port = free_port(false);
+        args.extend(tls_args(certificates, tls_port));
+        args.extend(["--tls-replication".to_owned(), "yes".to_owned()]);
+        tls_port
+    });
+    if let Some(master) = replica_of {
+        args.extend([
+            "--replicaof".to_owned(),
+            "127.0.0.1".to_owned(),
+            master.to_string(),
+        ]);
+    }
+    let server = RedisServer::start_args(&args);
+    let port = tls_port.unwrap_or(server.port());
+    (server, port)
+}
+
+/// One command through `redis-cli --tls`, its output as redis-cli prints it.
+fn tls_command(port: u16, ca: &str, command: &str) -> Option<String> {
+    let output = Command::new(required_tool("redis-cli"))
+        .args(["--tls", "--cacert", ca, "-p", &port.to_string()])
+        .args(command.split_whitespace())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+        .filter(|out| !out.starts_with("Could not connect"))
+}
+
+fn spawn_sentinel(master_port: u16, certificates: Option<&Certificates>) -> SentinelProcess {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let port = free_port(false);
+    let listen = match certificates {
+        None => format!("port {port}\n"),
+        Some(c) => format!(
+            "port 0\ntls-port {port}\ntls-cert-file {}\ntls-key-file {}\n\
+             tls-ca-cert-file {}\ntls-auth-clients no\ntls-replication yes\n",
+            c.file("server.pem"),
+            c.file("server.key"),
+            c.file("ca.pem")
+        ),
+    };
     let config = dir.path().join("sentinel.conf");
     std::fs::write(
         &config,
         format!(
-            "port {port}\nbind 127.0.0.1\ndir {}\n\
+            "{listen}bind 127.0.0.1\ndir {}\n\
              sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
              sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
              sentinel failover-timeout {MASTER_NAME} 5000\n\
@@ -257,8 +405,13 @@ fn spawn_sentinel(master_port: u16) -> SentinelProcess {
         .stderr(Stdio::null())
         .spawn()
         .expect("start a Sentinel");
+    let ca = certificates.map(|c| c.file("ca.pem"));
     wait_for(Duration::from_secs(10), "a Sentinel to answer", || {
-        inline(port, "PING").is_some_and(|reply| reply.starts_with("+PONG"))
+        let reply = match &ca {
+            None => inline(port, "PING"),
+            Some(ca) => tls_command(port, ca, "PING"),
+        };
+        reply.is_some_and(|reply| reply.contains("PONG"))
     });
     SentinelProcess {
         port,

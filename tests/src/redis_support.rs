@@ -63,6 +63,14 @@ impl RedisServer {
         RedisServer::start_with(free_port(false), extra.to_vec())
     }
 
+    /// [`RedisServer::start_args`] on a given plain port.
+    ///
+    /// # Panics
+    /// When `redis-server` is missing or does not come up.
+    pub fn start_on(port: u16, extra: &[String]) -> RedisServer {
+        RedisServer::start_with(port, extra.to_vec())
+    }
+
     /// Sends one inline command (`ACL SETUSER …`) on the plain port as the default user and
     /// returns the raw reply.
     ///

@@ -8,7 +8,9 @@
 use std::time::{Duration, Instant};
 
 use kansoku::{BackendHealth, BackendState, Telemetry};
-use kansoku_tests::redis_production::{Certificates, SentinelSet, TlsRedis, MASTER_NAME};
+use kansoku_tests::redis_production::{
+    Certificates, SentinelSet, TlsCluster, TlsRedis, MASTER_NAME,
+};
 use kansoku_tests::redis_support::{keys, raw_totals, RedisServer};
 
 #[kansoku::track_api_request(method = "POST", endpoint = "/orders")]
@@ -115,6 +117,27 @@ async fn tls_with_the_right_ca_gets_exact_totals() {
     let orders = &snapshot.endpoints[&("/orders".to_owned(), "POST".to_owned())];
     assert_eq!(orders.requests, 500);
     assert_eq!(redis_health(&telemetry).state, BackendState::Up);
+    telemetry.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_cluster_gets_exact_totals() {
+    let certificates = Certificates::make("kansoku");
+    let cluster = TlsCluster::start(&certificates);
+    let telemetry = builder("tlscluster")
+        .redis_cluster(cluster.tls_urls())
+        .redis_tls_ca(certificates.ca())
+        .build()
+        .expect("build");
+    calls(&telemetry, 0..500).await;
+    flush_all(&telemetry, Duration::from_secs(30)).await;
+    let raw = raw_totals(&cluster.plain_urls(), "tlscluster", "api");
+    let get = |status: &str| {
+        raw.get(&format!("/orders|POST|{status}"))
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!((get("ok"), get("error")), expected(500));
     telemetry.shutdown().await;
 }
 
@@ -323,14 +346,30 @@ fn no_password_in_any_error_debug_or_health() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sentinel_failover_keeps_totals_exact() {
-    let mut set = SentinelSet::start();
+    let set = SentinelSet::start();
     let telemetry = builder("failover")
         .redis_sentinel(MASTER_NAME, set.urls())
         .build()
         .expect("build");
+    failover_keeps_totals_exact(set, telemetry, "failover").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentinel_failover_over_tls_keeps_totals_exact() {
+    let certificates = Certificates::make("kansoku");
+    let set = SentinelSet::start_tls(&certificates);
+    let telemetry = builder("tlsfailover")
+        .redis_sentinel(MASTER_NAME, set.urls())
+        .redis_tls_ca(certificates.ca())
+        .build()
+        .expect("build");
+    failover_keeps_totals_exact(set, telemetry, "tlsfailover").await;
+}
+
+async fn failover_keeps_totals_exact(mut set: SentinelSet, telemetry: Telemetry, ns: &str) {
     calls(&telemetry, 0..400).await;
     flush_all(&telemetry, Duration::from_secs(20)).await;
-    assert_eq!(raw_orders(&set.master.url(), "failover"), expected(400));
+    assert_eq!(raw_orders(&set.master.url(), ns), expected(400));
 
     // calls go on while the master dies and the Sentinels promote the replica
     let writer = {
@@ -349,7 +388,7 @@ async fn a_sentinel_failover_keeps_totals_exact() {
 
     let total = 400 + 40 * 40;
     assert_eq!(
-        raw_orders(&set.replica.url(), "failover"),
+        raw_orders(&set.replica.url(), ns),
         expected(total),
         "every call once on the new master: none lost, none counted twice"
     );
