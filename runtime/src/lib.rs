@@ -186,6 +186,9 @@ mod sentry_backend;
 #[cfg(feature = "redis")]
 mod redis;
 
+#[cfg(feature = "axum")]
+pub mod http;
+
 #[doc(hidden)]
 pub mod __private;
 
