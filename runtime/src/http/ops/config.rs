@@ -18,7 +18,7 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(1);
 /// use std::time::Duration;
 /// use kansoku::http::{HttpCheck, OpsConfig};
 ///
-/// # fn main() -> Result<(), kansoku::http::CheckError> {
+/// # fn main() -> Result<(), kansoku::Error> {
 /// let config = OpsConfig::from_env()               // the token from KANSOKU_OPS_TOKEN, if set
 ///     .degrading(HttpCheck::new("search", "http://127.0.0.1:7700")?)
 ///     .check_timeout(Duration::from_secs(1))

@@ -10,7 +10,7 @@ use crate::http::{CheckError, CheckFuture, HealthCheck};
 /// object with a `status`, that status must be `available` (Meilisearch's answer).
 ///
 /// ```
-/// # fn main() -> Result<(), kansoku::http::CheckError> {
+/// # fn main() -> Result<(), kansoku::Error> {
 /// let search = kansoku::http::HttpCheck::new("search", "http://127.0.0.1:7700")?;
 /// let status_page = kansoku::http::HttpCheck::new("payments", "https://pay.example/")?.path("/status");
 /// let config = kansoku::http::OpsConfig::new().degrading(search).degrading(status_page);
@@ -28,12 +28,12 @@ pub struct HttpCheck {
 impl HttpCheck {
     /// A check named `name` of the service at `base_url` (`http://` or `https://`). An URL
     /// that does not parse is an error.
-    pub fn new(name: impl Into<String>, base_url: &str) -> Result<HttpCheck, CheckError> {
+    pub fn new(name: impl Into<String>, base_url: &str) -> Result<HttpCheck, crate::Error> {
         let base = reqwest::Url::parse(base_url)
-            .map_err(|e| CheckError::new(format_args!("bad URL for an HTTP check: {e}")))?;
+            .map_err(|e| crate::Error::InvalidCheckUrl(e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(CheckError::new(format_args!(
-                "an HTTP check needs an http:// or https:// URL, not {}://",
+            return Err(crate::Error::InvalidCheckUrl(format!(
+                "expected http:// or https://, not {}://",
                 base.scheme()
             )));
         }

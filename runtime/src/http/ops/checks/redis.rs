@@ -8,7 +8,7 @@ use crate::http::{CheckError, CheckFuture, HealthCheck};
 /// a client can connect now). For a cluster, every node given is asked.
 ///
 /// ```
-/// # fn main() -> Result<(), kansoku::http::CheckError> {
+/// # fn main() -> Result<(), kansoku::Error> {
 /// let check = kansoku::http::RedisCheck::new("redis://127.0.0.1:6379/")?;
 /// let config = kansoku::http::OpsConfig::new().degrading(check);
 /// # Ok(()) }
@@ -26,21 +26,21 @@ pub struct RedisCheck {
 impl RedisCheck {
     /// A check named `redis` of the server at `url` (`redis://[:PASSWORD@]HOST[:PORT][/DB]`).
     /// A URL that does not parse is an error (which does not repeat the URL).
-    pub fn new(url: &str) -> Result<RedisCheck, CheckError> {
+    pub fn new(url: &str) -> Result<RedisCheck, crate::Error> {
         RedisCheck::nodes([url])
     }
 
     /// A check of several servers (a cluster's nodes): healthy when every one answers.
-    pub fn nodes<'a>(urls: impl IntoIterator<Item = &'a str>) -> Result<RedisCheck, CheckError> {
+    pub fn nodes<'a>(urls: impl IntoIterator<Item = &'a str>) -> Result<RedisCheck, crate::Error> {
         let clients = urls
             .into_iter()
             .map(|url| {
                 redis::Client::open(url)
-                    .map_err(|e| CheckError::new(format_args!("bad Redis URL ({:?})", e.kind())))
+                    .map_err(|e| crate::Error::InvalidRedisUrl(format!("{:?}", e.kind())))
             })
             .collect::<Result<Vec<_>, _>>()?;
         if clients.is_empty() {
-            return Err(CheckError::new("no Redis URL given"));
+            return Err(crate::Error::InvalidRedisUrl("none given".to_owned()));
         }
         Ok(RedisCheck {
             name: "redis".to_owned(),
