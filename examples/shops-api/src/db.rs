@@ -40,14 +40,14 @@ impl Db {
     /// seeds the tables when they are missing.
     pub async fn open(url: Option<&str>, max_connections: u32) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
-        let (url, owned_file) = match url {
-            Some(url) => (url.to_owned(), None),
-            None => {
-                let file = std::env::temp_dir()
-                    .join(format!("kansoku-shops-api-{}.sqlite", std::process::id()));
-                let _ = std::fs::remove_file(&file);
-                (format!("sqlite://{}?mode=rwc", file.display()), Some(file))
-            }
+        let (url, owned_file) = if let Some(url) = url {
+            (url.to_owned(), None)
+        } else {
+            // one file per process, so two instances on one machine do not share it
+            let file = std::env::temp_dir()
+                .join(format!("kansoku-shops-api-{}.sqlite", std::process::id()));
+            let _ = std::fs::remove_file(&file);
+            (format!("sqlite://{}?mode=rwc", file.display()), Some(file))
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)

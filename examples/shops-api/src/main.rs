@@ -47,6 +47,7 @@ struct Settings {
     database_url: Option<String>,
     search_url: Option<String>,
     upstream_url: Option<String>,
+    #[cfg_attr(not(feature = "instrumented"), allow(dead_code))]
     redis_critical: bool,
 }
 
@@ -60,9 +61,11 @@ impl Settings {
                 "--addr" => {
                     addr = args
                         .next()
-                        .ok_or("--addr needs a value, e.g. 127.0.0.1:8000")?
+                        .ok_or("--addr needs a value, e.g. 127.0.0.1:8000")?;
                 }
-                other if other.starts_with("--addr=") => addr = other["--addr=".len()..].to_owned(),
+                other if other.starts_with("--addr=") => {
+                    other["--addr=".len()..].clone_into(&mut addr);
+                }
                 "-h" | "--help" => {
                     println!("usage: shops-api [--addr HOST:PORT]   (see the crate docs for the environment)");
                     std::process::exit(0);
