@@ -567,3 +567,108 @@ fn a_trace_continues_across_two_instances() {
         "parent {parent} not among the caller's spans {upstream_spans:?}"
     );
 }
+
+/// A real Prometheus, scraping `target` every second with this bearer token; killed when
+/// dropped.
+struct Prometheus {
+    child: std::process::Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    fn start(target: &str, token: &str) -> Prometheus {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: shops\n    authorization:\n      credentials: {token}\n    static_configs:\n      - targets: ['{target}']\n"
+        );
+        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        let child = Command::new(required_tool("prometheus"))
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start prometheus");
+        Prometheus {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+
+    /// The scrape target's state as Prometheus reports it: (health, lastError).
+    fn target(&self) -> Option<(String, String)> {
+        let url = format!("{}/api/v1/targets", self.base);
+        let answer = ureq::get(&url)
+            .call()
+            .ok()?
+            .into_body()
+            .read_to_string()
+            .ok()?;
+        let targets: serde_json::Value = serde_json::from_str(&answer).ok()?;
+        let target = &targets["data"]["activeTargets"][0];
+        Some((
+            target["health"].as_str()?.to_owned(),
+            target["lastError"].as_str()?.to_owned(),
+        ))
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_real_prometheus_scrapes_the_openmetrics_form_with_the_token() {
+    let token = "scrape-token-42";
+    let example = Example::start(&[("KANSOKU_OPS_TOKEN", token)]);
+    get(&format!("{}/shops/1", example.base), &[]);
+    let prometheus = Prometheus::start(&format!("127.0.0.1:{}", example.port()), token);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let state = loop {
+        let state = prometheus.target();
+        if state
+            .as_ref()
+            .is_some_and(|(health, _)| health != "unknown")
+        {
+            break state.unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped the example"
+        );
+        thread::sleep(Duration::from_millis(200));
+    };
+    // Prometheus asks for OpenMetrics first: a parse error would show here
+    assert_eq!(state, ("up".to_owned(), String::new()));
+    let query = format!(
+        "{}/api/v1/query?query=osakamenesu_http_requests_total%7Broute%3D%22%2Fshops%2F%7Bid%7D%22%7D",
+        prometheus.base
+    );
+    let answer: serde_json::Value = serde_json::from_str(
+        &ureq::get(&query)
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(answer["data"]["result"][0]["value"][1], "1", "{answer}");
+}

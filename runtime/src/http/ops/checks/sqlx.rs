@@ -11,11 +11,14 @@ use crate::http::{CheckFuture, HealthCheck};
 /// drives: PostgreSQL, MySQL, SQLite, `Any`). It takes a connection like a request would, so
 /// a pool exhausted by slow queries shows here too.
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), sqlx::Error> {
-/// let pool = sqlx::AnyPool::connect("postgres://127.0.0.1/shops").await?;
-/// let config = kansoku::http::OpsConfig::new().critical(kansoku::http::SqlxCheck::new(pool));
-/// # Ok(()) }
+/// ```
+/// // `pool` is the application's own: a `PgPool`, `SqlitePool`, `AnyPool`…
+/// fn ops_config<DB: sqlx::Database>(pool: sqlx::Pool<DB>) -> kansoku::http::OpsConfig
+/// where
+///     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+/// {
+///     kansoku::http::OpsConfig::new().critical(kansoku::http::SqlxCheck::new(pool))
+/// }
 /// ```
 pub struct SqlxCheck<DB: Database> {
     name: String,
