@@ -51,11 +51,18 @@ impl Access {
             Access::LoopbackOnly => {
                 // Without the peer address (the app was not served with
                 // `into_make_service_with_connect_info`) nobody can be shown to be local.
-                let peer = extensions.get::<ConnectInfo<SocketAddr>>();
-                if peer.is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback()) {
-                    Ok(())
-                } else {
-                    Err(StatusCode::FORBIDDEN)
+                match extensions.get::<ConnectInfo<SocketAddr>>() {
+                    Some(ConnectInfo(peer)) if peer.ip().is_loopback() => Ok(()),
+                    Some(_) => Err(StatusCode::FORBIDDEN),
+                    None => {
+                        static SAID: std::sync::Once = std::sync::Once::new();
+                        SAID.call_once(|| {
+                            tracing::warn!(
+                                "kansoku ops: /metrics refused: the peer address is unknown; serve the app with `into_make_service_with_connect_info::<SocketAddr>()`, or set a token"
+                            );
+                        });
+                        Err(StatusCode::FORBIDDEN)
+                    }
                 }
             }
         }
