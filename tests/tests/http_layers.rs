@@ -61,6 +61,11 @@ async fn shared() -> &'static str {
     "shared"
 }
 
+/// Runs the shared handler in a task of its own, carried by `kansoku::bind`.
+async fn spawning() -> &'static str {
+    tokio::spawn(kansoku::bind(shared())).await.unwrap()
+}
+
 #[kansoku::track_api_request]
 async fn hang() -> &'static str {
     tokio::time::sleep(Duration::from_mins(1)).await;
@@ -229,10 +234,11 @@ async fn a_handler_shared_by_routes_is_counted_under_each_route() {
     let app = Router::new()
         .route("/a/{id}", get(shared).post(shared))
         .route("/b", get(shared))
+        .route("/spawned", get(spawning))
         .layer(KansokuLayer::new(&t));
     let server = Server::start(app).await;
     let client = reqwest::Client::new();
-    for path in ["/a/1", "/a/2", "/b"] {
+    for path in ["/a/1", "/a/2", "/b", "/spawned"] {
         assert_eq!(
             client.get(server.url(path)).send().await.unwrap().status(),
             200
@@ -258,6 +264,8 @@ async fn a_handler_shared_by_routes_is_counted_under_each_route() {
     assert_eq!(api(r#"endpoint="/a/{id}",method="GET",status="ok""#), 2.0);
     assert_eq!(api(r#"endpoint="/a/{id}",method="POST",status="ok""#), 1.0);
     assert_eq!(api(r#"endpoint="/b",method="GET",status="ok""#), 1.0);
+    // a task the handler spawns with `kansoku::bind` still serves the same request
+    assert_eq!(api(r#"endpoint="/spawned",method="GET",status="ok""#), 1.0);
     assert!(!text.contains(r#"endpoint="shared""#), "{text}");
 
     let sent = sent(&t, &transport).await;
@@ -268,7 +276,12 @@ async fn a_handler_shared_by_routes_is_counted_under_each_route() {
         .collect();
     assert_eq!(
         names,
-        BTreeSet::from(["GET /a/{id}".into(), "POST /a/{id}".into(), "GET /b".into()])
+        BTreeSet::from([
+            "GET /a/{id}".into(),
+            "POST /a/{id}".into(),
+            "GET /b".into(),
+            "GET /spawned".into()
+        ])
     );
     for transaction in &sent.transactions {
         // the monitored handler is a child of the request's transaction, named after it
