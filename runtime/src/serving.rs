@@ -3,8 +3,8 @@
 //! template) and by the Sentry backend (it names their spans after it).
 //!
 //! Like the Sentry backend's current call, this is a thread-local pointer set while a poll
-//! runs, so it follows the request onto whichever thread polls it; `kansoku::bind` does not
-//! carry it into spawned tasks (they record under their own names).
+//! runs, so it follows the request onto whichever thread polls it; `kansoku::bind` carries it
+//! into a task the handler spawns.
 
 // With no backend on, only the layers read it.
 // Written by the layers (feature `axum`), read by the backends: with either side off, parts
@@ -116,6 +116,18 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Served) -> R) -> Option<R> {
     // SAFETY: a non-null pointer was set by `enter` from an `Arc` that the entering layer's
     // future holds while the guard lives; guards are dropped in reverse order on this thread.
     unsafe { ptr.as_ref() }.map(f)
+}
+
+/// The request being served here, as an owned handle (for `kansoku::bind`).
+pub(crate) fn current() -> Option<Arc<Served>> {
+    with_current(|served| {
+        // SAFETY: see `with_current`; the pointer came from `Arc::as_ptr` of a live `Arc`.
+        unsafe {
+            let ptr = std::ptr::from_ref(served);
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
+    })
 }
 
 /// A `'static` copy of `text`, shared by every caller. Only route templates and

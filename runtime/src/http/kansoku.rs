@@ -34,11 +34,26 @@ pub struct KansokuLayer {
     sentry: SentryLayer,
 }
 
-/// The service [`KansokuLayer`] makes.
+/// The service [`KansokuLayer`] makes: the metrics service around the Sentry service.
+///
+/// ```
+/// use tower_layer::Layer as _;
+///
+/// # let telemetry = kansoku::Telemetry::builder().build().unwrap();
+/// let route: axum::routing::MethodRouter = axum::routing::get(|| async { "namba" });
+/// let service: kansoku::http::KansokuService<_> = kansoku::http::KansokuLayer::new(&telemetry).layer(route);
+/// ```
 pub type KansokuService<S> = HttpMetrics<SentryService<S>>;
 
 impl KansokuLayer {
     /// Both layers, recording into `telemetry`.
+    ///
+    /// ```
+    /// # let telemetry = kansoku::Telemetry::builder().build().unwrap();
+    /// let app: axum::Router = axum::Router::new()
+    ///     .route("/health", axum::routing::get(|| async { "ok" }))
+    ///     .layer(kansoku::http::KansokuLayer::new(&telemetry));
+    /// ```
     pub fn new(telemetry: &Telemetry) -> KansokuLayer {
         KansokuLayer {
             metrics: HttpMetricsLayer::new(telemetry),

@@ -58,8 +58,16 @@ pub use sentry::{CapturedBody, SentryFuture, SentryLayer, SentryService};
 
 /// The default of [`HttpMetricsLayer::slow_threshold`]: requests slower than this count in
 /// `ns_http_slow_requests_total` (the guide's 3 seconds).
+///
+/// ```
+/// assert_eq!(kansoku::http::DEFAULT_SLOW_THRESHOLD, std::time::Duration::from_secs(3));
+/// ```
 pub const DEFAULT_SLOW_THRESHOLD: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The default of [`SentryLayer::max_body_size`]: at most this many bytes of a request body
 /// are kept for Sentry when body capture is on.
+///
+/// ```
+/// assert_eq!(kansoku::http::DEFAULT_MAX_BODY_SIZE, 16 * 1024);
+/// ```
 pub const DEFAULT_MAX_BODY_SIZE: usize = 16 * 1024;

@@ -6,9 +6,18 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use http::Method;
 
 /// The `route` label of a request that matched no route (a 404 from the router, a fallback).
+///
+/// ```
+/// assert_eq!(kansoku::http::UNMATCHED_ROUTE, "__unmatched__");
+/// ```
 pub const UNMATCHED_ROUTE: &str = "__unmatched__";
 
-/// The `method` label of a request whose method is not one of the nine standard ones.
+/// The `method` label of a request whose method is not one of the nine standard ones
+/// (`GET`, `POST`, `PUT`, `DELETE`, `PATCH`, `HEAD`, `OPTIONS`, `CONNECT`, `TRACE`).
+///
+/// ```
+/// assert_eq!(kansoku::http::OTHER_METHOD, "_OTHER");
+/// ```
 pub const OTHER_METHOD: &str = "_OTHER";
 
 /// The label of `method`: its name for the nine standard methods, else [`OTHER_METHOD`].

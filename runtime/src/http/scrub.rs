@@ -69,6 +69,10 @@ fn normalise(name: &str) -> String {
 
 impl Scrubber {
     /// The default rules (see the type's documentation).
+    ///
+    /// ```
+    /// assert!(kansoku::http::Scrubber::new().is_sensitive_header("authorization"));
+    /// ```
     pub fn new() -> Scrubber {
         Scrubber {
             headers: DEFAULT_HEADERS.iter().map(|h| (*h).to_owned()).collect(),

@@ -11,6 +11,18 @@ use crate::site::Status;
 pin_project! {
     /// The response future of [`HttpMetrics`](super::HttpMetrics): the request is recorded
     /// when it resolves, or as `cancelled` when it is dropped before (the client went away).
+    ///
+    /// ```
+    /// use tower_service::Service as _;
+    /// use tower_layer::Layer as _;
+    ///
+    /// # let telemetry = kansoku::Telemetry::builder().build().unwrap();
+    /// let mut service = kansoku::http::HttpMetricsLayer::new(&telemetry)
+    ///     .layer(axum::routing::get(|| async { "namba" }));
+    /// let request = http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+    /// let future: kansoku::http::HttpMetricsFuture<_> = service.call(request);
+    /// drop(future); // counted as cancelled, had it started
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     #[derive(Debug)]
     pub struct HttpMetricsFuture<F> {

@@ -43,6 +43,11 @@ pub struct HttpMetricsLayer {
 impl HttpMetricsLayer {
     /// A layer recording into `telemetry`, with the default slow threshold
     /// ([`DEFAULT_SLOW_THRESHOLD`](super::super::DEFAULT_SLOW_THRESHOLD), 3 s).
+    ///
+    /// ```
+    /// let telemetry = kansoku::Telemetry::builder().namespace("shop").build().unwrap();
+    /// let layer = kansoku::http::HttpMetricsLayer::new(&telemetry);
+    /// ```
     pub fn new(telemetry: &Telemetry) -> HttpMetricsLayer {
         HttpMetricsLayer {
             shared: Arc::new(Shared::new(

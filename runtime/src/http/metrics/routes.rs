@@ -55,6 +55,11 @@ impl Shared {
             .get(route, method, |route, method| self.new_entry(route, method))
     }
 
+    // without a metrics backend, an entry only names the request
+    #[cfg_attr(
+        not(any(feature = "otel", feature = "redis")),
+        allow(clippy::unused_self)
+    )]
     fn new_entry(&self, route: &str, method: &'static str) -> Entry {
         #[cfg(any(feature = "otel", feature = "redis"))]
         let recorder = self.context.recorder.clone();

@@ -7,7 +7,16 @@ use super::routes::Shared;
 use super::HttpMetricsFuture;
 use crate::http::route::{method_label, route_of};
 
-/// The service of [`HttpMetricsLayer`](super::HttpMetricsLayer).
+/// The service of [`HttpMetricsLayer`](super::HttpMetricsLayer), for any `http` service.
+///
+/// ```
+/// use tower_layer::Layer as _;
+///
+/// # let telemetry = kansoku::Telemetry::builder().build().unwrap();
+/// let route: axum::routing::MethodRouter = axum::routing::get(|| async { "namba" });
+/// let service: kansoku::http::HttpMetrics<_> =
+///     kansoku::http::HttpMetricsLayer::new(&telemetry).layer(route);
+/// ```
 #[derive(Debug, Clone)]
 pub struct HttpMetrics<S> {
     inner: S,

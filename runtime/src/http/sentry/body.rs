@@ -20,6 +20,14 @@ pin_project! {
     /// A request body that keeps a bounded copy of what passes through it for Sentry, made by
     /// the [`SentryLayer`](super::SentryLayer) when body capture is on. The handler reads the
     /// body as usual, frame by frame as it arrives; nothing is buffered beyond the copy.
+    ///
+    /// The layer wraps it in axum's `Body`, so a handler sees no new type:
+    ///
+    /// ```
+    /// let app: axum::Router = axum::Router::new()
+    ///     .route("/upload", axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }))
+    ///     .layer(kansoku::http::SentryLayer::new().capture_request_body(true).max_body_size(1024));
+    /// ```
     #[derive(Debug)]
     pub struct CapturedBody<B> {
         #[pin]

@@ -12,6 +12,17 @@ pin_project! {
     /// The response future of [`SentryService`](super::SentryService): the request's
     /// transaction ends with the response's status, or as `cancelled` when the future is
     /// dropped first (the client went away).
+    ///
+    /// ```
+    /// use tower_service::Service as _;
+    /// use tower_layer::Layer as _;
+    ///
+    /// let mut service = kansoku::http::SentryLayer::new()
+    ///     .layer(axum::routing::get(|| async { "namba" }));
+    /// let request = http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+    /// let response = futures::executor::block_on(service.call(request)).unwrap();
+    /// assert_eq!(response.status(), 200);
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     #[derive(Debug)]
     pub struct SentryFuture<F> {

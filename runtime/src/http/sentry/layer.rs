@@ -51,6 +51,10 @@ impl Default for SentryLayer {
 
 impl SentryLayer {
     /// A layer with body capture off and the default [`Scrubber`].
+    ///
+    /// ```
+    /// let layer = kansoku::http::SentryLayer::new();
+    /// ```
     pub fn new() -> SentryLayer {
         SentryLayer {
             config: Arc::new(Config {

@@ -8,7 +8,14 @@ use super::layer::Config;
 use crate::http::route::{method_label, route_of, RouteCache};
 use crate::serving::Served;
 
-/// The service of [`SentryLayer`](super::SentryLayer).
+/// The service of [`SentryLayer`](super::SentryLayer), for services taking axum's body.
+///
+/// ```
+/// use tower_layer::Layer as _;
+///
+/// let route: axum::routing::MethodRouter = axum::routing::get(|| async { "namba" });
+/// let service: kansoku::http::SentryService<_> = kansoku::http::SentryLayer::new().layer(route);
+/// ```
 #[derive(Debug, Clone)]
 pub struct SentryService<S> {
     inner: S,
