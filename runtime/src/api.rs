@@ -492,6 +492,8 @@ pub fn bind<F: Future>(future: F) -> Carried<F> {
             scope,
             #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
             local: crate::context::local_arc(),
+            #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+            served: crate::serving::current(),
         },
         future,
     }
@@ -505,6 +507,9 @@ struct Carrying {
     /// The telemetry entered where `bind` was called (a test-local one), if any.
     #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
     local: Option<std::sync::Arc<crate::context::Context>>,
+    /// The HTTP request being served where `bind` was called, if any.
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    served: Option<std::sync::Arc<crate::serving::Served>>,
 }
 
 impl Carrying {
@@ -512,11 +517,13 @@ impl Carrying {
     #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
     fn enter(&self) -> impl Sized {
         let local = self.local.clone().map(crate::context::LocalGuard::enter);
+        let served = self.served.as_ref().map(crate::serving::enter);
         // entered after the telemetry, so that it is left first
         #[cfg(feature = "sentry")]
         let scope = self.scope.as_deref().map(CallScope::enter);
         (
             local,
+            served,
             #[cfg(feature = "sentry")]
             scope,
         )

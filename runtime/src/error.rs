@@ -26,6 +26,8 @@ pub enum Error {
     InvalidRedisUrl(String),
     /// The Redis backend could not start.
     Redis(String),
+    /// A health check's URL (`HttpCheck`) that does not parse or is not `http(s)://`.
+    InvalidCheckUrl(String),
 }
 
 impl fmt::Display for Error {
@@ -46,6 +48,7 @@ impl fmt::Display for Error {
             Error::Sentry(why) => write!(f, "Sentry: {why}"),
             Error::InvalidRedisUrl(why) => write!(f, "invalid Redis URL: {why}"),
             Error::Redis(why) => write!(f, "Redis: {why}"),
+            Error::InvalidCheckUrl(why) => write!(f, "invalid health check URL: {why}"),
         }
     }
 }

@@ -38,7 +38,7 @@
 //! | `otel` | per-call-site metrics and business metrics in the Prometheus text format, plus an OpenTelemetry meter provider whose instruments appear in the same text |
 //! | `sentry` | transactions and spans from the attributes, error/panic/message capture with a scope per call, the scope API ([`set_tag`], [`capture_error`], [`start_transaction`]…) |
 //! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`] |
-//! | `axum` / `tower` | (placeholder) middleware and the ops router |
+//! | `axum` (with `tower`) | [`http`]: tower layers for request metrics and Sentry transactions by route template, trace propagation |
 //!
 //! With no feature on, every attribute expands into calls that are empty and inlined: an
 //! annotated function costs what a plain one costs.
@@ -167,7 +167,11 @@ mod backend;
 mod blocking;
 mod call;
 mod context;
+mod serving;
 mod telemetry;
+
+#[cfg(feature = "axum")]
+pub mod http;
 
 pub mod metrics;
 

@@ -133,6 +133,19 @@ const DB_MAX: (&str, &str) = (
     "database_connections_max",
     "Database connections the pool may open.",
 );
+const HTTP_REQUESTS: (&str, &str) = (
+    "http_requests_total",
+    "HTTP requests, by method, route template and status code (`cancelled`: the client went away).",
+);
+const HTTP_DURATION: (&str, &str) = (
+    "http_request_duration_seconds",
+    "HTTP request duration in seconds, to the response head.",
+);
+const HTTP_IN_FLIGHT: (&str, &str) = ("http_requests_in_flight", "HTTP requests in progress.");
+const HTTP_SLOW: (&str, &str) = (
+    "http_slow_requests_total",
+    "HTTP requests slower than the layer's threshold.",
+);
 const OVERFLOW: (&str, &str) = (
     "metric_series_overflow_total",
     "Recordings sent to a metric's __overflow__ series because it held its maximum of label sets.",
@@ -162,6 +175,10 @@ impl KansokuCollector {
             DB_DURATION,
             DB_USED,
             DB_MAX,
+            HTTP_REQUESTS,
+            HTTP_DURATION,
+            HTTP_IN_FLIGHT,
+            HTTP_SLOW,
             OVERFLOW,
             #[cfg(feature = "redis")]
             REALTIME_DROPPED,
@@ -336,6 +353,42 @@ impl KansokuCollector {
         }
     }
 
+    /// `ns_http_*`: families are written only once the layer has seen a request, so a service
+    /// without it exports none.
+    #[allow(clippy::cast_precision_loss)]
+    fn http_families(&self, snapshot: &Snapshot, out: &mut Vec<MetricFamily>) {
+        if snapshot.http.is_empty() {
+            return;
+        }
+        let (mut requests, mut durations, mut in_flight, mut slow) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for ((method, route), snap) in &snapshot.http {
+            let pairs = [("method", method.as_str()), ("route", route.as_str())];
+            for (code, n) in &snap.codes {
+                let code = code.to_string();
+                requests.push(counter(
+                    &[pairs[0], pairs[1], ("status_code", &code)],
+                    *n as f64,
+                ));
+            }
+            if snap.cancelled() > 0 {
+                requests.push(counter(
+                    &[pairs[0], pairs[1], ("status_code", "cancelled")],
+                    snap.cancelled() as f64,
+                ));
+            }
+            if snap.timed.count() > 0 {
+                durations.push(histogram(&pairs, &snap.timed, snapshot.api_bounds));
+            }
+            in_flight.push(gauge(&pairs, snap.timed.in_flight as f64));
+            slow.push(counter(&pairs, snap.slow as f64));
+        }
+        out.push(self.family(HTTP_REQUESTS, MetricType::COUNTER, requests));
+        out.push(self.family(HTTP_DURATION, MetricType::HISTOGRAM, durations));
+        out.push(self.family(HTTP_IN_FLIGHT, MetricType::GAUGE, in_flight));
+        out.push(self.family(HTTP_SLOW, MetricType::COUNTER, slow));
+    }
+
     #[allow(clippy::cast_precision_loss)]
     fn labelled_families(&self, snapshot: &Snapshot, out: &mut Vec<MetricFamily>) {
         let mut overflow = Vec::new();
@@ -356,6 +409,7 @@ impl KansokuCollector {
         note_overflow(&format!("{ns}_{}", ERRORS.0), snapshot.overflow.errors);
         note_overflow(&format!("{ns}_{}", API_REQUESTS.0), snapshot.overflow.api);
         note_overflow(&format!("{ns}_{}", DB_QUERIES.0), snapshot.overflow.db);
+        note_overflow(&format!("{ns}_{}", HTTP_REQUESTS.0), snapshot.overflow.http);
         for family in &snapshot.families {
             let names = family.label_names;
             let (kind, metrics) = match &family.values {
@@ -391,6 +445,7 @@ impl prometheus::core::Collector for KansokuCollector {
         let mut out = Vec::new();
         self.api_families(&snapshot, &mut out);
         self.db_families(&snapshot, &mut out);
+        self.http_families(&snapshot, &mut out);
         self.labelled_families(&snapshot, &mut out);
         #[cfg(feature = "redis")]
         {

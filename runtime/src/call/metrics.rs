@@ -6,7 +6,7 @@ use crate::context::{local_recorder, with_recorder};
 use crate::record::{clock, global_bounds, Recorder};
 use crate::site::bounds::Bounds;
 use crate::site::counters::TimedState;
-use crate::site::{Ending, Site, SiteKind};
+use crate::site::{Attribute, Ending, Site, SiteKind};
 
 static NO_BOUNDS: Bounds = Bounds {
     nanos: Vec::new(),
@@ -20,6 +20,12 @@ enum Counters {
     Site,
     /// A test-local recorder's copy of the site's counters.
     Local(Arc<Recorder>, Arc<TimedState>),
+    /// The series of the request being served (a site naming no endpoint, inside the HTTP
+    /// layers): `endpoint` is its route template.
+    Served {
+        endpoint: &'static str,
+        state: Option<Arc<TimedState>>,
+    },
 }
 
 /// A call in progress (inside [`super::Call`]).
@@ -34,6 +40,11 @@ pub(crate) struct Active {
 impl Active {
     #[inline(always)]
     pub(crate) fn start(site: &'static Site, type_name: Option<fn() -> &'static str>) -> Active {
+        if site.takes_request_labels() {
+            if let Some(active) = Active::start_served(site) {
+                return active;
+            }
+        }
         if site.kind() == SiteKind::MonitorApiEndpoint {
             // An endpoint only counts errors, into the recorder current when one happens
             // (still inside the call's poll): nothing to look up or time on the way in.
@@ -61,6 +72,7 @@ impl Active {
         match &counters {
             Counters::Site => site.counters.state.begin(),
             Counters::Local(_, state) => state.begin(),
+            Counters::Served { .. } => {}
         }
         let start = clock().raw();
         Active {
@@ -71,10 +83,53 @@ impl Active {
         }
     }
 
-    fn state(&self) -> &TimedState {
+    /// A call of a site naming no endpoint, inside a request served by the HTTP layers: it
+    /// records under the request's route template (and method, for `ANY`), through the
+    /// handles the layer cached for that route.
+    #[inline(never)]
+    fn start_served(site: &'static Site) -> Option<Active> {
+        crate::serving::with_current(|served| {
+            let Attribute::TrackApiRequest { method, .. } = site.attribute else {
+                return Active {
+                    site,
+                    counters: Counters::Served {
+                        endpoint: served.route,
+                        state: None,
+                    },
+                    bounds: &NO_BOUNDS,
+                    start: 0,
+                };
+            };
+            let method = if method == "ANY" {
+                served.method
+            } else {
+                method
+            };
+            let found = with_recorder(|recorder| served.api_series(recorder, method));
+            let (state, bounds) = match found {
+                Some((state, bounds)) => (Some(state), bounds),
+                None => (None, &NO_BOUNDS),
+            };
+            if let Some(state) = &state {
+                state.begin();
+            }
+            Active {
+                site,
+                counters: Counters::Served {
+                    endpoint: served.route,
+                    state,
+                },
+                bounds,
+                start: clock().raw(),
+            }
+        })
+    }
+
+    fn state(&self) -> Option<&TimedState> {
         match &self.counters {
-            Counters::Site => &self.site.counters.state,
-            Counters::Local(_, state) => state,
+            Counters::Site => Some(&self.site.counters.state),
+            Counters::Local(_, state) => Some(state),
+            Counters::Served { state, .. } => state.as_deref(),
         }
     }
 
@@ -90,10 +145,11 @@ impl Active {
             }
             return;
         }
+        let Some(state) = self.state() else { return };
         let clock = clock();
         let nanos = clock.delta_as_nanos(self.start, clock.raw());
         let bucket = self.bounds.index(nanos);
-        self.state().end(ending.status(), bucket, nanos);
+        state.end(ending.status(), bucket, nanos);
     }
 
     #[cold]
@@ -103,6 +159,9 @@ impl Active {
             Counters::Local(recorder, _) => recorder.record_error(self.site.name(), kind),
             Counters::Site => {
                 with_recorder(|recorder| recorder.record_error(self.site.name(), kind));
+            }
+            Counters::Served { endpoint, .. } => {
+                with_recorder(|recorder| recorder.record_error(endpoint, kind));
             }
         }
     }

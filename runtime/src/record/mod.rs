@@ -10,12 +10,15 @@
 // A build with `redis` alone reads neither the in-flight gauge nor the pool or gauges.
 #![cfg_attr(not(feature = "otel"), allow(dead_code, unused_imports))]
 
+mod http;
 mod labels;
 mod recorder;
 mod snapshot;
 
 pub(crate) use crate::site::bounds::{Bounds, DEFAULT_API_BOUNDS, DEFAULT_DB_BOUNDS};
 pub(crate) use crate::site::counters::TimedSnapshot;
+#[cfg_attr(not(feature = "axum"), allow(unused_imports))]
+pub(crate) use http::{HttpSeries, HttpSnapshot};
 pub(crate) use recorder::{FamilyKind, Recorder, RecorderConfig};
 #[cfg(test)]
 pub(crate) use snapshot::{FamilySnapshot, Overflow};

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
+use super::http::HttpSeries;
 use super::labels::LabelMap;
 use crate::site::bounds::{duration_nanos, Bounds};
 use crate::site::counters::{for_each_global_site, TimedState};
@@ -61,6 +62,8 @@ pub(crate) struct Recorder {
     pub(super) errors: LabelMap<AtomicU64>,
     pub(super) api: LabelMap<TimedState>,
     pub(super) db: LabelMap<TimedState>,
+    /// `ns_http_*` by `[method, route]`, from the HTTP layer.
+    pub(super) http: LabelMap<HttpSeries>,
     families: RwLock<BTreeMap<&'static str, Arc<Family>>>,
     pool_used: AtomicU64,
     pool_max: AtomicU64,
@@ -78,6 +81,7 @@ impl Recorder {
             errors: LabelMap::new(2, limit),
             api: LabelMap::new(2, limit),
             db: LabelMap::new(2, limit),
+            http: LabelMap::new(2, limit),
             families: RwLock::new(BTreeMap::new()),
             pool_used: AtomicU64::new(UNSET),
             pool_max: AtomicU64::new(UNSET),
@@ -146,6 +150,13 @@ impl Recorder {
             _ => (&self.api, self.config.api_bounds),
         };
         (map.get(&labels, TimedState::new), bounds)
+    }
+
+    /// The `ns_http_*` series of `method` and `route`, made on first use within the
+    /// label-set bound.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn http_series(&self, method: &str, route: &str) -> Arc<HttpSeries> {
+        self.http.get(&[method, route], HttpSeries::new)
     }
 
     /// The family `name`, made on first use. A later use with another kind or other label

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::{Bounds, FamilyKind, Recorder, TimedSnapshot};
+use super::{Bounds, FamilyKind, HttpSnapshot, Recorder, TimedSnapshot};
 use crate::site::Attribute;
 
 /// The timed series of one kind, merged by label set (two functions may share an endpoint):
@@ -29,6 +29,8 @@ pub(crate) struct Snapshot {
     pub(crate) api_bounds: &'static Bounds,
     /// The histogram bounds of `db`.
     pub(crate) db_bounds: &'static Bounds,
+    /// `ns_http_*` by `(method, route)`, the overflow series last; counted in `api_bounds`.
+    pub(crate) http: Vec<((String, String), HttpSnapshot)>,
     /// `ns_errors_total` by `(endpoint, kind)`, sorted, the overflow series last.
     pub(crate) errors: Vec<((String, String), u64)>,
     /// Business counters and gauges, by name.
@@ -52,6 +54,8 @@ pub(crate) struct Overflow {
     pub(crate) api: u64,
     /// Of the run-time query series (`ns_database_queries_total`).
     pub(crate) db: u64,
+    /// Of the HTTP layer's series (`ns_http_requests_total`).
+    pub(crate) http: u64,
 }
 
 /// One business metric.
@@ -113,9 +117,17 @@ impl Recorder {
                 overflowed: family.series.overflowed(),
             });
         });
+        let mut http = Vec::new();
+        self.http.for_each(|l, series| {
+            http.push((
+                (l[0].to_owned(), l[1].to_owned()),
+                series.snapshot(self.config.api_bounds),
+            ));
+        });
         Snapshot {
             api,
             db,
+            http,
             api_bounds: self.config.api_bounds,
             db_bounds: self.config.db_bounds,
             errors,
@@ -125,6 +137,7 @@ impl Recorder {
                 errors: self.errors.overflowed(),
                 api: self.api.overflowed(),
                 db: self.db.overflowed(),
+                http: self.http.overflowed(),
             },
             #[cfg(feature = "redis")]
             realtime_dropped: self.realtime_dropped.load(Relaxed),
@@ -267,7 +280,8 @@ mod tests {
             Overflow {
                 errors: 1,
                 api: 0,
-                db: 0
+                db: 0,
+                http: 0
             }
         );
         let families: Vec<_> = snap.families.iter().map(|f| (f.name, &f.values)).collect();

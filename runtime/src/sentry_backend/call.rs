@@ -60,6 +60,11 @@ pub(crate) struct ScopeData {
     pub(crate) user: Option<User>,
     /// The message of a panic in this call, left by the panic hook for the unwinding guard.
     pub(crate) panic: Option<String>,
+    /// The HTTP request this scope serves (the HTTP layer's scope only).
+    pub(crate) request: Option<super::request::RequestDescriber>,
+    /// The trace the request propagates (the HTTP layer's scope only).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) propagation: Option<super::request::Propagation>,
 }
 
 pub(crate) type SharedScope = Arc<Mutex<ScopeData>>;
@@ -124,6 +129,9 @@ pub(crate) enum ScopeKind {
     Transaction,
     /// `kansoku::bind`: carries a call's scope and span into another task.
     Carried,
+    /// A request served by the HTTP layer: owns a scope and a transaction.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    Request,
 }
 
 /// The Sentry state of one call. Kept small (it is moved with the call's guard on every
@@ -309,7 +317,12 @@ impl CallScope {
         site: &'static Site,
         type_name: Option<fn() -> &'static str>,
     ) -> Option<CallScope> {
-        let name = site.resolved_name(type_name);
+        let served = if site.takes_request_labels() {
+            crate::serving::with_current(|served| served.name)
+        } else {
+            None
+        };
+        let name = served.unwrap_or_else(|| site.resolved_name(type_name));
         let op = match site.attribute {
             Attribute::MonitorApiEndpoint { op: Some(op), .. } => op,
             _ => "http.server",
@@ -413,6 +426,14 @@ impl CallScope {
             Ending::Error(error) => super::capture::capture_outcome_error(self, error),
             Ending::Panic => super::capture::capture_panic(self),
             Ending::Ok | Ending::Cancelled => {}
+        }
+    }
+
+    /// Adds a key-value to this call's own span, if it is sampled.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn set_span_data(&mut self, key: &str, value: Value) {
+        if let Some(span) = self.trace.as_mut().and_then(|trace| trace.span.as_mut()) {
+            span.set_data(key, value);
         }
     }
 

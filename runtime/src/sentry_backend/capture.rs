@@ -16,15 +16,25 @@ fn decorate(event: &mut Event<'static>) -> Option<super::call::SharedScope> {
         let function = format!("{}::{}", info.module_path, info.function);
         event.tags.insert("function".into(), function);
     }
-    if let Some(name) =
-        find_current(|scope| (scope.kind == ScopeKind::Monitored).then_some(scope.name))
-    {
+    if let Some(name) = find_current(|scope| {
+        matches!(scope.kind, ScopeKind::Monitored | ScopeKind::Request).then_some(scope.name)
+    }) {
         event.transaction.get_or_insert_with(|| name.to_owned());
     }
     if let Some(span) = find_current(CallScope::span_handle) {
         event
             .contexts
             .insert("trace".into(), span.trace_context().into());
+    }
+    let request = find_current(|scope| {
+        let data = scope.scope.get()?;
+        data.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .request
+            .clone()
+    });
+    if let Some(describe) = request {
+        event.request = Some((describe.0)());
     }
     find_current(|scope| scope.scope.get().cloned())
 }

@@ -20,10 +20,13 @@
 
 pub(crate) mod call;
 mod capture;
+pub(crate) mod request;
 mod trace;
 
 pub(crate) use call::CallScope;
 pub(crate) use capture::{capture_error_event, capture_message_event, install_panic_hook};
+#[cfg(feature = "axum")]
+pub(crate) use request::outgoing_headers;
 pub(crate) use trace::{Incoming, TraceSpan};
 
 use std::fmt;

@@ -41,6 +41,11 @@ impl SpanHandle {
         }
     }
 
+    /// The id of the trace this span is in.
+    pub(crate) fn trace_id(&self) -> [u8; 16] {
+        self.tx.trace_id
+    }
+
     pub(crate) fn trace_context(&self) -> TraceContext {
         TraceContext {
             trace_id: TraceId::from(self.tx.trace_id),
@@ -234,6 +239,7 @@ fn envelope(done: Finished, client: &sentry::Client) -> protocol::Envelope {
         transaction.extra.extend(scope.extra);
         transaction.contexts.extend(scope.contexts);
         transaction.user = scope.user;
+        transaction.request = scope.request.map(|describe| (describe.0)());
     }
     let mut envelope = protocol::Envelope::new();
     envelope.add_item(transaction);

@@ -128,6 +128,19 @@ impl Site {
         }
     }
 
+    /// The attribute names no endpoint (`#[track_api_request]` without `endpoint`,
+    /// `#[monitor_api_endpoint]` without `name`): inside a request served by the HTTP layers
+    /// it takes that request's route template (and, for a method of `ANY`, its method).
+    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    #[inline(always)]
+    pub(crate) const fn takes_request_labels(&self) -> bool {
+        matches!(
+            self.attribute,
+            Attribute::TrackApiRequest { endpoint: None, .. }
+                | Attribute::MonitorApiEndpoint { name: None, .. }
+        )
+    }
+
     /// The function as the macro saw it.
     pub fn info(&self) -> &FnInfo {
         &self.info

@@ -221,6 +221,7 @@ mod tests {
         Snapshot {
             api: [(("/shops".to_owned(), "GET".to_owned()), timed)].into(),
             db: BTreeMap::new(),
+            http: Vec::new(),
             api_bounds: bounds(),
             db_bounds: bounds(),
             errors: vec![(("/shops".to_owned(), "panic".to_owned()), by_status[2])],

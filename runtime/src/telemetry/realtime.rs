@@ -167,3 +167,11 @@ impl Telemetry {
         crate::Realtime::new(self.context().backend_arc::<RedisBackend>())
     }
 }
+
+impl Telemetry {
+    /// The Redis URLs the real-time counters use (empty: none), for the ops router's check.
+    #[cfg(feature = "axum")]
+    pub(crate) fn redis_urls(&self) -> &[String] {
+        &self.inner.config.backends.redis.urls
+    }
+}

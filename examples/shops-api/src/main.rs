@@ -1,0 +1,236 @@
+//! The shops API of the monitoring guide, on axum, instrumented with kansoku: the main example.
+//!
+//! ```text
+//! cargo run -p shops-api                          # SQLite in a temp file, 127.0.0.1:8000
+//! curl localhost:8000/shops
+//! curl localhost:8000/metrics                     # loopback only, or with KANSOKU_OPS_TOKEN
+//! curl localhost:8000/health/detailed
+//! ```
+//!
+//! Environment (all optional): `ADDR` (or `--addr`), `DATABASE_URL` (PostgreSQL or SQLite;
+//! default a new SQLite file, seeded), `SEARCH_URL` (a Meilisearch-style search service; else
+//! SQL `LIKE`), `UPSTREAM_URL` (another instance, for `/upstream/shops/{id}`), `SENTRY_DSN`,
+//! `KANSOKU_REDIS_URL`, `KANSOKU_OPS_TOKEN`, `REDIS_CRITICAL=1` (Redis down makes the service
+//! unhealthy instead of degraded), `RUST_LOG`.
+//!
+//! Built with `--no-default-features`, kansoku's backends are off: the same service without
+//! layers, ops router or recording, the load test's baseline.
+
+mod db;
+mod error;
+mod routes;
+mod search;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use db::Db;
+use search::Search;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct App {
+    db: Db,
+    search: Option<Search>,
+    upstream: Option<String>,
+    http: reqwest::Client,
+}
+
+/// The settings, from the command line and the environment.
+#[derive(Debug)]
+struct Settings {
+    addr: SocketAddr,
+    database_url: Option<String>,
+    search_url: Option<String>,
+    upstream_url: Option<String>,
+    #[cfg_attr(not(feature = "instrumented"), allow(dead_code))]
+    redis_critical: bool,
+}
+
+impl Settings {
+    fn read() -> Result<Settings, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut addr = var("ADDR").unwrap_or_else(|| "127.0.0.1:8000".to_owned());
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--addr" => {
+                    addr = args
+                        .next()
+                        .ok_or("--addr needs a value, e.g. 127.0.0.1:8000")?;
+                }
+                other if other.starts_with("--addr=") => {
+                    other["--addr=".len()..].clone_into(&mut addr);
+                }
+                "-h" | "--help" => {
+                    println!("usage: shops-api [--addr HOST:PORT]   (see the crate docs for the environment)");
+                    std::process::exit(0);
+                }
+                other => return Err(format!("unknown argument {other:?} (try --help)")),
+            }
+        }
+        let addr = addr.parse().map_err(|_| {
+            format!("ADDR/--addr must be HOST:PORT, like 127.0.0.1:8000, not {addr:?}")
+        })?;
+        Ok(Settings {
+            addr,
+            database_url: var("DATABASE_URL"),
+            search_url: var("SEARCH_URL"),
+            upstream_url: var("UPSTREAM_URL"),
+            redis_critical: var("REDIS_CRITICAL").is_some_and(|v| v == "1" || v == "true"),
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("shops-api: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let settings = Settings::read()?;
+    // reqwest is built without its own TLS provider: rustls' ring, which sentry builds already
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let environment = std::env::var("SENTRY_ENVIRONMENT").unwrap_or_else(|_| "development".into());
+    let telemetry = kansoku::Telemetry::builder()
+        .namespace("osakamenesu")
+        .service_name("shops-api")
+        .environment(environment)
+        .release(env!("CARGO_PKG_VERSION"))
+        .from_env()
+        .install()?;
+
+    let db = Db::open(settings.database_url.as_deref(), 10)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let search = settings
+        .search_url
+        .as_deref()
+        .map(|url| Search::new(url, Duration::from_secs(2)))
+        .transpose()?;
+    let app = App {
+        db: db.clone(),
+        search,
+        upstream: settings.upstream_url.clone(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?,
+    };
+    let refresher = tokio::spawn(refresh_gauges(app.clone()));
+
+    let router = Router::new()
+        .route("/shops", get(routes::list_shops))
+        .route("/shops/search", get(routes::search_shops))
+        .route("/shops/{id}", get(routes::show_shop))
+        .route("/reservations", post(routes::create_reservation))
+        .route("/users/active", get(routes::active_users))
+        .route("/fail", get(routes::fail))
+        .route("/upstream/shops/{id}", get(routes::upstream_shop))
+        .with_state(app);
+    let router = instrument(router, &telemetry, &settings, &db)?;
+
+    let listener = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.addr))?;
+    let local = listener.local_addr()?;
+    // one line for scripts and tests (the port is the real one when ADDR asked for port 0)
+    println!("shops-api listening on http://{local}");
+    tracing::info!(
+        "try http://{local}/shops, /shops/1, /shops/search?q=namba, /metrics, /health/detailed; Ctrl-C stops"
+    );
+    axum::serve(
+        listener,
+        // the peer address lets the ops router serve /metrics to loopback clients
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+
+    tracing::info!("requests finished; flushing telemetry");
+    refresher.abort();
+    db.close().await;
+    telemetry.shutdown().await;
+    Ok(())
+}
+
+/// The ops router and the layers, when kansoku's backends are on.
+#[cfg(feature = "instrumented")]
+fn instrument(
+    router: Router,
+    telemetry: &kansoku::Telemetry,
+    settings: &Settings,
+    db: &Db,
+) -> Result<Router, Box<dyn std::error::Error>> {
+    let mut ops = kansoku::http::OpsConfig::from_env()
+        .critical(kansoku::http::SqlxCheck::new(db.pool.clone()))
+        .redis_check(settings.redis_critical);
+    if let Some(url) = &settings.search_url {
+        ops = ops.degrading(kansoku::http::HttpCheck::new("search", url)?);
+    }
+    Ok(router
+        .merge(kansoku::http::ops_router(telemetry, ops))
+        .layer(kansoku::http::KansokuLayer::new(telemetry)))
+}
+
+#[cfg(not(feature = "instrumented"))]
+#[allow(clippy::unnecessary_wraps)]
+fn instrument(
+    router: Router,
+    _: &kansoku::Telemetry,
+    _: &Settings,
+    _: &Db,
+) -> Result<Router, Box<dyn std::error::Error>> {
+    Ok(router)
+}
+
+/// Keeps the pool and active-user gauges current.
+async fn refresh_gauges(app: App) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    for round in 0u64.. {
+        tick.tick().await;
+        let (used, max) = app.db.connections();
+        kansoku::metrics::set_db_connections(used, max);
+        if round % 15 == 0 {
+            if let Err(error) = routes::refresh_active_users(&app).await {
+                tracing::warn!(%error, "could not count active users");
+            }
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, let the requests in flight finish.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "no SIGTERM handler; Ctrl-C still stops");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}

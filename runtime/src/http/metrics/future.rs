@@ -1,0 +1,154 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use super::routes::{Entry, Shared};
+use crate::site::Status;
+
+pin_project! {
+    /// The response future of [`HttpMetrics`](super::HttpMetrics): the request is recorded
+    /// when it resolves, or as `cancelled` when it is dropped before (the client went away).
+    ///
+    /// ```
+    /// use tower_service::Service as _;
+    /// use tower_layer::Layer as _;
+    ///
+    /// # let telemetry = kansoku::Telemetry::builder().build().unwrap();
+    /// let mut service = kansoku::http::HttpMetricsLayer::new(&telemetry)
+    ///     .layer(axum::routing::get(|| async { "namba" }));
+    /// let request = http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+    /// let future: kansoku::http::HttpMetricsFuture<_> = service.call(request);
+    /// drop(future); // counted as cancelled, had it started
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    #[derive(Debug)]
+    pub struct HttpMetricsFuture<F> {
+        #[pin]
+        inner: F,
+        in_flight: Option<InFlight>,
+    }
+}
+
+impl<F> HttpMetricsFuture<F> {
+    pub(super) fn new(inner: F, in_flight: InFlight) -> HttpMetricsFuture<F> {
+        HttpMetricsFuture {
+            inner,
+            in_flight: Some(in_flight),
+        }
+    }
+}
+
+impl<F, ResBody, E> Future for HttpMetricsFuture<F>
+where
+    F: Future<Output = Result<http::Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let entered = this.in_flight.as_ref().map(InFlight::enter);
+        let result = ready!(this.inner.poll(cx));
+        if let Some(in_flight) = this.in_flight.take() {
+            // an inner error never reaches the client as an answer of ours: the server
+            // closes the connection, which the client sees as a failure of the service
+            let code = result
+                .as_ref()
+                .map_or(500, |response| response.status().as_u16());
+            in_flight.finish(code);
+        }
+        drop(entered);
+        Poll::Ready(result)
+    }
+}
+
+/// A request between its start and its end, recorded by `finish` or, dropped first, as
+/// cancelled (or, while unwinding, as a `500`).
+#[derive(Debug)]
+pub(super) struct InFlight {
+    entry: Arc<Entry>,
+    shared: Arc<Shared>,
+    start: u64,
+    done: bool,
+}
+
+fn clock() -> &'static quanta::Clock {
+    static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
+}
+
+impl InFlight {
+    pub(super) fn start(entry: Arc<Entry>, shared: Arc<Shared>) -> InFlight {
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        entry.series.timed.begin();
+        InFlight {
+            entry,
+            shared,
+            start: clock().raw(),
+            done: false,
+        }
+    }
+
+    /// Makes the request (and, unless it is the installed one, the layer's telemetry)
+    /// current on this thread until the guard drops.
+    pub(super) fn enter(&self) -> impl Sized {
+        let local = (!self.shared.global)
+            .then(|| crate::context::LocalGuard::enter(self.shared.context.clone()));
+        let served = crate::serving::enter(&self.entry.served);
+        (local, served)
+    }
+
+    /// The response's head is out with `code`.
+    pub(super) fn finish(mut self, code: u16) {
+        self.done = true;
+        let status = if code >= 500 {
+            Status::Error
+        } else {
+            Status::Ok
+        };
+        self.record(status, Some(code));
+    }
+
+    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+    fn record(&self, status: Status, code: Option<u16>) {
+        let clock = clock();
+        let nanos = clock.delta_as_nanos(self.start, clock.raw());
+        let slow = nanos >= self.shared.slow_nanos;
+        #[cfg(any(feature = "otel", feature = "redis"))]
+        {
+            let series = &self.entry.series;
+            if let Some(code) = code {
+                series.count_code(code);
+            }
+            series
+                .timed
+                .end(status, self.entry.bounds.index(nanos), nanos);
+            if slow {
+                series
+                    .slow
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        #[cfg(feature = "sentry")]
+        if slow {
+            super::slow::report(&self.entry, &self.shared, nanos);
+        }
+        #[cfg(not(feature = "sentry"))]
+        let _ = slow;
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if std::thread::panicking() {
+            self.record(Status::Panic, Some(500));
+        } else {
+            self.record(Status::Cancelled, None);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower_service::Service;
+
+use super::routes::Shared;
+use super::HttpMetricsFuture;
+use crate::http::route::{method_label, route_of};
+
+/// The service of [`HttpMetricsLayer`](super::HttpMetricsLayer), for any `http` service.
+///
+/// ```
+/// use tower_layer::Layer as _;
+///
+/// # let telemetry = kansoku::Telemetry::builder().build().unwrap();
+/// let route: axum::routing::MethodRouter = axum::routing::get(|| async { "namba" });
+/// let service: kansoku::http::HttpMetrics<_> =
+///     kansoku::http::HttpMetricsLayer::new(&telemetry).layer(route);
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpMetrics<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> HttpMetrics<S> {
+    pub(super) fn new(inner: S, shared: Arc<Shared>) -> HttpMetrics<S> {
+        HttpMetrics { inner, shared }
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for HttpMetrics<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = HttpMetricsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let entry = self
+            .shared
+            .entry(route_of(&request), method_label(request.method()));
+        let in_flight = super::future::InFlight::start(entry, self.shared.clone());
+        let future = {
+            let _entered = in_flight.enter();
+            self.inner.call(request)
+        };
+        HttpMetricsFuture::new(future, in_flight)
+    }
+}

@@ -1,0 +1,92 @@
+//! Redis: a fresh connection and a `PING`, so a restarted server is seen as soon as it is back.
+
+use std::time::Duration;
+
+use crate::http::{CheckError, CheckFuture, HealthCheck};
+
+/// Checks a Redis server with `PING` (on a new connection each time, so the answer says whether
+/// a client can connect now). For a cluster, every node given is asked.
+///
+/// ```
+/// # fn main() -> Result<(), kansoku::Error> {
+/// let check = kansoku::http::RedisCheck::new("redis://127.0.0.1:6379/")?;
+/// let config = kansoku::http::OpsConfig::new().degrading(check);
+/// # Ok(()) }
+/// ```
+///
+/// With the telemetry's own Redis (`KANSOKU_REDIS_URL`), use
+/// [`OpsConfig::redis_check`](crate::http::OpsConfig::redis_check) instead.
+#[derive(Debug, Clone)]
+pub struct RedisCheck {
+    name: String,
+    clients: Vec<redis::Client>,
+    timeout: Option<Duration>,
+}
+
+impl RedisCheck {
+    /// A check named `redis` of the server at `url` (`redis://[:PASSWORD@]HOST[:PORT][/DB]`).
+    /// A URL that does not parse is an error (which does not repeat the URL).
+    pub fn new(url: &str) -> Result<RedisCheck, crate::Error> {
+        RedisCheck::nodes([url])
+    }
+
+    /// A check of several servers (a cluster's nodes): healthy when every one answers.
+    pub fn nodes<'a>(urls: impl IntoIterator<Item = &'a str>) -> Result<RedisCheck, crate::Error> {
+        let clients = urls
+            .into_iter()
+            .map(|url| {
+                redis::Client::open(url)
+                    .map_err(|e| crate::Error::InvalidRedisUrl(format!("{:?}", e.kind())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if clients.is_empty() {
+            return Err(crate::Error::InvalidRedisUrl("none given".to_owned()));
+        }
+        Ok(RedisCheck {
+            name: "redis".to_owned(),
+            clients,
+            timeout: None,
+        })
+    }
+
+    /// Another name than `redis` (for a second server).
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> RedisCheck {
+        self.name = name.into();
+        self
+    }
+
+    /// This check's own timeout.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> RedisCheck {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+async fn ping(client: &redis::Client) -> Result<(), CheckError> {
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let pong: String = redis::cmd("PING").query_async(&mut conn).await?;
+    if pong == "PONG" {
+        Ok(())
+    } else {
+        Err(CheckError::new(format_args!("PING answered {pong:?}")))
+    }
+}
+
+impl HealthCheck for RedisCheck {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            let results = futures::future::join_all(self.clients.iter().map(ping)).await;
+            results.into_iter().collect()
+        })
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+}

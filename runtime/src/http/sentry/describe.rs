@@ -1,0 +1,99 @@
+//! The request as Sentry is shown it: method, URL, query string, headers and, when captured,
+//! the body, each scrubbed. Built only when an event or a sampled transaction is sent.
+
+#![cfg(feature = "sentry")]
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sentry::protocol::Request;
+
+use super::body::Captured;
+use crate::http::scrub::FILTERED;
+use crate::http::Scrubber;
+
+/// What the layer keeps of a request to describe it later: the head (its header values share
+/// the connection's buffers, so this is a few reference counts and one table) and the body's
+/// captured part.
+pub(super) struct Head {
+    pub(super) method: http::Method,
+    pub(super) uri: http::Uri,
+    pub(super) headers: http::HeaderMap,
+    pub(super) body: Option<Arc<Mutex<Captured>>>,
+    pub(super) max_body_size: usize,
+    pub(super) scrubber: Arc<Scrubber>,
+}
+
+impl Head {
+    pub(super) fn describe(&self) -> Request {
+        let scrubber = &self.scrubber;
+        let headers = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = if scrubber.is_sensitive_header(name.as_str()) {
+                    FILTERED.to_owned()
+                } else {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                };
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
+        let host = self
+            .uri
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .or_else(|| {
+                self.headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "localhost".to_owned());
+        let scheme = self.uri.scheme_str().unwrap_or("http");
+        Request {
+            url: format!("{scheme}://{host}{}", self.uri.path()).parse().ok(),
+            method: Some(self.method.as_str().to_owned()),
+            query_string: self.uri.query().map(|q| scrubber.scrub_form(q)),
+            headers,
+            data: self.body.as_ref().map(|body| self.body_text(body)),
+            ..Request::default()
+        }
+    }
+
+    fn body_text(&self, body: &Mutex<Captured>) -> String {
+        let body = body.lock().unwrap_or_else(PoisonError::into_inner);
+        let content_type = self
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let text = String::from_utf8_lossy(&body.bytes);
+        let mut out = if content_type.contains("json") {
+            self.scrubber.scrub_json(&text)
+        } else if content_type.starts_with("application/x-www-form-urlencoded") {
+            self.scrubber.scrub_form(&text)
+        } else {
+            // a body kansoku cannot scrub field by field is not shown
+            let kind = if content_type.is_empty() {
+                "no content type"
+            } else {
+                content_type.as_str()
+            };
+            return format!(
+                "[{} bytes of {kind}: only JSON and form bodies are captured]",
+                body.seen
+            );
+        };
+        if body.seen > body.bytes.len() as u64 {
+            let _ = write!(
+                out,
+                " [truncated: first {} of {} bytes]",
+                self.max_body_size.min(body.bytes.len()),
+                body.seen
+            );
+        }
+        out
+    }
+}

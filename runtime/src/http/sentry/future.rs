@@ -1,0 +1,170 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use super::layer::Config;
+use crate::serving::Served;
+
+pin_project! {
+    /// The response future of [`SentryService`](super::SentryService): the request's
+    /// transaction ends with the response's status, or as `cancelled` when the future is
+    /// dropped first (the client went away).
+    ///
+    /// ```
+    /// use tower_service::Service as _;
+    /// use tower_layer::Layer as _;
+    ///
+    /// let mut service = kansoku::http::SentryLayer::new()
+    ///     .layer(axum::routing::get(|| async { "namba" }));
+    /// let request = http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+    /// let response = futures::executor::block_on(service.call(request)).unwrap();
+    /// assert_eq!(response.status(), 200);
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    #[derive(Debug)]
+    pub struct SentryFuture<F> {
+        #[pin]
+        inner: F,
+        state: RequestState,
+        // the request's name when no metrics layer around this one set it
+        served: Option<Arc<Served>>,
+    }
+}
+
+impl<F> SentryFuture<F> {
+    pub(super) fn new(inner: F, state: RequestState, served: Option<Arc<Served>>) -> Self {
+        SentryFuture {
+            inner,
+            state,
+            served,
+        }
+    }
+}
+
+impl<F, ResBody, E> Future for SentryFuture<F>
+where
+    F: Future<Output = Result<http::Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _served = this.served.as_ref().map(crate::serving::enter);
+        let entered = this.state.enter();
+        let result = ready!(this.inner.poll(cx));
+        drop(entered);
+        this.state.finish(
+            result
+                .as_ref()
+                .map_or(500, |response| response.status().as_u16()),
+        );
+        Poll::Ready(result)
+    }
+}
+
+/// The Sentry side of one request: its scope and transaction while it runs.
+#[derive(Debug)]
+pub(super) struct RequestState {
+    #[cfg(feature = "sentry")]
+    scope: Option<crate::sentry_backend::CallScope>,
+}
+
+impl RequestState {
+    /// Opens the request's scope (when a Sentry backend is current) and wraps its body for
+    /// capture when that is on.
+    #[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
+    pub(super) fn start(
+        request: http::Request<axum::body::Body>,
+        config: &Config,
+    ) -> (RequestState, http::Request<axum::body::Body>) {
+        #[cfg(feature = "sentry")]
+        {
+            start_sentry(request, config)
+        }
+        #[cfg(not(feature = "sentry"))]
+        {
+            (RequestState {}, request)
+        }
+    }
+
+    /// Makes the request's scope current until the guard drops.
+    #[cfg_attr(not(feature = "sentry"), allow(clippy::unused_self))]
+    pub(super) fn enter(&self) -> impl Sized {
+        #[cfg(feature = "sentry")]
+        {
+            self.scope
+                .as_ref()
+                .map(crate::sentry_backend::CallScope::enter)
+        }
+    }
+
+    #[cfg_attr(not(feature = "sentry"), allow(unused_variables, clippy::unused_self))]
+    fn finish(&mut self, code: u16) {
+        #[cfg(feature = "sentry")]
+        if let Some(scope) = self.scope.take() {
+            scope.finish_request(Some(code));
+        }
+    }
+}
+
+#[cfg(feature = "sentry")]
+impl Drop for RequestState {
+    fn drop(&mut self) {
+        if let Some(scope) = self.scope.take() {
+            scope.finish_request(None);
+        }
+    }
+}
+
+#[cfg(feature = "sentry")]
+fn start_sentry(
+    request: http::Request<axum::body::Body>,
+    config: &Config,
+) -> (RequestState, http::Request<axum::body::Body>) {
+    use crate::sentry_backend::{request as sentry_request, Incoming};
+
+    let name = crate::serving::with_current(|served| served.name).unwrap_or("");
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    let baggage = header("baggage");
+    let incoming = header("sentry-trace")
+        .and_then(Incoming::parse)
+        .map(|mut incoming| {
+            if incoming.sampled.is_none() {
+                incoming.sampled = baggage.and_then(sentry_request::baggage_sampled);
+            }
+            incoming
+        });
+    let captured = config
+        .capture_body
+        .then(|| Arc::new(std::sync::Mutex::new(super::body::Captured::default())));
+    let scope = sentry_request::start_request(name, incoming.as_ref(), baggage, || {
+        let head = super::describe::Head {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            headers: request.headers().clone(),
+            body: captured.clone(),
+            max_body_size: config.max_body_size,
+            scrubber: config.scrubber.clone(),
+        };
+        sentry_request::RequestDescriber(Arc::new(move || head.describe()))
+    });
+    let request = match (&scope, captured) {
+        (Some(_), Some(captured)) => request.map(|body| {
+            axum::body::Body::new(super::CapturedBody::new(
+                body,
+                captured,
+                config.max_body_size,
+            ))
+        }),
+        _ => request,
+    };
+    (RequestState { scope }, request)
+}

@@ -1,0 +1,74 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower_service::Service;
+
+use super::future::{RequestState, SentryFuture};
+use super::layer::Config;
+use crate::http::route::{method_label, route_of, RouteCache};
+use crate::serving::Served;
+
+/// The service of [`SentryLayer`](super::SentryLayer), for services taking axum's body.
+///
+/// ```
+/// use tower_layer::Layer as _;
+///
+/// let route: axum::routing::MethodRouter = axum::routing::get(|| async { "namba" });
+/// let service: kansoku::http::SentryService<_> = kansoku::http::SentryLayer::new().layer(route);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SentryService<S> {
+    inner: S,
+    config: Arc<Config>,
+    /// Names of routes, for a layer used without the metrics layer around it.
+    routes: Arc<RouteCache<Served>>,
+}
+
+impl<S> SentryService<S> {
+    pub(super) fn new(inner: S, config: Arc<Config>) -> SentryService<S> {
+        SentryService {
+            inner,
+            config,
+            routes: Arc::new(RouteCache::new()),
+        }
+    }
+}
+
+impl<S, ResBody> Service<http::Request<axum::body::Body>> for SentryService<S>
+where
+    S: Service<http::Request<axum::body::Body>, Response = http::Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = SentryFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<axum::body::Body>) -> Self::Future {
+        // the metrics layer around this one already named the request
+        let own = crate::serving::with_current(|_| ()).is_none().then(|| {
+            self.routes.get(
+                route_of(&request),
+                method_label(request.method()),
+                |route, method| {
+                    Served::new(
+                        route,
+                        method,
+                        #[cfg(any(feature = "otel", feature = "redis"))]
+                        None,
+                    )
+                },
+            )
+        });
+        let served_guard = own.as_ref().map(crate::serving::enter);
+        let (state, request) = RequestState::start(request, &self.config);
+        let future = {
+            let _entered = state.enter();
+            self.inner.call(request)
+        };
+        drop(served_guard);
+        SentryFuture::new(future, state, own)
+    }
+}

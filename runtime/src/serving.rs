@@ -1,0 +1,146 @@
+//! The request a call serves: set by the HTTP layers for the duration of each poll of a
+//! request, read by the attributes that name no endpoint (they take its method and route
+//! template) and by the Sentry backend (it names their spans after it).
+//!
+//! Like the Sentry backend's current call, this is a thread-local pointer set while a poll
+//! runs, so it follows the request onto whichever thread polls it; `kansoku::bind` carries it
+//! into a task the handler spawns.
+
+// With no backend on, only the layers read it.
+// Written by the layers (feature `axum`), read by the backends: with either side off, parts
+// of it are unused.
+#![cfg_attr(
+    not(all(
+        feature = "axum",
+        feature = "sentry",
+        any(feature = "otel", feature = "redis")
+    )),
+    allow(dead_code)
+)]
+
+use std::cell::Cell;
+use std::collections::HashSet;
+#[cfg(any(feature = "otel", feature = "redis"))]
+use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, PoisonError};
+
+#[cfg(any(feature = "otel", feature = "redis"))]
+use crate::record::{Bounds, Recorder};
+#[cfg(any(feature = "otel", feature = "redis"))]
+use crate::site::counters::TimedState;
+
+/// One (route template, method) of one layer: its labels and its cached series handles, shared
+/// by every request of it.
+#[derive(Debug)]
+pub(crate) struct Served {
+    pub(crate) route: &'static str,
+    pub(crate) method: &'static str,
+    /// `GET /shops/{id}`: the transaction's name.
+    pub(crate) name: &'static str,
+    /// The recorder of the layer that made it, if it records.
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    pub(crate) recorder: Option<Arc<Recorder>>,
+    /// The `ns_api_requests_*{endpoint=route, method}` series of that recorder, made on first use.
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    api: OnceLock<(Arc<TimedState>, &'static Bounds)>,
+}
+
+impl Served {
+    pub(crate) fn new(
+        route: &str,
+        method: &'static str,
+        #[cfg(any(feature = "otel", feature = "redis"))] recorder: Option<Arc<Recorder>>,
+    ) -> Served {
+        let route = intern(route);
+        Served {
+            route,
+            method,
+            name: intern(&format!("{method} {route}")),
+            #[cfg(any(feature = "otel", feature = "redis"))]
+            recorder,
+            #[cfg(any(feature = "otel", feature = "redis"))]
+            api: OnceLock::new(),
+        }
+    }
+
+    /// The request series of this route and `method` in `recorder`: cached when it is the
+    /// layer's own recorder and the request's method (the common case: no lock, no hash).
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    pub(crate) fn api_series(
+        &self,
+        recorder: &Recorder,
+        method: &str,
+    ) -> (Arc<TimedState>, &'static Bounds) {
+        let own = self
+            .recorder
+            .as_deref()
+            .is_some_and(|own| std::ptr::eq(own, recorder));
+        if own && method == self.method {
+            let (state, bounds) = self.api.get_or_init(|| {
+                recorder
+                    .labelled_series(crate::site::SiteKind::TrackApiRequest, [self.route, method])
+            });
+            return (state.clone(), bounds);
+        }
+        recorder.labelled_series(crate::site::SiteKind::TrackApiRequest, [self.route, method])
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Served> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Makes `served` the request current on this thread until the guard drops.
+pub(crate) fn enter(served: &Arc<Served>) -> Entered {
+    Entered {
+        previous: CURRENT.with(|current| current.replace(Arc::as_ptr(served))),
+    }
+}
+
+/// Restores the previous current request when dropped.
+#[derive(Debug)]
+pub(crate) struct Entered {
+    previous: *const Served,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.set(self.previous));
+    }
+}
+
+/// Runs `f` with the request being served here, if any.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&Served) -> R) -> Option<R> {
+    let ptr = CURRENT.with(Cell::get);
+    // SAFETY: a non-null pointer was set by `enter` from an `Arc` that the entering layer's
+    // future holds while the guard lives; guards are dropped in reverse order on this thread.
+    unsafe { ptr.as_ref() }.map(f)
+}
+
+/// The request being served here, as an owned handle (for `kansoku::bind`).
+pub(crate) fn current() -> Option<Arc<Served>> {
+    with_current(|served| {
+        // SAFETY: see `with_current`; the pointer came from `Arc::as_ptr` of a live `Arc`.
+        unsafe {
+            let ptr = std::ptr::from_ref(served);
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
+    })
+}
+
+/// A `'static` copy of `text`, shared by every caller. Only route templates and
+/// `METHOD route` names are interned: a bounded set (a router's routes, nine methods and one
+/// label for the rest), never anything a client chooses.
+pub(crate) fn intern(text: &str) -> &'static str {
+    static INTERNED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut interned = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
+    let set = interned.get_or_insert_with(HashSet::new);
+    if let Some(found) = set.get(text) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    set.insert(leaked);
+    leaked
+}
