@@ -170,6 +170,10 @@ mod context;
 mod telemetry;
 
 pub mod metrics;
+pub mod names;
+
+#[cfg(feature = "deploy")]
+pub mod deploy;
 
 #[cfg(any(feature = "otel", feature = "redis"))]
 mod record;
