@@ -175,6 +175,12 @@ pub mod names;
 #[cfg(feature = "deploy")]
 pub mod deploy;
 
+#[cfg(feature = "alert")]
+mod board;
+
+#[cfg(feature = "alert")]
+pub mod alert;
+
 #[cfg(any(feature = "otel", feature = "redis"))]
 mod record;
 
