@@ -2,6 +2,7 @@
 
 pub mod bugsink;
 pub mod listeners;
+pub mod monitoring;
 pub mod redis_support;
 pub mod sentry_support;
 
