@@ -30,7 +30,7 @@ use kansoku_tests::monitoring::{client, Server};
 
 const TOKEN: &str = "scrape-token-for-the-test";
 /// Bounds each wait for something Prometheus or Alertmanager does within seconds.
-const LIMIT: Duration = Duration::from_secs(120);
+const LIMIT: Duration = Duration::from_mins(2);
 
 // ------------------------------------------------------------------------------------------
 // the service
@@ -63,7 +63,7 @@ impl std::error::Error for ShopError {}
 
 #[kansoku::track_database_query("select", "shops")]
 async fn fetch_shop(id: u64) -> Result<u64, ShopError> {
-    if id % 3 == 0 {
+    if id.is_multiple_of(3) {
         Err(ShopError)
     } else {
         Ok(id)
@@ -179,7 +179,7 @@ impl Service {
             let client = client();
             for id in 0_u64.. {
                 let _ = client.get(format!("{url}/shops/{id}")).send().await;
-                if id % 10 == 0 {
+                if id.is_multiple_of(10) {
                     let client = client.clone();
                     let url = url.clone();
                     tokio::spawn(
@@ -217,20 +217,24 @@ fn config(slack_file: &str, smtp: &str) -> Config {
     ];
     // shortened only here, so the test does not wait minutes; the slow burn waits longer than
     // the fast one, so Alertmanager already holds the critical alert that inhibits it
-    let t = &mut config.alerts;
-    t.error_for = "3s".to_owned();
-    t.latency_for = "3s".to_owned();
-    t.pool_for = "3s".to_owned();
-    t.target_down_for = "3s".to_owned();
-    t.slo_fast_for = "2s".to_owned();
-    t.slo_slow_for = "12s".to_owned();
-    let r = &mut config.alertmanager;
-    r.slack_api_url_file = slack_file.to_owned();
-    r.smtp_smarthost = smtp.to_owned();
-    r.smtp_require_tls = false;
-    r.group_wait = "1s".to_owned();
-    r.group_interval = "1s".to_owned();
-    r.repeat_interval = "1h".to_owned();
+    config.alerts = deploy::Thresholds {
+        error_for: "3s".to_owned(),
+        latency_for: "3s".to_owned(),
+        pool_for: "3s".to_owned(),
+        target_down_for: "3s".to_owned(),
+        slo_fast_for: "2s".to_owned(),
+        slo_slow_for: "12s".to_owned(),
+        ..deploy::Thresholds::default()
+    };
+    config.alertmanager = deploy::Receivers {
+        slack_api_url_file: slack_file.to_owned(),
+        smtp_smarthost: smtp.to_owned(),
+        smtp_require_tls: false,
+        group_wait: "1s".to_owned(),
+        group_interval: "1s".to_owned(),
+        repeat_interval: "1h".to_owned(),
+        ..deploy::Receivers::default()
+    };
     config
 }
 
