@@ -39,6 +39,8 @@
 //! | `sentry` | transactions and spans from the attributes, error/panic/message capture with a scope per call, the scope API ([`set_tag`], [`capture_error`], [`start_transaction`]…) |
 //! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`] |
 //! | `axum` / `tower` | (placeholder) middleware and the ops router |
+//! | `alert` | [`alert`]: periodic checks of the application's own values, to Sentry and Slack, with cooldown and recovery (needs a tokio runtime) |
+//! | `deploy` | [`deploy`]: Prometheus rules, a Grafana dashboard and an Alertmanager configuration generated from [`names`] (what `kansoku-cli` writes) |
 //!
 //! With no feature on, every attribute expands into calls that are empty and inlined: an
 //! annotated function costs what a plain one costs.

@@ -1,5 +1,5 @@
 //! The metric families kansoku exports, by name: the one list that the exporter renders and
-//! the rule and dashboard generator ([`deploy`](crate#alerting-and-dashboards)) builds its
+//! the rule and dashboard generator (`kansoku::deploy`, feature `deploy`) builds its
 //! queries from, so a generated query never names a series that is not exported.
 //!
 //! A family's exported name is `namespace_name`:

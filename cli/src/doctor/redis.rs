@@ -63,9 +63,13 @@ pub(crate) async fn check(target: &Target) -> Verdict {
         .as_secs();
     match newest {
         Some(end) if end + FRESH.as_secs() >= now => Verdict::Ok(format!(
-            "{shown} answered {pong}; kansoku's real-time keys of `{}` were written {}s ago",
+            "{shown} answered {pong}; kansoku's real-time keys of `{}` are being written (newest time bucket {})",
             target.namespace,
-            now.saturating_sub(end)
+            if end >= now {
+                "is the current one".to_owned()
+            } else {
+                format!("ended {}s ago", now - end)
+            }
         )),
         Some(end) => Verdict::Fail(
             format!(
