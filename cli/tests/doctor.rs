@@ -85,6 +85,7 @@ fn line<'a>(report: &'a str, check: &str) -> &'a str {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario: well, then broken in every way, then unconfigured
 async fn doctor_says_ok_when_all_is_well_and_what_to_do_when_it_is_not() {
     let bugsink = tokio::task::spawn_blocking(Bugsink::start).await.unwrap();
     let redis = RedisServer::start();
