@@ -158,8 +158,16 @@ async fn fires_once_per_cooldown_and_announces_the_recovery() {
     );
     assert_eq!(firing_gauge(&telemetry), 0.0);
 
+    queue.set(150);
+    queue.checks(5).await;
+    assert_eq!(firing_gauge(&telemetry), 1.0);
     handle.stop();
     assert!(telemetry.alerts().is_empty());
+    assert_eq!(
+        firing_gauge(&telemetry),
+        0.0,
+        "a stopped alert does not fire"
+    );
 }
 
 #[tokio::test]

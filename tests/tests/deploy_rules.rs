@@ -170,6 +170,82 @@ fn the_dashboard_is_grafana_json_with_the_variables_and_panels() {
     }
 }
 
+/// The generator reads `kansoku::names`; the exporter must print exactly those families, with
+/// those kinds and labels, or a generated query would read nothing.
+#[tokio::test]
+async fn every_family_the_exporter_prints_is_in_names_with_its_kind_and_labels() {
+    #[kansoku::track_api_request(method = "GET", endpoint = "/shops")]
+    #[kansoku::monitor_api_endpoint]
+    async fn get_shops(fail: bool) -> Result<u8, std::io::Error> {
+        if fail {
+            return Err(std::io::Error::other("down"));
+        }
+        query().await
+    }
+    #[kansoku::track_database_query("select", "shops")]
+    async fn query() -> Result<u8, std::io::Error> {
+        Ok(1)
+    }
+    let telemetry = kansoku::Telemetry::builder()
+        .namespace("names")
+        .max_series_per_metric(1)
+        .build()
+        .unwrap();
+    telemetry
+        .scope(async {
+            get_shops(false).await.unwrap();
+            get_shops(true).await.unwrap_err();
+            kansoku::metrics::set_db_connections(1, 4);
+            kansoku::metrics::record_error("/a", "X");
+            kansoku::metrics::record_error("/b", "Y"); // overflows: the overflow family too
+        })
+        .await;
+    let alert = kansoku::alert::Alert::new("queue")
+        .value(|| async { Ok::<_, std::io::Error>(1.0) })
+        .above(5.0)
+        .every(std::time::Duration::from_millis(10))
+        .spawn(&telemetry)
+        .unwrap();
+    while telemetry.alerts()[0].checked_at.is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let text = telemetry.prometheus_text();
+    let mut seen = 0;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("# TYPE names_") else {
+            continue;
+        };
+        let (name, kind) = rest.split_once(' ').unwrap();
+        let family = kansoku::names::ALL
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("`names_{name}` is exported but not in kansoku::names"));
+        let expected = match family.kind {
+            kansoku::names::Kind::Counter => "counter",
+            kansoku::names::Kind::Gauge => "gauge",
+            kansoku::names::Kind::Histogram => "histogram",
+        };
+        assert_eq!(kind, expected, "{name}");
+        // the labels of each sample are the family's (histograms add `le`)
+        for sample in text
+            .lines()
+            .filter(|l| l.starts_with(&format!("names_{name}{{")))
+        {
+            let labels: Vec<&str> = sample
+                [sample.find('{').unwrap() + 1..sample.rfind('}').unwrap()]
+                .split("\",")
+                .filter_map(|pair| pair.split_once('=').map(|(k, _)| k.trim_start_matches(',')))
+                .collect();
+            assert_eq!(labels, family.labels, "{sample}");
+        }
+        seen += 1;
+    }
+    // requests, duration, in flight, errors, queries, query duration, pool used and max,
+    // overflow, alert firing (and the Redis drop counter when its feature is on)
+    assert!(seen >= 10, "{text}");
+    alert.stop();
+}
+
 // ---------------------------------------------------------------------------------------------
 // promtool test rules
 

@@ -256,6 +256,7 @@ impl Alert {
             task,
             status,
             board,
+            telemetry: telemetry.clone(),
         })
     }
 }
@@ -266,6 +267,7 @@ pub struct AlertHandle {
     task: tokio::task::JoinHandle<()>,
     status: Arc<Mutex<AlertStatus>>,
     board: Arc<crate::board::Board>,
+    telemetry: Telemetry,
 }
 
 impl fmt::Debug for AlertHandle {
@@ -285,10 +287,11 @@ impl AlertHandle {
             .clone()
     }
 
-    /// Stops the checks and removes the alert from [`Telemetry::alerts`]. A message already
-    /// being sent finishes (within its bounded tries).
+    /// Stops the checks, sets `ns_alert_firing` to 0 and removes the alert from
+    /// [`Telemetry::alerts`]. A message already being sent finishes (within its bounded tries).
     pub fn stop(self) {
         self.task.abort();
         self.board.remove(&self.status);
+        runner::clear(&self.telemetry, &self.name);
     }
 }

@@ -20,6 +20,12 @@ static FIRING: Gauge<1> = Gauge::new(
     ["alert"],
 );
 
+/// Marks a stopped alert as not firing, in `telemetry`.
+pub(crate) fn clear(telemetry: &Telemetry, name: &str) {
+    let _scope = telemetry.enter();
+    FIRING.set([name], 0.0);
+}
+
 /// Notices waiting for the notifier; beyond this the newest is dropped.
 const QUEUE: usize = 32;
 
