@@ -89,3 +89,31 @@ fn bad_input_is_a_clear_error() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_typo_in_the_input_file_is_named() {
+    let dir = std::env::temp_dir().join(format!("kansoku-cli-typo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("input.toml");
+    std::fs::write(
+        &file,
+        "namespace = \"shop\"\n[alerts]\nerror_ration = 0.05\n",
+    )
+    .unwrap();
+    let out = cli(&["rules", "--config", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error_ration"), "{stderr}");
+    std::fs::write(
+        &file,
+        "namespace = \"shop\"\n[[slo]]\nname = \"lat\"\nkind = \"latency\"\nobjective = 0.99\n",
+    )
+    .unwrap();
+    let out = cli(&["rules", "--config", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("slo `lat`: a latency objective needs threshold_seconds"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

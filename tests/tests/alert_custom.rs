@@ -387,3 +387,78 @@ async fn bad_alerts_are_refused_with_a_clear_error() {
     .unwrap();
     assert!(error.to_string().contains("no tokio runtime"), "{error}");
 }
+
+#[tokio::test]
+async fn a_hanging_value_source_is_cut_off_at_the_interval_and_reported_once() {
+    let (telemetry, transport) = sentry_support::telemetry(0.0, &[]);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let handle = Alert::new("hanging_source")
+        .value(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < 10 {
+                    std::future::pending::<()>().await;
+                }
+                Ok::<_, std::io::Error>(500.0)
+            }
+        })
+        .above(100.0)
+        .every(Duration::from_millis(20))
+        .sentry(kansoku::Level::Warning)
+        .spawn(&telemetry)
+        .unwrap();
+    // each hanging read is abandoned at the interval, so the checks go on and then succeed
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !telemetry.alerts()[0].firing {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the checks stopped at a hanging source"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(calls.load(Ordering::SeqCst) > 10);
+    let sent = sentry_support::sent(&telemetry, &transport).await;
+    let reports: Vec<String> = sent
+        .events
+        .iter()
+        .filter_map(|e| e.message.clone())
+        .filter(|m| m.starts_with("kansoku alert hanging_source:"))
+        .collect();
+    assert_eq!(
+        reports,
+        ["kansoku alert hanging_source: the value source did not answer within 20ms"],
+        "{:#?}",
+        sent.events
+    );
+    handle.stop();
+}
+
+#[tokio::test]
+async fn the_webhook_url_comes_from_the_environment() {
+    // SAFETY-free: edition 2021, and no other test reads or writes this variable
+    std::env::set_var(kansoku::alert::SLACK_WEBHOOK_ENV, "   ");
+    assert!(Slack::from_env().is_none(), "a blank value counts as unset");
+    let listener = WebhookListener::start(&[], Answer::Ok).await;
+    std::env::set_var(kansoku::alert::SLACK_WEBHOOK_ENV, listener.url());
+    let slack = Slack::from_env().expect("the variable is set");
+    std::env::remove_var(kansoku::alert::SLACK_WEBHOOK_ENV);
+    assert!(Slack::from_env().is_none());
+    // the URL is a secret: its Debug form shows the host only
+    let shown = format!("{slack:?}");
+    assert!(
+        shown.contains("127.0.0.1") && !shown.contains("secret"),
+        "{shown}"
+    );
+    let telemetry = Telemetry::builder().namespace("alerts").build().unwrap();
+    let queue = Arc::new(Queue::default());
+    queue.set(101);
+    let handle = queue_alert(&queue, Duration::from_hours(1))
+        .slack(slack)
+        .spawn(&telemetry)
+        .unwrap();
+    listener
+        .wait_for("the firing message", LIMIT, |b| b.len() == 1)
+        .await;
+    handle.stop();
+}
