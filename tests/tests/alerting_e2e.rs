@@ -373,6 +373,20 @@ async fn prometheus_and_alertmanager_run_the_generated_rules_dashboard_and_route
     })
     .await;
 
+    // the latency objective reads the bucket of its threshold as the exporter prints it
+    // (`le="1"`): the slow requests make its bad ratio positive, not absent or 0
+    let slow_share = prometheus
+        .query(
+            &client,
+            "slo:shop_sli_errors:ratio_rate5m{slo=\"shops-latency\"} > 0",
+        )
+        .await;
+    assert_eq!(slow_share.len(), 1, "{slow_share:?}");
+    let budgets = prometheus
+        .query(&client, "slo:shop_error_budget:remaining_ratio")
+        .await;
+    assert_eq!(budgets.len(), 2, "one per objective: {budgets:?}");
+
     // the alerts
     let error_ratio = firing(&prometheus, &client, "HighErrorRatio").await;
     assert_eq!(error_ratio["labels"]["endpoint"], "/shops/{id}");
