@@ -133,14 +133,14 @@ pub const REALTIME_DROPPED: Family = family(
 pub const HTTP_REQUESTS: Family = family(
     "http_requests_total",
     Kind::Counter,
-    "HTTP requests, by method, route template and status code.",
+    "HTTP requests, by method, route template and status code (`cancelled`: the client went away).",
     &["method", "route", "status_code"],
 );
 /// The HTTP middleware: latency.
 pub const HTTP_DURATION: Family = family(
     "http_request_duration_seconds",
     Kind::Histogram,
-    "HTTP request duration in seconds.",
+    "HTTP request duration in seconds, to the response head.",
     &["method", "route"],
 );
 /// The HTTP middleware: requests in progress.
@@ -154,21 +154,21 @@ pub const HTTP_IN_FLIGHT: Family = family(
 pub const HTTP_SLOW: Family = family(
     "http_slow_requests_total",
     Kind::Counter,
-    "HTTP requests slower than the slow threshold.",
+    "HTTP requests slower than the layer's threshold.",
     &["method", "route"],
 );
 /// The ops router's health checks: 1 when the check passed.
 pub const HEALTH_CHECK_UP: Family = family(
     "health_check_up",
     Kind::Gauge,
-    "1 when the health check passed, 0 when it failed.",
+    "Whether a dependency's health check passed (1) or failed (0) at its last run.",
     &["check"],
 );
 /// The ops router's health checks: how long a check took.
 pub const HEALTH_CHECK_DURATION: Family = family(
     "health_check_duration_seconds",
     Kind::Gauge,
-    "How long the last run of the health check took, in seconds.",
+    "How long a dependency's last health check took, in seconds.",
     &["check"],
 );
 /// `kansoku::alert`: 1 while an application alert fires.

@@ -166,14 +166,25 @@ fn sli_errors_expr(config: &Config, slo: &Slo, window: &str) -> String {
         }
         SloKind::Latency => {
             let hist = s.family(names::API_DURATION);
-            // the exporter prints bounds with Rust's shortest form: 0.5, 1, 2.5
-            let le = slo.threshold_seconds.unwrap_or_default().to_string();
+            let le = le_matcher(slo.threshold_seconds.unwrap_or_default());
             format!(
                 "(\n  sum(rate({hist}_count{{endpoint=~\"{re}\"}}[{window}]))\n  \
-                 - sum(rate({hist}_bucket{{endpoint=~\"{re}\",le=\"{le}\"}}[{window}]))\n)\n\
+                 - sum(rate({hist}_bucket{{endpoint=~\"{re}\",{le}}}[{window}]))\n)\n\
                  / (sum(rate({hist}_count{{endpoint=~\"{re}\"}}[{window}])) > 0)"
             )
         }
+    }
+}
+
+/// The `le` matcher of a bucket bound. The exporter prints bounds in Rust's shortest form
+/// (`0.5`, `1`); Prometheus 3 normalises whole numbers to `1.0` when it ingests them. Both
+/// forms are matched, so the rules survive an upgrade.
+fn le_matcher(bound: f64) -> String {
+    let printed = bound.to_string();
+    if bound.fract() == 0.0 {
+        format!("le=~\"{printed}|{printed}\\\\.0\"")
+    } else {
+        format!("le=\"{printed}\"")
     }
 }
 
@@ -216,4 +227,23 @@ pub(crate) fn number(value: f64) -> String {
     let text = format!("{value:.10}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     text.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{le_matcher, number};
+
+    #[test]
+    fn bucket_bounds_match_as_exported_and_as_prometheus_3_normalises_them() {
+        assert_eq!(le_matcher(0.5), r#"le="0.5""#);
+        assert_eq!(le_matcher(1.0), r#"le=~"1|1\\.0""#);
+        assert_eq!(le_matcher(10.0), r#"le=~"10|10\\.0""#);
+    }
+
+    #[test]
+    fn numbers_print_without_binary_noise() {
+        assert_eq!(number(1.0 - 0.999), "0.001");
+        assert_eq!(number(14.4), "14.4");
+        assert_eq!(number(3.0), "3");
+    }
 }
