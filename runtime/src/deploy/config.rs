@@ -217,6 +217,38 @@ impl Config {
         }
     }
 
+    /// A configuration with every default, for what `telemetry` was started with: its
+    /// namespace and request-latency buckets. Objectives declared at start-up go into `slo`.
+    ///
+    /// ```
+    /// use kansoku::deploy::{Config, Slo, SloKind};
+    /// let telemetry = kansoku::Telemetry::builder()
+    ///     .namespace("shop")
+    ///     .api_duration_buckets([0.1, 0.3, 1.0])
+    ///     .build()?;
+    /// let mut config = Config::from_telemetry(&telemetry);
+    /// config.slo.push(Slo {
+    ///     name: "fast".to_owned(),
+    ///     kind: SloKind::Latency,
+    ///     objective: 0.99,
+    ///     threshold_seconds: Some(0.3),     // a bound the service really exports
+    ///     endpoints: ".*".to_owned(),
+    /// });
+    /// let rules = kansoku::deploy::prometheus_rules(&config).unwrap();
+    /// assert!(rules.contains("shop_api_request_duration_seconds_bucket"));
+    /// # Ok::<(), kansoku::Error>(())
+    /// ```
+    pub fn from_telemetry(telemetry: &crate::Telemetry) -> Config {
+        Config {
+            namespace: telemetry.namespace().to_owned(),
+            api_buckets: telemetry.api_buckets().map_or_else(
+                || crate::names::DEFAULT_API_BUCKETS.to_vec(),
+                <[f64]>::to_vec,
+            ),
+            ..Config::default()
+        }
+    }
+
     /// The scrape job of the target-down alert.
     pub fn job(&self) -> &str {
         self.job.as_deref().unwrap_or(&self.namespace)

@@ -95,6 +95,12 @@ impl Telemetry {
         self.inner.config.release.as_deref()
     }
 
+    /// The request-latency bucket bounds set at start-up, if any (the default otherwise).
+    #[cfg(feature = "deploy")]
+    pub(crate) fn api_buckets(&self) -> Option<&[f64]> {
+        self.inner.config.api_buckets.as_deref()
+    }
+
     /// This instance's store and backends.
     pub(crate) fn context(&self) -> &Arc<Context> {
         &self.inner.context
