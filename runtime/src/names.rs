@@ -178,11 +178,11 @@ pub const ALERT_FIRING: Family = family(
     "1 while the application alert fires, 0 when it does not.",
     &["alert"],
 );
-/// Sentry events dropped before sending.
+/// Sentry events, transactions and spans not delivered (the `sentry` backend).
 pub const SENTRY_EVENTS_DROPPED: Family = family(
     "sentry_events_dropped_total",
     Kind::Counter,
-    "Sentry events dropped before sending, by category and reason.",
+    "Sentry events, transactions and spans that were not delivered, by data category and Sentry's client-report discard reason.",
     &["category", "reason"],
 );
 
