@@ -5,13 +5,19 @@ set -euo pipefail
 source "$(dirname "$0")/apt.sh"
 
 need_apt=()
+# `prometheus` brings promtool too: the rule checks and unit tests, and the end-to-end scrape
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+# the generated Alertmanager configuration: `amtool check-config` and the end-to-end route to people
+command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools) # the cluster test's `redis-cli --cluster create`
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl) # certificates for the Redis TLS tests
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client) # shops-api's test makes its own database on 127.0.0.1:5432
 
 if ((${#need_apt[@]})); then
+  mapfile -t need_apt < <(printf '%s\n' "${need_apt[@]}" | sort -u)
   apt_install "missing ${need_apt[*]}" "${need_apt[@]}"
 fi
 
@@ -22,4 +28,5 @@ for component in rustfmt clippy; do
 done
 
 echo "promtool: $(promtool --version 2>&1 | head -1)"
+echo "alertmanager: $(prometheus-alertmanager --version 2>&1 | head -1)"
 bash "$(dirname "$0")/install-bugsink.sh"   # Bugsink, the Sentry-compatible server (a venv in .tools/)

@@ -39,6 +39,8 @@
 //! | `sentry` | transactions and spans from the attributes, error/panic/message capture with a scope per call, the scope API ([`set_tag`], [`capture_error`], [`start_transaction`]…) |
 //! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`] |
 //! | `axum` (with `tower`) | [`http`]: tower layers for request metrics and Sentry transactions by route template, trace propagation |
+//! | `alert` | [`alert`]: periodic checks of the application's own values, to Sentry and Slack, with cooldown and recovery (needs a tokio runtime) |
+//! | `deploy` | [`deploy`]: Prometheus rules, a Grafana dashboard and an Alertmanager configuration generated from [`names`] (what `kansoku-cli` writes) |
 //!
 //! With no feature on, every attribute expands into calls that are empty and inlined: an
 //! annotated function costs what a plain one costs.
@@ -174,6 +176,16 @@ mod telemetry;
 pub mod http;
 
 pub mod metrics;
+pub mod names;
+
+#[cfg(feature = "deploy")]
+pub mod deploy;
+
+#[cfg(feature = "alert")]
+mod board;
+
+#[cfg(feature = "alert")]
+pub mod alert;
 
 #[cfg(any(feature = "otel", feature = "redis"))]
 mod record;

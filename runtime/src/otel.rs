@@ -107,55 +107,25 @@ impl Exporter {
     }
 }
 
-const API_REQUESTS: (&str, &str) = (
-    "api_requests_total",
-    "API requests, by endpoint, method and outcome.",
-);
-const API_DURATION: (&str, &str) = (
-    "api_request_duration_seconds",
-    "API request duration in seconds.",
-);
-const API_IN_FLIGHT: (&str, &str) = ("api_requests_in_flight", "API requests in progress.");
-const ERRORS: (&str, &str) = (
-    "errors_total",
-    "Errors and panics of monitored endpoints, by error type.",
-);
-const DB_QUERIES: (&str, &str) = (
-    "database_queries_total",
-    "Database queries, by operation, table and outcome.",
-);
-const DB_DURATION: (&str, &str) = (
-    "database_query_duration_seconds",
-    "Database query duration in seconds.",
-);
-const DB_USED: (&str, &str) = ("database_connections_used", "Database connections in use.");
-const DB_MAX: (&str, &str) = (
-    "database_connections_max",
-    "Database connections the pool may open.",
-);
-const HTTP_REQUESTS: (&str, &str) = (
-    "http_requests_total",
-    "HTTP requests, by method, route template and status code (`cancelled`: the client went away).",
-);
-const HTTP_DURATION: (&str, &str) = (
-    "http_request_duration_seconds",
-    "HTTP request duration in seconds, to the response head.",
-);
-const HTTP_IN_FLIGHT: (&str, &str) = ("http_requests_in_flight", "HTTP requests in progress.");
-const HTTP_SLOW: (&str, &str) = (
-    "http_slow_requests_total",
-    "HTTP requests slower than the layer's threshold.",
-);
-const OVERFLOW: (&str, &str) = (
-    "metric_series_overflow_total",
-    "Recordings sent to a metric's __overflow__ series because it held its maximum of label sets.",
-);
-
+// The names, kinds and help texts come from `names`, which the rule generator reads too.
+const fn pair(family: crate::names::Family) -> (&'static str, &'static str) {
+    (family.name, family.help)
+}
+const API_REQUESTS: (&str, &str) = pair(crate::names::API_REQUESTS);
+const API_DURATION: (&str, &str) = pair(crate::names::API_DURATION);
+const API_IN_FLIGHT: (&str, &str) = pair(crate::names::API_IN_FLIGHT);
+const ERRORS: (&str, &str) = pair(crate::names::ERRORS);
+const DB_QUERIES: (&str, &str) = pair(crate::names::DB_QUERIES);
+const DB_DURATION: (&str, &str) = pair(crate::names::DB_DURATION);
+const DB_USED: (&str, &str) = pair(crate::names::DB_CONNECTIONS_USED);
+const DB_MAX: (&str, &str) = pair(crate::names::DB_CONNECTIONS_MAX);
+const OVERFLOW: (&str, &str) = pair(crate::names::SERIES_OVERFLOW);
+const HTTP_REQUESTS: (&str, &str) = pair(crate::names::HTTP_REQUESTS);
+const HTTP_DURATION: (&str, &str) = pair(crate::names::HTTP_DURATION);
+const HTTP_IN_FLIGHT: (&str, &str) = pair(crate::names::HTTP_IN_FLIGHT);
+const HTTP_SLOW: (&str, &str) = pair(crate::names::HTTP_SLOW);
 #[cfg(feature = "redis")]
-const REALTIME_DROPPED: (&str, &str) = (
-    "realtime_dropped_total",
-    "Recordings left out of the real-time counters in Redis: more series were held for an unreachable Redis than realtime_max_pending.",
-);
+const REALTIME_DROPPED: (&str, &str) = pair(crate::names::REALTIME_DROPPED);
 
 /// Renders a [`Recorder`]'s [`Snapshot`] as Prometheus metric families at scrape time.
 struct KansokuCollector {

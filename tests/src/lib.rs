@@ -2,6 +2,8 @@
 
 pub mod bugsink;
 pub mod http_support;
+pub mod listeners;
+pub mod monitoring;
 pub mod redis_production;
 pub mod redis_support;
 pub mod sentry_support;

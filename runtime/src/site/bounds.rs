@@ -13,13 +13,9 @@ pub(crate) struct Bounds {
 }
 
 /// Request latencies: 5 ms … 10 s (the Prometheus client defaults).
-pub(crate) const DEFAULT_API_BOUNDS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+pub(crate) const DEFAULT_API_BOUNDS: [f64; 11] = crate::names::DEFAULT_API_BUCKETS;
 /// Query latencies: 1 ms … 5 s.
-pub(crate) const DEFAULT_DB_BOUNDS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-];
+pub(crate) const DEFAULT_DB_BOUNDS: [f64; 12] = crate::names::DEFAULT_DB_BUCKETS;
 
 impl Bounds {
     /// Validated bounds: finite, positive, strictly increasing, at most [`MAX_BOUNDS`].

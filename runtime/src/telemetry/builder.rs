@@ -213,6 +213,8 @@ impl TelemetryBuilder {
                 #[cfg(any(feature = "otel", feature = "redis"))]
                 local_stats,
                 off: started.off,
+                #[cfg(feature = "alert")]
+                alerts: Arc::default(),
                 config: self,
             }),
         })

@@ -2,6 +2,8 @@
 //! that names them), and what a service does with it: read metrics, enter it, flush it, ask its
 //! health, shut it down.
 
+#[cfg(feature = "alert")]
+mod alerts;
 mod backends;
 mod builder;
 #[cfg(feature = "otel")]
@@ -33,6 +35,9 @@ struct Inner {
     local_stats: Arc<crate::stats::LocalStats>,
     /// The backends whose feature is on but that are not configured.
     off: Vec<BackendHealth>,
+    /// The application alerts' states (`kansoku::alert`).
+    #[cfg(feature = "alert")]
+    alerts: Arc<crate::board::Board>,
 }
 
 /// The telemetry of a service: where annotated calls and business metrics are recorded, and
@@ -88,6 +93,12 @@ impl Telemetry {
     /// The release, if one was set.
     pub fn release(&self) -> Option<&str> {
         self.inner.config.release.as_deref()
+    }
+
+    /// The request-latency bucket bounds set at start-up, if any (the default otherwise).
+    #[cfg(feature = "deploy")]
+    pub(crate) fn api_buckets(&self) -> Option<&[f64]> {
+        self.inner.config.api_buckets.as_deref()
     }
 
     /// This instance's store and backends.

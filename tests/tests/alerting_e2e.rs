@@ -1,0 +1,475 @@
+//! End to end: a service serving kansoku's Prometheus text behind a bearer token, a real
+//! `prometheus` scraping it every second with the generated rules loaded (the test's copy,
+//! with `for` shortened), traffic with errors and slow requests, then:
+//! - every dashboard panel's expression returns data through Prometheus' HTTP API;
+//! - the error-ratio alert (a warning) and the fast SLO burn (critical) become firing;
+//! - a real Alertmanager with the generated configuration (receivers pointed at the test's
+//!   Slack-webhook and SMTP listeners — the stand-ins for Slack and a mail server) posts the
+//!   warning to Slack, the critical alert to Slack and e-mail, and holds back the slow burn,
+//!   which the fast one inhibits.
+//!
+//! The service here is a small axum server in the test. To run this against
+//! `examples/shops-api` instead, replace [`Service::start`] with starting the example
+//! (`ADDR`, `KANSOKU_OPS_TOKEN`, its `/metrics` from the ops router) and [`Service::drive`]
+//! with requests to its routes; the rest reads only Prometheus, Alertmanager and the
+//! listeners.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use kansoku::deploy::{self, Config, Slo, SloKind};
+use kansoku::metrics::{Counter, Gauge};
+use kansoku::Telemetry;
+use kansoku_tests::listeners::{Answer, SmtpListener, WebhookListener};
+use kansoku_tests::monitoring::{client, Server};
+
+const TOKEN: &str = "scrape-token-for-the-test";
+/// Bounds each wait for something Prometheus or Alertmanager does within seconds.
+const LIMIT: Duration = Duration::from_mins(2);
+
+// ------------------------------------------------------------------------------------------
+// the service
+
+static RESERVATIONS: Counter<1> =
+    Counter::new("reservations_total", "Reservations made.", ["status"]);
+static ACTIVE_USERS: Gauge<0> = Gauge::new("active_users", "Users active now.", []);
+// Stand-ins, until the HTTP layer (issue 10) is merged: the series its `HttpMetricsLayer` and
+// the ops router's health checks export, under the names `kansoku::names` gives them. With
+// issue 10 merged, the router gets `.layer(KansokuLayer::new(&telemetry))` and these go.
+static HTTP_REQUESTS: Counter<3> = Counter::new(
+    kansoku::names::HTTP_REQUESTS.name,
+    kansoku::names::HTTP_REQUESTS.help,
+    ["method", "route", "status_code"],
+);
+static HEALTH_UP: Gauge<1> = Gauge::new(
+    kansoku::names::HEALTH_CHECK_UP.name,
+    kansoku::names::HEALTH_CHECK_UP.help,
+    ["check"],
+);
+
+#[derive(Debug)]
+struct ShopError;
+impl std::fmt::Display for ShopError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("shop not found")
+    }
+}
+impl std::error::Error for ShopError {}
+
+#[kansoku::track_database_query("select", "shops")]
+async fn fetch_shop(id: u64) -> Result<u64, ShopError> {
+    if id.is_multiple_of(3) {
+        Err(ShopError)
+    } else {
+        Ok(id)
+    }
+}
+
+/// One request in three fails: a 33% error ratio on `/shops/{id}`.
+#[kansoku::track_api_request(method = "GET", endpoint = "/shops/{id}")]
+async fn get_shop(id: u64) -> Result<u64, ShopError> {
+    fetch_shop(id).await
+}
+
+/// Slower than the latency objective's 1 s.
+#[kansoku::track_api_request(method = "GET", endpoint = "/shops/slow")]
+async fn slow_shops() -> Result<u64, ShopError> {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    Ok(0)
+}
+
+#[derive(Clone)]
+struct App {
+    telemetry: Telemetry,
+}
+
+async fn shop(State(app): State<App>, Path(id): Path<u64>) -> StatusCode {
+    let result = app.telemetry.scope(get_shop(id)).await;
+    let status = if result.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    app.telemetry
+        .scope(async {
+            HTTP_REQUESTS.increment(["GET", "/shops/{id}", status.as_str()]);
+            RESERVATIONS.increment([if result.is_ok() {
+                "confirmed"
+            } else {
+                "failed"
+            }]);
+        })
+        .await;
+    status
+}
+
+async fn slow(State(app): State<App>) -> StatusCode {
+    let _ = app.telemetry.scope(slow_shops()).await;
+    app.telemetry
+        .scope(async { HTTP_REQUESTS.increment(["GET", "/shops/slow", "200"]) })
+        .await;
+    StatusCode::OK
+}
+
+/// `/metrics` behind the bearer token, as the ops router serves it.
+async fn metrics(State(app): State<App>, headers: HeaderMap) -> Result<String, StatusCode> {
+    let expected = format!("Bearer {TOKEN}");
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return Err(StatusCode::UNAUTHORIZED);
+    }
+    Ok(app.telemetry.prometheus_text())
+}
+
+struct Service {
+    url: String,
+    telemetry: Telemetry,
+}
+
+impl Service {
+    async fn start() -> Service {
+        let telemetry = Telemetry::builder()
+            .namespace("shop")
+            .service_name("shops-api")
+            .build()
+            .unwrap();
+        let app = App {
+            telemetry: telemetry.clone(),
+        };
+        let router = Router::new()
+            .route("/shops/slow", get(slow))
+            .route("/shops/{id}", get(shop))
+            .route("/metrics", get(metrics))
+            .with_state(app);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        telemetry
+            .scope(async {
+                kansoku::metrics::set_db_connections(9, 10);
+                ACTIVE_USERS.set([], 12.0);
+                HEALTH_UP.set(["database"], 1.0);
+            })
+            .await;
+        // the application's own alert, whose gauge the dashboard shows
+        let pending = Arc::new(AtomicU64::new(150));
+        kansoku::alert::Alert::new("reservation_queue")
+            .value(move || {
+                let pending = pending.clone();
+                #[allow(clippy::cast_precision_loss)]
+                async move {
+                    Ok::<_, std::io::Error>(pending.load(Ordering::Relaxed) as f64)
+                }
+            })
+            .above(100.0)
+            .every(Duration::from_millis(500))
+            .spawn(&telemetry)
+            .unwrap();
+        Service { url, telemetry }
+    }
+
+    /// Requests until the test ends: errors on `/shops/{id}`, a slow one now and then.
+    fn drive(&self) {
+        let url = self.url.clone();
+        tokio::spawn(async move {
+            let client = client();
+            for id in 0_u64.. {
+                let _ = client.get(format!("{url}/shops/{id}")).send().await;
+                if id.is_multiple_of(10) {
+                    let client = client.clone();
+                    let url = url.clone();
+                    tokio::spawn(
+                        async move { client.get(format!("{url}/shops/slow")).send().await },
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// the generated configuration, the test's copy
+
+fn config(slack_file: &str, smtp: &str) -> Config {
+    let mut config = Config::new("shop");
+    config.job = Some("shops-api".to_owned());
+    config.business_metrics = vec!["reservations_total".to_owned(), "active_users".to_owned()];
+    config.slo = vec![
+        Slo {
+            name: "availability".to_owned(),
+            kind: SloKind::Availability,
+            objective: 0.999,
+            threshold_seconds: None,
+            endpoints: ".*".to_owned(),
+        },
+        Slo {
+            name: "shops-latency".to_owned(),
+            kind: SloKind::Latency,
+            objective: 0.99,
+            threshold_seconds: Some(1.0),
+            endpoints: "/shops.*".to_owned(),
+        },
+    ];
+    // shortened only here, so the test does not wait minutes; the slow burn waits longer than
+    // the fast one, so Alertmanager already holds the critical alert that inhibits it
+    config.alerts = deploy::Thresholds {
+        error_for: "3s".to_owned(),
+        latency_for: "3s".to_owned(),
+        pool_for: "3s".to_owned(),
+        target_down_for: "3s".to_owned(),
+        slo_fast_for: "2s".to_owned(),
+        slo_slow_for: "12s".to_owned(),
+        ..deploy::Thresholds::default()
+    };
+    config.alertmanager = deploy::Receivers {
+        slack_api_url_file: slack_file.to_owned(),
+        smtp_smarthost: smtp.to_owned(),
+        smtp_require_tls: false,
+        group_wait: "1s".to_owned(),
+        group_interval: "1s".to_owned(),
+        repeat_interval: "1h".to_owned(),
+        ..deploy::Receivers::default()
+    };
+    config
+}
+
+fn prometheus_yml(service: &str, alertmanager: &str) -> String {
+    let target = service.trim_start_matches("http://");
+    let am = alertmanager.trim_start_matches("http://");
+    format!(
+        "global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [rules.yml]
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['{am}']
+scrape_configs:
+  - job_name: shops-api
+    authorization:
+      credentials: '{TOKEN}'
+    static_configs:
+      - targets: ['{target}']
+"
+    )
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F) -> serde_json::Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<serde_json::Value, String>>,
+{
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        match check().await {
+            Ok(found) => return found,
+            Err(state) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what} did not happen within {LIMIT:?}; last state: {state}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The alert `name` in Prometheus' `/api/v1/alerts`, once it is firing.
+async fn firing(prometheus: &Server, client: &reqwest::Client, name: &str) -> serde_json::Value {
+    wait_until(&format!("{name} firing in Prometheus"), || async {
+        let answer = prometheus.get_json(client, "/api/v1/alerts", &[]).await;
+        answer["data"]["alerts"]
+            .as_array()
+            .and_then(|alerts| {
+                alerts
+                    .iter()
+                    .find(|a| a["labels"]["alertname"] == name && a["state"] == "firing")
+                    .cloned()
+            })
+            .ok_or_else(|| answer.to_string())
+    })
+    .await
+}
+
+/// Mail text with quoted-printable soft line breaks undone.
+fn unfold(mail: &str) -> String {
+    mail.replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, in the order it happens
+async fn prometheus_and_alertmanager_run_the_generated_rules_dashboard_and_routes() {
+    let client = client();
+    let service = Service::start().await;
+    // the token is required, as Prometheus will send it
+    let refused = client
+        .get(format!("{}/metrics", service.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    service.drive();
+
+    let slack = WebhookListener::start(&[], Answer::Ok).await;
+    let smtp = SmtpListener::start().await;
+    let slack_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(slack_file.path(), slack.url()).unwrap();
+    let config = config(slack_file.path().to_str().unwrap(), &smtp.address());
+
+    let alertmanager = Server::alertmanager(&deploy::alertmanager_config(&config).unwrap(), &[]);
+    alertmanager.ready(&client).await;
+    let prometheus = Server::prometheus(
+        &prometheus_yml(&service.url, alertmanager.url()),
+        &[("rules.yml", deploy::prometheus_rules(&config).unwrap())],
+    );
+    prometheus.ready(&client).await;
+
+    // the scrape with the token works
+    wait_until("a successful scrape", || async {
+        let up = prometheus
+            .query(&client, "up{job=\"shops-api\"} == 1")
+            .await;
+        if up.is_empty() {
+            Err(prometheus.log())
+        } else {
+            Ok(up[0].clone())
+        }
+    })
+    .await;
+
+    // every panel's every query returns data
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&deploy::grafana_dashboard(&config).unwrap()).unwrap();
+    let mut queries = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$endpoint", ".*")
+                .replace("$table", ".*");
+            queries.push((panel["title"].as_str().unwrap().to_owned(), expr));
+        }
+    }
+    assert!(queries.len() >= 12, "{queries:?}");
+    wait_until("data in every dashboard panel", || async {
+        let mut empty = Vec::new();
+        for (title, expr) in &queries {
+            if prometheus.query(&client, expr).await.is_empty() {
+                empty.push(format!("{title}: {expr}"));
+            }
+        }
+        if empty.is_empty() {
+            Ok(serde_json::Value::Null)
+        } else {
+            Err(format!("no data yet for {empty:#?}"))
+        }
+    })
+    .await;
+
+    // the latency objective reads the bucket of its threshold as the exporter prints it
+    // (`le="1"`): the slow requests make its bad ratio positive, not absent or 0
+    let slow_share = prometheus
+        .query(
+            &client,
+            "slo:shop_sli_errors:ratio_rate5m{slo=\"shops-latency\"} > 0",
+        )
+        .await;
+    assert_eq!(slow_share.len(), 1, "{slow_share:?}");
+    let budgets = prometheus
+        .query(&client, "slo:shop_error_budget:remaining_ratio")
+        .await;
+    assert_eq!(budgets.len(), 2, "one per objective: {budgets:?}");
+
+    // the alerts
+    let error_ratio = firing(&prometheus, &client, "HighErrorRatio").await;
+    assert_eq!(error_ratio["labels"]["endpoint"], "/shops/{id}");
+    assert_eq!(error_ratio["labels"]["severity"], "warning");
+    let fast = firing(&prometheus, &client, "SLOAvailabilityBudgetBurnFast").await;
+    assert_eq!(fast["labels"]["severity"], "critical");
+    let slow = firing(&prometheus, &client, "SLOAvailabilityBudgetBurnSlow").await;
+    assert_eq!(slow["labels"]["severity"], "warning");
+
+    // to people: the warning to Slack
+    slack
+        .wait_for("the HighErrorRatio warning", LIMIT, |bodies| {
+            bodies
+                .iter()
+                .any(|b| b.to_string().contains("HighErrorRatio"))
+        })
+        .await;
+    // the critical one to Slack and by e-mail
+    slack
+        .wait_for("the fast burn on Slack", LIMIT, |bodies| {
+            bodies
+                .iter()
+                .any(|b| b.to_string().contains("SLOAvailabilityBudgetBurnFast"))
+        })
+        .await;
+    let mail = wait_until("the critical alert by e-mail", || async {
+        smtp.mails()
+            .into_iter()
+            .map(|m| unfold(&m))
+            .find(|m| m.contains("SLOAvailabilityBudgetBurnFast"))
+            .map(serde_json::Value::String)
+            .ok_or_else(|| format!("{} mails: {:?}", smtp.mails().len(), smtp.mails()))
+    })
+    .await;
+    let mail = mail.as_str().unwrap();
+    assert!(
+        mail.contains("Subject: [FIRING] SLOAvailabilityBudgetBurnFast (shop)"),
+        "{mail}"
+    );
+    assert!(mail.contains("To: oncall@example.com"), "{mail}");
+    // warnings are not mailed
+    assert!(
+        smtp.mails()
+            .iter()
+            .all(|m| !unfold(m).contains("HighErrorRatio")),
+        "{:?}",
+        smtp.mails()
+    );
+
+    // the slow burn reached Alertmanager and is inhibited by the fast one: never on Slack
+    let inhibited = wait_until("the slow burn inhibited in Alertmanager", || async {
+        let alerts = alertmanager.get_json(&client, "/api/v2/alerts", &[]).await;
+        alerts
+            .as_array()
+            .and_then(|all| {
+                all.iter()
+                    .find(|a| a["labels"]["alertname"] == "SLOAvailabilityBudgetBurnSlow")
+                    .cloned()
+            })
+            .filter(|a| {
+                a["status"]["inhibitedBy"]
+                    .as_array()
+                    .is_some_and(|by| !by.is_empty())
+            })
+            .ok_or_else(|| alerts.to_string())
+    })
+    .await;
+    assert_eq!(inhibited["status"]["state"], "suppressed", "{inhibited}");
+    assert!(
+        slack
+            .bodies()
+            .iter()
+            .all(|b| !b.to_string().contains("SLOAvailabilityBudgetBurnSlow")),
+        "{:#?}",
+        slack.bodies()
+    );
+    // the application's own alert is on the dashboard's panel too
+    let app_alert = prometheus
+        .query(
+            &client,
+            "shop_alert_firing{alert=\"reservation_queue\"} == 1",
+        )
+        .await;
+    assert_eq!(app_alert.len(), 1, "{app_alert:?}");
+    assert!(service.telemetry.alerts()[0].firing);
+}

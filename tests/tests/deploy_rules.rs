@@ -1,0 +1,516 @@
+//! The generated deploy files, checked by the real tools: `promtool check rules` and
+//! `promtool test rules` (synthetic series for every alert: it fires when it should, stays
+//! quiet when it should not) and `amtool check-config`; and the files checked in under
+//! `deploy/` are exactly what the generator makes of `deploy/osakamenesu.toml`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kansoku::deploy::{self, Config, Slo, SloKind};
+use kansoku_tests::required_tool;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn example_config() -> Config {
+    let path = repo().join("deploy/osakamenesu.toml");
+    let text = std::fs::read_to_string(&path).expect("deploy/osakamenesu.toml");
+    toml::from_str(&text).expect("deploy/osakamenesu.toml parses")
+}
+
+/// A configuration with both kinds of objective, as a test fixture.
+fn shop_config() -> Config {
+    let mut config = Config::new("shop");
+    config.slo = vec![
+        Slo {
+            name: "availability".to_owned(),
+            kind: SloKind::Availability,
+            objective: 0.999,
+            threshold_seconds: None,
+            endpoints: ".*".to_owned(),
+        },
+        Slo {
+            name: "fast-shops".to_owned(),
+            kind: SloKind::Latency,
+            objective: 0.99,
+            threshold_seconds: Some(0.5),
+            endpoints: "/shops.*".to_owned(),
+        },
+    ];
+    config.business_metrics = vec!["reservations_total".to_owned(), "active_users".to_owned()];
+    config
+}
+
+fn run(tool: &str, args: &[&str], dir: &Path) -> (bool, String) {
+    let out = Command::new(required_tool(tool))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} starts: {e}"));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), report)
+}
+
+#[test]
+fn the_checked_in_deploy_files_are_what_the_generator_makes() {
+    let config = example_config();
+    for (file, generated) in [
+        ("prometheus-rules.yml", deploy::prometheus_rules(&config)),
+        ("grafana-dashboard.json", deploy::grafana_dashboard(&config)),
+        ("alertmanager.yml", deploy::alertmanager_config(&config)),
+    ] {
+        let checked_in = std::fs::read_to_string(repo().join("deploy").join(file))
+            .unwrap_or_else(|e| panic!("deploy/{file}: {e}"));
+        assert!(
+            checked_in == generated.unwrap(),
+            "deploy/{file} differs from the generator's output: regenerate it with the command at the top of deploy/osakamenesu.toml"
+        );
+    }
+}
+
+#[test]
+fn promtool_check_rules_accepts_every_generated_rule_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, config) in [
+        ("example.yml", example_config()),
+        ("shop.yml", shop_config()),
+        ("defaults.yml", Config::new("kansoku")),
+    ] {
+        std::fs::write(
+            dir.path().join(name),
+            deploy::prometheus_rules(&config).unwrap(),
+        )
+        .unwrap();
+        let (ok, report) = run("promtool", &["check", "rules", name], dir.path());
+        assert!(ok, "promtool check rules {name}:\n{report}");
+        assert!(report.contains("SUCCESS"), "{report}");
+    }
+    // and the checked-in one, as a user would run it
+    let (ok, report) = run(
+        "promtool",
+        &["check", "rules", "deploy/prometheus-rules.yml"],
+        &repo(),
+    );
+    assert!(ok, "{report}");
+}
+
+#[test]
+fn amtool_check_config_accepts_the_alertmanager_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, config) in [
+        ("example.yml", example_config()),
+        ("shop.yml", shop_config()),
+    ] {
+        std::fs::write(
+            dir.path().join(name),
+            deploy::alertmanager_config(&config).unwrap(),
+        )
+        .unwrap();
+        let (ok, report) = run("amtool", &["check-config", name], dir.path());
+        assert!(ok, "amtool check-config {name}:\n{report}");
+        assert!(
+            report.contains("1 inhibit rules") && report.contains("2 receivers"),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn the_dashboard_is_grafana_json_with_the_variables_and_panels() {
+    let config = shop_config();
+    let json: serde_json::Value =
+        serde_json::from_str(&deploy::grafana_dashboard(&config).unwrap()).unwrap();
+    let variables: Vec<&str> = json["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(variables, ["datasource", "endpoint", "table"]);
+    let titles: Vec<&str> = json["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "Request rate",
+        "Error ratio",
+        "Latency p50 / p95 / p99",
+        "In flight",
+        "HTTP status codes by route",
+        "Database query rate",
+        "Database query latency p95",
+        "Database pool use",
+        "Health checks",
+        "Business metrics",
+        "SLO error budget remaining",
+    ] {
+        assert!(
+            titles.contains(&wanted),
+            "no panel {wanted:?} in {titles:?}"
+        );
+    }
+    for panel in json["panels"].as_array().unwrap() {
+        assert_eq!(panel["datasource"]["uid"], "${datasource}", "{panel}");
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            // every query reads this namespace's series (recorded or exported), never another's
+            assert!(
+                expr.contains("shop_") || expr.contains(":shop_") || expr.contains("shop:"),
+                "{expr}"
+            );
+        }
+    }
+}
+
+/// The generator reads `kansoku::names`; the exporter must print exactly those families, with
+/// those kinds and labels, or a generated query would read nothing.
+#[tokio::test]
+async fn every_family_the_exporter_prints_is_in_names_with_its_kind_and_labels() {
+    #[kansoku::track_api_request(method = "GET", endpoint = "/shops")]
+    #[kansoku::monitor_api_endpoint]
+    async fn get_shops(fail: bool) -> Result<u8, std::io::Error> {
+        if fail {
+            return Err(std::io::Error::other("down"));
+        }
+        query().await
+    }
+    #[kansoku::track_database_query("select", "shops")]
+    async fn query() -> Result<u8, std::io::Error> {
+        Ok(1)
+    }
+    let telemetry = kansoku::Telemetry::builder()
+        .namespace("names")
+        .max_series_per_metric(1)
+        .build()
+        .unwrap();
+    telemetry
+        .scope(async {
+            get_shops(false).await.unwrap();
+            get_shops(true).await.unwrap_err();
+            kansoku::metrics::set_db_connections(1, 4);
+            kansoku::metrics::record_error("/a", "X");
+            kansoku::metrics::record_error("/b", "Y"); // overflows: the overflow family too
+        })
+        .await;
+    let alert = kansoku::alert::Alert::new("queue")
+        .value(|| async { Ok::<_, std::io::Error>(1.0) })
+        .above(5.0)
+        .every(std::time::Duration::from_millis(10))
+        .spawn(&telemetry)
+        .unwrap();
+    while telemetry.alerts()[0].checked_at.is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let text = telemetry.prometheus_text();
+    let mut seen = 0;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("# TYPE names_") else {
+            continue;
+        };
+        let (name, kind) = rest.split_once(' ').unwrap();
+        let family = kansoku::names::ALL
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("`names_{name}` is exported but not in kansoku::names"));
+        let expected = match family.kind {
+            kansoku::names::Kind::Counter => "counter",
+            kansoku::names::Kind::Gauge => "gauge",
+            kansoku::names::Kind::Histogram => "histogram",
+        };
+        assert_eq!(kind, expected, "{name}");
+        // the labels of each sample are the family's (histograms add `le`)
+        for sample in text
+            .lines()
+            .filter(|l| l.starts_with(&format!("names_{name}{{")))
+        {
+            let labels: Vec<&str> = sample
+                [sample.find('{').unwrap() + 1..sample.rfind('}').unwrap()]
+                .split("\",")
+                .filter_map(|pair| pair.split_once('=').map(|(k, _)| k.trim_start_matches(',')))
+                .collect();
+            assert_eq!(labels, family.labels, "{sample}");
+        }
+        seen += 1;
+    }
+    // requests, duration, in flight, errors, queries, query duration, pool used and max,
+    // overflow, alert firing (and the Redis drop counter when its feature is on)
+    assert!(seen >= 10, "{text}");
+    alert.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// promtool test rules
+
+/// The expected entry of one firing alert: the rule's labels and `extra`, its annotations
+/// with `{{ $labels.x }}` filled in from them, in promtool's test format.
+fn expected(config: &Config, alert: &str, extra: &[(&str, &str)]) -> String {
+    let rule = deploy::alert_rules(config)
+        .into_iter()
+        .find(|rule| rule.name == alert)
+        .unwrap_or_else(|| panic!("no alert {alert}"));
+    let mut labels: Vec<(String, String)> = rule.labels.clone();
+    labels.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let mut out = String::from("          - exp_labels:\n");
+    for (k, v) in &labels {
+        let _ = writeln!(out, "              {k}: {}", json(v));
+    }
+    out.push_str("            exp_annotations:\n");
+    for (k, v) in &rule.annotations {
+        let mut text = v.clone();
+        for (label, value) in &labels {
+            text = text.replace(&format!("{{{{ $labels.{label} }}}}"), value);
+        }
+        let _ = writeln!(out, "              {k}: {}", json(&text));
+    }
+    out
+}
+
+/// A YAML double-quoted scalar (JSON strings are valid YAML).
+fn json(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string()
+}
+
+/// One `alert_rule_test` entry: at `at`, exactly `firing` (already rendered) of `alert`.
+fn at(at: &str, alert: &str, firing: &[String]) -> String {
+    if firing.is_empty() {
+        format!("      - eval_time: {at}\n        alertname: {alert}\n        exp_alerts: []\n")
+    } else {
+        format!(
+            "      - eval_time: {at}\n        alertname: {alert}\n        exp_alerts:\n{}",
+            firing.concat()
+        )
+    }
+}
+
+/// Input series of requests to `/shops` every 15 s: `ok` and `error` per step.
+fn requests(ok: &str, error: &str) -> String {
+    let series = |status: &str, values: &str| {
+        format!(
+            "      - series: 'shop_api_requests_total{{endpoint=\"/shops\",method=\"GET\",status=\"{status}\",job=\"shop\",instance=\"a:1\"}}'\n        values: '{values}'\n"
+        )
+    };
+    series("ok", ok) + &series("error", error)
+}
+
+/// Latency histogram series of `/shops`: `fast` requests at or under 0.1 s, `slow` ones
+/// between 2.5 s and 5 s, per 15 s step, as `a+bxN` expansions per bucket.
+fn latency(fast: &str, all: &str) -> String {
+    let mut out = String::new();
+    for le in Config::default()
+        .api_buckets
+        .iter()
+        .map(ToString::to_string)
+        .chain(["+Inf".to_owned()])
+    {
+        let bound: f64 = le.parse().unwrap_or(f64::INFINITY);
+        let values = if bound < 0.1 {
+            "0x80"
+        } else if bound < 5.0 {
+            fast
+        } else {
+            all
+        };
+        let _ = write!(
+            out,
+            "      - series: 'shop_api_request_duration_seconds_bucket{{endpoint=\"/shops\",method=\"GET\",le=\"{le}\",job=\"shop\",instance=\"a:1\"}}'\n        values: '{values}'\n"
+        );
+    }
+    let _ = write!(
+        out,
+        "      - series: 'shop_api_request_duration_seconds_count{{endpoint=\"/shops\",method=\"GET\",job=\"shop\",instance=\"a:1\"}}'\n        values: '{all}'\n"
+    );
+    out
+}
+
+fn case(name: &str, series: &str, checks: &[String]) -> String {
+    format!(
+        "  - name: {}\n    interval: 15s\n    input_series:\n{series}    alert_rule_test:\n{}",
+        json(name),
+        checks.concat()
+    )
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one list of cases, read top to bottom
+fn promtool_test_rules_every_alert_fires_when_it_should_and_only_then() {
+    let config = shop_config();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        deploy::prometheus_rules(&config).unwrap(),
+    )
+    .unwrap();
+    let shops = [("endpoint", "/shops")];
+    let error_ratio = expected(&config, "HighErrorRatio", &shops);
+    let p95 = expected(&config, "HighLatencyP95", &shops);
+    let instance = [("instance", "a:1"), ("job", "shop")];
+    let fast_burn = |slo: &str, kind: &str| {
+        expected(
+            &config,
+            &format!("SLO{kind}BudgetBurnFast"),
+            &[("slo", slo)],
+        )
+    };
+    let slow_burn = |slo: &str, kind: &str| {
+        expected(
+            &config,
+            &format!("SLO{kind}BudgetBurnSlow"),
+            &[("slo", slo)],
+        )
+    };
+    let cases = [
+        // 6 errors in every 100 requests: pending as soon as both windows see it, firing
+        // after the 5 minutes of `for`, not before
+        case(
+            "6% errors fire after their 5m",
+            &requests("0+94x120", "0+6x120"),
+            &[
+                at("4m", "HighErrorRatio", &[]),
+                at("10m", "HighErrorRatio", std::slice::from_ref(&error_ratio)),
+                at("30m", "HighErrorRatio", std::slice::from_ref(&error_ratio)),
+            ],
+        ),
+        case(
+            "4% errors stay quiet",
+            &requests("0+96x120", "0+4x120"),
+            &[at("10m", "HighErrorRatio", &[]), at("30m", "HighErrorRatio", &[])],
+        ),
+        // a minute of one request in three failing, then none: the 1m window drops below
+        // the threshold long before 5m have passed
+        case(
+            "a 1-minute burst of errors stays quiet",
+            &requests("0+100x120", "0x20 50+50x3 200x96"),
+            &["6m", "7m", "8m", "9m", "10m", "12m", "15m"]
+                .iter()
+                .map(|t| at(t, "HighErrorRatio", &[]))
+                .collect::<Vec<_>>(),
+        ),
+        // nothing served at all, and traffic that stopped: no ratio, no alert
+        case(
+            "zero traffic divides by nothing",
+            &(requests("0x120", "0x120") + &latency("0x120", "0x120")),
+            &[
+                at("10m", "HighErrorRatio", &[]),
+                at("20m", "HighLatencyP95", &[]),
+                at("20m", "SLOAvailabilityBudgetBurnFast", &[]),
+                at("20m", "SLOLatencyBudgetBurnFast", &[]),
+                at("20m", "SLOAvailabilityBudgetBurnSlow", &[]),
+            ],
+        ),
+        case(
+            "traffic that stops leaves no alert",
+            &requests("0+100x20 2000x100", "0+1x20 20x100"),
+            &[at("20m", "HighErrorRatio", &[]), at("20m", "SLOAvailabilityBudgetBurnFast", &[])],
+        ),
+        // 175 of every 200 requests take ≤ 0.1 s, 25 take 2.5–5 s: p95 = 2.5 + 2.5 × 15/25 = 4 s
+        case(
+            "a p95 of 4 s fires after its 10m",
+            &latency("0+175x120", "0+200x120"),
+            &[
+                at("8m", "HighLatencyP95", &[]),
+                at("15m", "HighLatencyP95", std::slice::from_ref(&p95)),
+            ],
+        ),
+        // all fast (p95 inside the first buckets)
+        case(
+            "a p95 under the threshold stays quiet",
+            &latency("0+200x120", "0+200x120"),
+            &[at("20m", "HighLatencyP95", &[])],
+        ),
+        // one minute of 4 s requests amid fast ones
+        case(
+            "a 1-minute burst of slow requests stays quiet",
+            &latency("0+200x20 4000x4 4000+200x95", "0+200x20 4200+200x3 4800+200x96"),
+            &["6m", "8m", "10m", "12m", "15m", "20m"]
+                .iter()
+                .map(|t| at(t, "HighLatencyP95", &[]))
+                .collect::<Vec<_>>(),
+        ),
+        case(
+            "a pool 95% used for 5m fires, 85% does not",
+            "      - series: 'shop_database_connections_used{job=\"shop\",instance=\"a:1\"}'\n        values: '19x40 17x40'\n      - series: 'shop_database_connections_max{job=\"shop\",instance=\"a:1\"}'\n        values: '20x80'\n",
+            &[
+                at("3m", "DatabasePoolSaturated", &[]),
+                at("8m", "DatabasePoolSaturated", &[expected(&config, "DatabasePoolSaturated", &instance)]),
+                at("18m", "DatabasePoolSaturated", &[]),
+            ],
+        ),
+        case(
+            "a pool without a maximum divides by nothing",
+            "      - series: 'shop_database_connections_used{job=\"shop\",instance=\"a:1\"}'\n        values: '5x40'\n      - series: 'shop_database_connections_max{job=\"shop\",instance=\"a:1\"}'\n        values: '0x40'\n",
+            &[at("8m", "DatabasePoolSaturated", &[])],
+        ),
+        case(
+            "a target down for 1m fires, one that is up does not",
+            "      - series: 'up{job=\"shop\",instance=\"a:1\"}'\n        values: '1x8 0x40'\n",
+            &[
+                at("2m", "ScrapeTargetDown", &[]),
+                at("5m", "ScrapeTargetDown", &[expected(&config, "ScrapeTargetDown", &instance)]),
+            ],
+        ),
+        // 2% errors: 20× the 0.1% budget of 99.9% — a fast burn (over 14.4×) pages within
+        // minutes; the slow burn (6×) follows after its 15m; the 5% alert stays quiet
+        case(
+            "2% errors burn the availability budget fast",
+            &requests("0+98x120", "0+2x120"),
+            &[
+                at("1m", "SLOAvailabilityBudgetBurnFast", &[]),
+                at("5m", "SLOAvailabilityBudgetBurnFast", &[fast_burn("availability", "Availability")]),
+                at("5m", "SLOAvailabilityBudgetBurnSlow", &[]),
+                at("20m", "SLOAvailabilityBudgetBurnSlow", &[slow_burn("availability", "Availability")]),
+                at("20m", "HighErrorRatio", &[]),
+            ],
+        ),
+        // 1% errors: 10× — over 6× but under 14.4×: only the slow burn
+        case(
+            "1% errors burn it slowly",
+            &requests("0+99x120", "0+1x120"),
+            &[
+                at("20m", "SLOAvailabilityBudgetBurnFast", &[]),
+                at("20m", "SLOAvailabilityBudgetBurnSlow", &[slow_burn("availability", "Availability")]),
+            ],
+        ),
+        // 0.5% errors: 5×, within what the budget allows over a month's burn
+        case(
+            "0.5% errors stay within the budget's pace",
+            &requests("0+199x120", "0+1x120"),
+            &[
+                at("20m", "SLOAvailabilityBudgetBurnFast", &[]),
+                at("25m", "SLOAvailabilityBudgetBurnSlow", &[]),
+            ],
+        ),
+        // 12.5% of /shops requests slower than the 0.5 s objective threshold: 12.5× the 1%
+        // budget — a slow burn, not a fast one
+        case(
+            "slow requests burn the latency budget",
+            &latency("0+175x120", "0+200x120"),
+            &[
+                at("20m", "SLOLatencyBudgetBurnFast", &[]),
+                at("20m", "SLOLatencyBudgetBurnSlow", &[slow_burn("fast-shops", "Latency")]),
+            ],
+        ),
+    ];
+    let tests = format!(
+        "rule_files:\n  - rules.yml\nevaluation_interval: 1m\ntests:\n{}",
+        cases.concat()
+    );
+    std::fs::write(dir.path().join("tests.yml"), &tests).unwrap();
+    let (ok, report) = run("promtool", &["test", "rules", "tests.yml"], dir.path());
+    assert!(
+        ok,
+        "promtool test rules:\n{report}\n--- tests.yml:\n{tests}"
+    );
+    assert!(report.contains("SUCCESS"), "{report}");
+}
