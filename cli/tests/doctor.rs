@@ -8,10 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use kansoku::Telemetry;
 use kansoku_tests::bugsink::Bugsink;
 use kansoku_tests::redis_support::RedisServer;
@@ -23,36 +20,22 @@ async fn get_shops() -> Result<u8, std::io::Error> {
     Ok(1)
 }
 
-#[derive(Clone)]
-struct App {
-    telemetry: Telemetry,
-    healthy: Arc<AtomicBool>,
-}
+/// The database as the ops router's health check sees it: up or down as the test says.
+struct Database(Arc<AtomicBool>);
 
-async fn metrics(State(app): State<App>, headers: HeaderMap) -> Result<String, StatusCode> {
-    let expected = format!("Bearer {TOKEN}");
-    match headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        Some(value) if value == expected => Ok(app.telemetry.prometheus_text()),
-        _ => Err(StatusCode::UNAUTHORIZED),
+impl kansoku::http::HealthCheck for Database {
+    fn name(&self) -> &'static str {
+        "database"
     }
-}
-
-/// The shape of the ops router's `/health/detailed` (issue 10), served here until it is merged.
-async fn health(State(app): State<App>) -> (StatusCode, Json<serde_json::Value>) {
-    if app.healthy.load(Ordering::SeqCst) {
-        (
-            StatusCode::OK,
-            Json(
-                serde_json::json!({"status": "healthy", "checks": {"database": {"status": "healthy"}}}),
-            ),
-        )
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                serde_json::json!({"status": "unhealthy", "checks": {"database": {"status": "unhealthy", "error": "connection refused"}}}),
-            ),
-        )
+    fn check(&self) -> kansoku::http::CheckFuture<'_> {
+        let up = self.0.load(Ordering::SeqCst);
+        Box::pin(async move {
+            if up {
+                Ok(())
+            } else {
+                Err(kansoku::http::CheckError::new("connection refused"))
+            }
+        })
     }
 }
 
@@ -101,14 +84,13 @@ async fn doctor_says_ok_when_all_is_well_and_what_to_do_when_it_is_not() {
         "the counters reached Redis"
     );
     let healthy = Arc::new(AtomicBool::new(true));
-    let app = App {
-        telemetry: telemetry.clone(),
-        healthy: healthy.clone(),
-    };
-    let router = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/health/detailed", get(health))
-        .with_state(app);
+    let router: Router = kansoku::http::ops_router(
+        &telemetry,
+        kansoku::http::OpsConfig::new()
+            .token(TOKEN)
+            .cache_ttl(Duration::ZERO)
+            .critical(Database(healthy.clone())),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });

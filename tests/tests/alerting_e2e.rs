@@ -8,18 +8,18 @@
 //!   warning to Slack, the critical alert to Slack and e-mail, and holds back the slow burn,
 //!   which the fast one inhibits.
 //!
-//! The service here is a small axum server in the test. To run this against
+//! The service here is a small axum server in the test wearing kansoku's `KansokuLayer` and
+//! `ops_router` (the token-guarded `/metrics`, the health checks). To run this against
 //! `examples/shops-api` instead, replace [`Service::start`] with starting the example
-//! (`ADDR`, `KANSOKU_OPS_TOKEN`, its `/metrics` from the ops router) and [`Service::drive`]
-//! with requests to its routes; the rest reads only Prometheus, Alertmanager and the
-//! listeners.
+//! (`ADDR`, `KANSOKU_OPS_TOKEN`) and [`Service::drive`] with requests to its routes; the rest
+//! reads only Prometheus, Alertmanager and the listeners.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use kansoku::deploy::{self, Config, Slo, SloKind};
@@ -38,20 +38,6 @@ const LIMIT: Duration = Duration::from_mins(2);
 static RESERVATIONS: Counter<1> =
     Counter::new("reservations_total", "Reservations made.", ["status"]);
 static ACTIVE_USERS: Gauge<0> = Gauge::new("active_users", "Users active now.", []);
-// Stand-ins, until the HTTP layer (issue 10) is merged: the series its `HttpMetricsLayer` and
-// the ops router's health checks export, under the names `kansoku::names` gives them. With
-// issue 10 merged, the router gets `.layer(KansokuLayer::new(&telemetry))` and these go.
-static HTTP_REQUESTS: Counter<3> = Counter::new(
-    kansoku::names::HTTP_REQUESTS.name,
-    kansoku::names::HTTP_REQUESTS.help,
-    ["method", "route", "status_code"],
-);
-static HEALTH_UP: Gauge<1> = Gauge::new(
-    kansoku::names::HEALTH_CHECK_UP.name,
-    kansoku::names::HEALTH_CHECK_UP.help,
-    ["check"],
-);
-
 #[derive(Debug)]
 struct ShopError;
 impl std::fmt::Display for ShopError {
@@ -97,7 +83,6 @@ async fn shop(State(app): State<App>, Path(id): Path<u64>) -> StatusCode {
     };
     app.telemetry
         .scope(async {
-            HTTP_REQUESTS.increment(["GET", "/shops/{id}", status.as_str()]);
             RESERVATIONS.increment([if result.is_ok() {
                 "confirmed"
             } else {
@@ -110,19 +95,18 @@ async fn shop(State(app): State<App>, Path(id): Path<u64>) -> StatusCode {
 
 async fn slow(State(app): State<App>) -> StatusCode {
     let _ = app.telemetry.scope(slow_shops()).await;
-    app.telemetry
-        .scope(async { HTTP_REQUESTS.increment(["GET", "/shops/slow", "200"]) })
-        .await;
     StatusCode::OK
 }
 
-/// `/metrics` behind the bearer token, as the ops router serves it.
-async fn metrics(State(app): State<App>, headers: HeaderMap) -> Result<String, StatusCode> {
-    let expected = format!("Bearer {TOKEN}");
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-        return Err(StatusCode::UNAUTHORIZED);
+/// A dependency check for the ops router's `/health/detailed` and `ns_health_check_up`.
+struct Database;
+impl kansoku::http::HealthCheck for Database {
+    fn name(&self) -> &'static str {
+        "database"
     }
-    Ok(app.telemetry.prometheus_text())
+    fn check(&self) -> kansoku::http::CheckFuture<'_> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 struct Service {
@@ -143,8 +127,14 @@ impl Service {
         let router = Router::new()
             .route("/shops/slow", get(slow))
             .route("/shops/{id}", get(shop))
-            .route("/metrics", get(metrics))
-            .with_state(app);
+            .with_state(app)
+            .layer(kansoku::http::KansokuLayer::new(&telemetry))
+            .merge(kansoku::http::ops_router(
+                &telemetry,
+                kansoku::http::OpsConfig::new()
+                    .token(TOKEN)
+                    .critical(Database),
+            ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await });
@@ -152,7 +142,6 @@ impl Service {
             .scope(async {
                 kansoku::metrics::set_db_connections(9, 10);
                 ACTIVE_USERS.set([], 12.0);
-                HEALTH_UP.set(["database"], 1.0);
             })
             .await;
         // the application's own alert, whose gauge the dashboard shows
