@@ -2,6 +2,8 @@
 //! real `redis-server` that the service's Redis backend writes, and Bugsink as the Sentry
 //! host. Healthy: every line `ok`, exit 0. Broken: one `FAIL` line per fault with what to do,
 //! exit 1, and no secret in the output.
+// Handlers here stand in for real ones with trivial bodies; clippy sees them as written.
+#![allow(clippy::unused_async, clippy::unnecessary_wraps)]
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};

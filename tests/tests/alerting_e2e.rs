@@ -13,6 +13,8 @@
 //! `examples/shops-api` instead, replace [`Service::start`] with starting the example
 //! (`ADDR`, `KANSOKU_OPS_TOKEN`) and [`Service::drive`] with requests to its routes; the rest
 //! reads only Prometheus, Alertmanager and the listeners.
+// Handlers here stand in for real ones with trivial bodies; clippy sees them as written.
+#![allow(clippy::unused_async, clippy::unnecessary_wraps)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

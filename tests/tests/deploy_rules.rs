@@ -2,6 +2,8 @@
 //! `promtool test rules` (synthetic series for every alert: it fires when it should, stays
 //! quiet when it should not) and `amtool check-config`; and the files checked in under
 //! `deploy/` are exactly what the generator makes of `deploy/osakamenesu.toml`.
+// Handlers here stand in for real ones with trivial bodies; clippy sees them as written.
+#![allow(clippy::unused_async, clippy::unnecessary_wraps)]
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
