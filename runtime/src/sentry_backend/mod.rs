@@ -21,17 +21,18 @@
 pub(crate) mod call;
 mod capture;
 mod trace;
+mod transport;
 
 pub(crate) use call::CallScope;
 pub(crate) use capture::{capture_error_event, capture_message_event, install_panic_hook};
 pub(crate) use trace::{Incoming, TraceSpan};
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use crate::backend::{Backend, BackendHealth, BoxFuture, HealthCell};
+use crate::backend::{Backend, BackendHealth, BoxFuture, CounterFamily, HealthCell};
 
 use sentry::{ClientOptions, Hub};
 
@@ -55,6 +56,7 @@ pub(crate) struct SentryConfig {
     pub(crate) traces_sampler: Option<TracesSampler>,
     pub(crate) ignore_errors: Vec<String>,
     pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) transport: transport::TransportConfig,
     pub(crate) customize: Option<Arc<dyn Fn(ClientOptions) -> ClientOptions + Send + Sync>>,
 }
 
@@ -91,8 +93,13 @@ pub(crate) struct SentryBackend {
     /// The DSN's host and project, for the health report (never its key).
     target: String,
     health: HealthCell,
-    /// Transactions dropped because the span queue was full.
-    queue_full: Arc<AtomicU64>,
+    /// Everything lost, by category and reason: the metric, the health report, and the
+    /// client reports kansoku's transport sends.
+    losses: Arc<transport::Losses>,
+    /// kansoku's transport, unless the application brought its own.
+    transport: Option<Arc<transport::KansokuTransport>>,
+    /// A traces sampler returned a rate outside 0.0..=1.0 (said once).
+    sampler_warned: AtomicBool,
 }
 
 impl fmt::Debug for SentryBackend {
@@ -112,7 +119,7 @@ fn threshold(rate: f32) -> u64 {
 }
 
 /// Finished transactions waiting for the background thread; beyond this they are dropped
-/// (and counted in the backend's health as `queue_full`) rather than slowing requests down. The thread empties it far
+/// (counted as `queue_overflow` transactions) rather than slowing requests down. The thread empties it far
 /// faster than requests fill it, except in a burst of sampled calls.
 const SPAN_QUEUE: usize = 8192;
 
@@ -131,9 +138,17 @@ impl SentryBackend {
             .parse()
             .map_err(|e| crate::error::Error::InvalidDsn(format!("{e}")))?;
         let (dsn_host, dsn_project) = (dsn.host().to_owned(), dsn.project_id().to_string());
+        let dsn_for_transport = dsn.clone();
         let rate = config.traces_sample_rate;
+        // NaN is outside too
         if !(0.0..=1.0).contains(&rate) {
             return Err(crate::error::Error::InvalidSampleRate(rate));
+        }
+        let sizes = config.transport;
+        if sizes.error_queue == 0 || sizes.transaction_queue == 0 || sizes.max_requests == 0 {
+            return Err(crate::error::Error::Sentry(
+                "sentry_queue_sizes and sentry_max_requests must be at least 1".to_owned(),
+            ));
         }
         let mut options = ClientOptions::new()
             .maybe_release(release.map(str::to_owned))
@@ -149,6 +164,21 @@ impl SentryBackend {
         if let Some(customize) = &config.customize {
             options = customize(options);
         }
+        let losses = Arc::new(transport::Losses::default());
+        // kansoku's transport, unless the application brought one in `sentry_options`
+        let transport = if options.transport.is_none() {
+            let transport = transport::KansokuTransport::start(
+                &dsn_for_transport,
+                &options.user_agent,
+                config.transport,
+                losses.clone(),
+            )
+            .map_err(crate::error::Error::Sentry)?;
+            options.transport = Some(Arc::new(transport.clone()));
+            Some(transport)
+        } else {
+            None
+        };
         let client = Arc::new(sentry::Client::with_options(sentry::apply_defaults(
             options,
         )));
@@ -172,12 +202,12 @@ impl SentryBackend {
             })?;
         install_panic_hook();
         let threshold = threshold(rate);
-        let health = HealthCell::default();
-        let queue_full = health.drop_counter("queue_full");
         Ok(Some(Arc::new(SentryBackend {
             target: format!("{dsn_host}/{dsn_project}"),
-            health,
-            queue_full,
+            health: HealthCell::default(),
+            losses,
+            transport,
+            sampler_warned: AtomicBool::new(false),
             own_hub,
             client,
             threshold,
@@ -206,9 +236,41 @@ impl SentryBackend {
     pub(crate) fn sample(&self, name: &str, op: &str) -> bool {
         let threshold = match &self.sampler {
             None => self.threshold,
-            Some(sampler) => threshold(sampler(&SamplingContext { name, op }).clamp(0.0, 1.0)),
+            Some(sampler) => threshold(self.checked_rate(sampler(&SamplingContext { name, op }))),
         };
-        threshold != 0 && u64::from(call::random_u32()) < threshold
+        let sampled = threshold != 0 && u64::from(call::random_u32()) < threshold;
+        if !sampled {
+            // as Sentry's SDKs report it: the transaction and its root span
+            self.losses.record(
+                transport::Category::Transaction,
+                transport::Reason::SampleRate,
+                1,
+            );
+            self.losses
+                .record(transport::Category::Span, transport::Reason::SampleRate, 1);
+        }
+        sampled
+    }
+
+    /// A sampler's rate, clamped into 0.0..=1.0 (NaN: 0), with a warning the first time one
+    /// is outside.
+    fn checked_rate(&self, rate: f32) -> f32 {
+        if (0.0..=1.0).contains(&rate) {
+            return rate;
+        }
+        let clamped = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        if !self.sampler_warned.swap(true, Relaxed) {
+            tracing::warn!(
+                rate,
+                clamped,
+                "kansoku: the traces sampler returned a rate outside 0.0..=1.0; it is clamped (said once)"
+            );
+        }
+        clamped
     }
 
     pub(crate) fn send_transaction(&self, finished: trace::Finished) {
@@ -218,7 +280,16 @@ impl SentryBackend {
             .try_send(trace::Job::Send(Box::new(finished)))
             .is_err()
         {
-            self.queue_full.fetch_add(1, Relaxed);
+            self.losses.record(
+                transport::Category::Transaction,
+                transport::Reason::QueueOverflow,
+                1,
+            );
+            self.losses.record(
+                transport::Category::Span,
+                transport::Reason::QueueOverflow,
+                1,
+            );
         }
     }
 
@@ -228,6 +299,7 @@ impl SentryBackend {
     pub(crate) fn flush_blocking(&self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         self.ask_worker(trace::Job::Flush, timeout);
+        self.collect_client_losses();
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         self.client.flush(Some(left))
     }
@@ -237,8 +309,17 @@ impl SentryBackend {
     pub(crate) fn close_blocking(&self) {
         let deadline = std::time::Instant::now() + self.shutdown_timeout;
         self.ask_worker(trace::Job::Stop, self.shutdown_timeout);
+        self.collect_client_losses();
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         self.client.close(Some(left));
+    }
+
+    /// The client keeps the losses it decides itself (`before_send`…) until it sends its next
+    /// envelope; an empty one carries them to the transport, which counts and reports them.
+    fn collect_client_losses(&self) {
+        if self.transport.is_some() {
+            self.client.send_envelope(sentry::Envelope::new());
+        }
     }
 
     /// Queues `job` behind what the span thread holds and waits (at most `timeout`) for its
@@ -270,8 +351,35 @@ impl SentryBackend {
 
 impl Backend for SentryBackend {
     fn health(&self) -> BackendHealth {
-        self.health
-            .report("sentry", format!("sending to {}", self.target))
+        let mut report = match &self.transport {
+            Some(transport) => transport.health().report(
+                "sentry",
+                format!("sending to {}; {}", self.target, transport.state()),
+            ),
+            None => self.health.report(
+                "sentry",
+                format!(
+                    "sending to {} (through the application's transport)",
+                    self.target
+                ),
+            ),
+        };
+        report.dropped = self.losses.by_reason();
+        report
+    }
+
+    fn counters(&self) -> Vec<CounterFamily> {
+        vec![CounterFamily {
+            name: "sentry_events_dropped_total",
+            help: "Sentry events, transactions and spans that were not delivered, by data category and Sentry's client-report discard reason.",
+            label_names: ["category", "reason"],
+            values: self
+                .losses
+                .totals()
+                .into_iter()
+                .map(|(category, reason, count)| ([category.name(), reason.name()], count))
+                .collect(),
+        }]
     }
 
     fn installed(&self) {
