@@ -2,6 +2,7 @@
 
 pub mod bugsink;
 pub mod redis_support;
+pub mod sentry_ingest;
 pub mod sentry_support;
 
 use std::collections::BTreeMap;

@@ -300,8 +300,7 @@ impl SentryBackend {
         let deadline = std::time::Instant::now() + timeout;
         self.ask_worker(trace::Job::Flush, timeout);
         self.collect_client_losses();
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        self.client.flush(Some(left))
+        self.client.flush(Some(transport_bound(deadline)))
     }
 
     /// Sends what is queued and closes the client, within the shutdown timeout (the same
@@ -310,8 +309,7 @@ impl SentryBackend {
         let deadline = std::time::Instant::now() + self.shutdown_timeout;
         self.ask_worker(trace::Job::Stop, self.shutdown_timeout);
         self.collect_client_losses();
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        self.client.close(Some(left));
+        self.client.close(Some(transport_bound(deadline)));
     }
 
     /// The client keeps the losses it decides itself (`before_send`…) until it sends its next
@@ -347,6 +345,13 @@ impl SentryBackend {
     pub(crate) fn client(&self) -> &Arc<sentry::Client> {
         &self.client
     }
+}
+
+/// What the transport gets of the time left before `deadline`: a little less, so that it has
+/// counted what it gives up before the caller's own deadline passes.
+fn transport_bound(deadline: std::time::Instant) -> Duration {
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    left.saturating_sub((left / 10).min(Duration::from_millis(100)))
 }
 
 impl Backend for SentryBackend {
