@@ -238,16 +238,11 @@ impl SentryBackend {
             None => self.threshold,
             Some(sampler) => threshold(self.checked_rate(sampler(&SamplingContext { name, op }))),
         };
-        let sampled = threshold != 0 && u64::from(call::random_u32()) < threshold;
+        let draw = call::random_u32();
+        let sampled = threshold != 0 && u64::from(draw) < threshold;
         if !sampled {
-            // as Sentry's SDKs report it: the transaction and its root span
-            self.losses.record(
-                transport::Category::Transaction,
-                transport::Reason::SampleRate,
-                1,
-            );
-            self.losses
-                .record(transport::Category::Span, transport::Reason::SampleRate, 1);
+            // counted as Sentry's SDKs report it (reason `sample_rate`), on a striped counter
+            self.losses.unsampled(draw);
         }
         sampled
     }
