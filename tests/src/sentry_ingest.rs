@@ -97,6 +97,7 @@ type Policy = dyn Fn(&[Item]) -> Reply + Send + Sync;
 
 struct State {
     received: Mutex<Vec<Received>>,
+    connections: std::sync::atomic::AtomicUsize,
     policy: Box<Policy>,
     release: watch::Sender<bool>,
 }
@@ -131,6 +132,7 @@ impl Ingest {
         let addr = listener.local_addr().expect("its address");
         let state = Arc::new(State {
             received: Mutex::new(Vec::new()),
+            connections: std::sync::atomic::AtomicUsize::new(0),
             policy: Box::new(policy),
             release: watch::channel(false).0,
         });
@@ -142,6 +144,9 @@ impl Ingest {
                     continue;
                 };
                 let state = serving.clone();
+                state
+                    .connections
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tokio::spawn(async move {
                     let service = service_fn(move |request| handle(state.clone(), request));
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -192,6 +197,13 @@ impl Ingest {
             .filter(|(c, r, _)| c == category && r == reason)
             .map(|(_, _, n)| n)
             .sum()
+    }
+
+    /// How many TCP connections were opened to it.
+    pub fn connections(&self) -> usize {
+        self.state
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Lets every held request (and every later one) be answered.

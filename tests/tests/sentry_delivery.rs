@@ -141,6 +141,14 @@ async fn a_burst_delivers_every_error_transaction_and_the_message_exactly_once()
     );
     assert_eq!(messages, ["the burst is over"]);
     assert!(dropped(&t).is_empty(), "{:?}", dropped(&t));
+    // over persistent connections: a few for 1100 requests, not one each
+    let requests = ingest.received().len();
+    assert!(requests >= 1101, "{requests}");
+    assert!(
+        ingest.connections() <= 8,
+        "{} connections",
+        ingest.connections()
+    );
     // every request authenticated with the DSN's key
     assert!(ingest.received().iter().all(|r| r
         .auth
@@ -358,6 +366,8 @@ async fn shutdown_returns_within_its_bound_when_the_server_never_answers() {
         .sum();
     assert_eq!((errors_lost, transactions_lost), (6, 60), "{dropped:?}");
     assert!(count(&dropped, "error/network_error") >= 1, "{dropped:?}");
+    let health = sentry_health(&t);
+    assert_eq!(health.state, kansoku::BackendState::Down, "{health:?}");
     eprintln!("shutdown took {took:?} with a bound of {bound:?}");
 }
 

@@ -235,3 +235,61 @@ pub(crate) fn retain(
     }
     out.items().next().is_some().then_some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentry::protocol::{Attachment, ClientReport, Event};
+
+    fn envelope_with_event() -> Envelope {
+        let mut envelope = Envelope::new();
+        envelope.add_item(Event::default());
+        envelope.add_item(Attachment {
+            buffer: b"log".to_vec(),
+            filename: "log.txt".into(),
+            ..Attachment::default()
+        });
+        envelope.add_item(ClientReport::new(Vec::<
+            sentry::protocol::client_report::Item,
+        >::new()));
+        envelope
+    }
+
+    #[test]
+    fn retain_keeps_the_headers_while_the_event_stays() {
+        let envelope = envelope_with_event();
+        let id = *envelope.uuid().unwrap();
+        let mut gone = Vec::new();
+        let kept = retain(
+            envelope,
+            |item| !matches!(item, EnvelopeItem::ClientReport(_)),
+            |item| gone.push(item),
+        )
+        .unwrap();
+        assert_eq!(kept.uuid(), Some(&id));
+        assert_eq!(kept.items().count(), 2);
+        assert_eq!(gone.len(), 1);
+    }
+
+    #[test]
+    fn retain_drops_the_attachments_of_a_dropped_event() {
+        let mut gone = Vec::new();
+        let kept = retain(
+            envelope_with_event(),
+            |item| !matches!(item, EnvelopeItem::Event(_)),
+            |item| gone.push(item),
+        )
+        .unwrap();
+        // only the client report is left, under fresh headers
+        assert!(kept.uuid().is_none());
+        assert!(matches!(
+            kept.items().collect::<Vec<_>>()[..],
+            [EnvelopeItem::ClientReport(_)]
+        ));
+        assert_eq!(gone.len(), 2, "the event and its attachment");
+        assert!(
+            retain(Envelope::new(), |_| true, |_| {}).is_some(),
+            "raw or empty: as is"
+        );
+    }
+}

@@ -320,6 +320,11 @@ impl Worker {
             losses.record_envelope(&envelope, Reason::QueueOverflow);
             self.shared.settled.fetch_add(1, Relaxed);
         }
+        if !self.in_flight.is_empty() {
+            self.shared
+                .health
+                .failed("no answer before the shutdown deadline");
+        }
         for (_, request) in self.in_flight.drain() {
             losses.record_envelope(&request.envelope, Reason::NetworkError);
             if request.counted {
