@@ -335,6 +335,32 @@ async fn a_server_holding_every_request_never_slows_a_call_and_the_queue_bound_h
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_taking_200ms_per_request_keeps_the_bound_and_every_transaction_is_accounted_for()
+{
+    let ingest = Ingest::with_policy(|_| Reply {
+        delay: Duration::from_millis(200),
+        ..Reply::ok()
+    });
+    let t = builder(&ingest.dsn())
+        .sentry_queue_sizes(500, 10)
+        .sentry_shutdown_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    burst(&t, 1, 300).await;
+    let depth = sentry_health(&t).detail;
+    assert!(!depth.contains("11/10"), "{depth}");
+    t.shutdown().await;
+    let (errors, transactions, _) = tally(&ingest.accepted_items());
+    let dropped = dropped(&t);
+    assert_eq!(errors.len(), 30, "{dropped:?}");
+    let lost = count(&dropped, "transaction/queue_overflow");
+    assert!(lost > 0, "{dropped:?}");
+    assert_eq!(transactions.len() as u64 + lost, 300, "{dropped:?}");
+    assert_eq!(ingest.reported("transaction", "queue_overflow"), lost);
+    assert_eq!(ingest.reported("span", "queue_overflow"), lost);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_returns_within_its_bound_when_the_server_never_answers() {
     let ingest = Ingest::with_policy(|_| Reply {
         hold: true,
