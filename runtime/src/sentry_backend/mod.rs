@@ -17,6 +17,10 @@
 //!   transport. The request thread never serialises, and never waits on the network.
 //! - **Errors are always captured**, sampled or not, with the call's scope, trace context, and
 //!   the function's name; the transport sends them off the request path, bounded.
+//! - **kansoku's own transport** ([`transport`]): the `sentry` crate's transports hold 30
+//!   envelopes and send one at a time, which loses errors in a burst. Errors wait apart from
+//!   transactions and go first; rate limits apply per category; every loss, here or in the
+//!   client (`before_send`, sampling), is counted for the metric and reported to Sentry.
 
 pub(crate) mod call;
 mod capture;
