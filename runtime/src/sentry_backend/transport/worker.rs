@@ -156,7 +156,13 @@ impl Worker {
             let room = self.requests.len() < self.max_requests;
             let deadline = self.stopping.as_ref().map(|(deadline, _)| *deadline);
             tokio::select! {
+                // the deadline first: a queue that is always ready must not starve it
                 biased;
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    self.abandon();
+                    self.stop(false);
+                    return;
+                }
                 Some(finished) = self.requests.join_next_with_id(), if !self.requests.is_empty() => {
                     self.finish(finished);
                 }
@@ -175,11 +181,6 @@ impl Worker {
                     if room && self.shared.losses.has_pending() {
                         self.send_report();
                     }
-                }
-                () = sleep_until(deadline), if deadline.is_some() => {
-                    self.abandon();
-                    self.stop(false);
-                    return;
                 }
             }
         }
