@@ -515,3 +515,29 @@ async fn a_sampler_returning_more_than_one_samples_everything() {
     let (_, transactions, _) = tally(&ingest.accepted_items());
     assert_eq!(transactions.len(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_retried_a_bounded_number_of_times_then_counted() {
+    // a loopback port nobody listens on any more
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = builder(&format!("http://public@127.0.0.1:{port}/1"))
+        .traces_sample_rate(0.0)
+        .build()
+        .unwrap();
+    for order in [10, 20] {
+        let _ = t.scope(checkout(order)).await;
+    }
+    let _ = t.flush(Duration::from_secs(20)).await;
+    let dropped = dropped(&t);
+    assert_eq!(count(&dropped, "error/network_error"), 2, "{dropped:?}");
+    let health = sentry_health(&t);
+    assert_eq!(health.state, kansoku::BackendState::Down, "{health:?}");
+    let error = health.last_error.map(|(_, e)| e).unwrap_or_default();
+    assert!(error.to_lowercase().contains("refused"), "{error}");
+    // the DSN's key is not in what the health report shows
+    assert!(!health.detail.contains("public"), "{}", health.detail);
+}
