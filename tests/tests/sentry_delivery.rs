@@ -167,6 +167,8 @@ async fn a_burst_delivers_every_error_transaction_and_the_message_exactly_once()
     );
     assert_eq!(messages, ["the burst is over"]);
     assert!(dropped(&t).is_empty(), "{:?}", dropped(&t));
+    // nothing empty was sent
+    assert!(ingest.received().iter().all(|r| !r.items.is_empty()));
     // over persistent connections: a few for 1100 requests, not one each
     let requests = ingest.received().len();
     assert!(requests >= 1101, "{requests}");

@@ -154,6 +154,11 @@ impl KansokuTransport {
 
 impl sentry::Transport for KansokuTransport {
     fn send_envelope(&self, envelope: Envelope) {
+        // an empty envelope (the backend's way of collecting the client's loss counts when it
+        // has none) is nothing to send; a raw one has no items either, but is not empty
+        if envelope.items().next().is_none() && envelope == Envelope::new() {
+            return;
+        }
         // the client's own loss reports ride on envelopes: count them, and send them with ours
         let envelope = if envelope
             .items()
