@@ -3,7 +3,6 @@
 //! Each test records into its own `Telemetry` (built, not installed), so they run in parallel.
 // Handlers here stand in for real ones with trivial bodies; clippy sees them as written.
 #![allow(clippy::unused_async, clippy::unnecessary_wraps)]
-
 // Counts are exact integers in the text format: comparing them as floats is exact.
 #![allow(clippy::float_cmp, clippy::cast_precision_loss)]
 

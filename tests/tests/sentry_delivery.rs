@@ -543,3 +543,26 @@ async fn a_refused_connection_is_retried_a_bounded_number_of_times_then_counted(
     // the DSN's key is not in what the health report shows
     assert!(!health.detail.contains("public"), "{}", health.detail);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transport_of_the_applications_own_replaces_kansokus() {
+    // the ingest stays empty: everything goes to the application's transport
+    let ingest = Ingest::start();
+    let transport = sentry::test::TestTransport::new();
+    let sink = transport.clone();
+    let t = builder(&ingest.dsn())
+        .sentry_options(move |options| options.transport(sink.clone()))
+        .build()
+        .unwrap();
+    burst(&t, 1, 10).await;
+    assert!(t.flush(Duration::from_secs(10)).await);
+    let envelopes = transport.fetch_and_clear_envelopes();
+    let events = envelopes.iter().filter(|e| e.event().is_some()).count();
+    assert_eq!(events, 1, "checkout 10 failed");
+    assert!(ingest.received().is_empty(), "{:?}", ingest.received());
+    let health = sentry_health(&t);
+    assert!(
+        health.detail.contains("application's transport"),
+        "{health:?}"
+    );
+}
