@@ -103,6 +103,10 @@ pub(crate) struct Worker {
     flushes: Vec<(u64, std_mpsc::Sender<bool>)>,
     stopping: Option<(Instant, std_mpsc::Sender<bool>)>,
     final_report_sent: bool,
+    /// The transport still holds its end of the commands, or of the queues (or they still
+    /// hold envelopes).
+    commands_open: bool,
+    queues_open: bool,
 }
 
 impl Worker {
@@ -124,6 +128,8 @@ impl Worker {
             flushes: Vec::new(),
             stopping: None,
             final_report_sent: false,
+            commands_open: true,
+            queues_open: true,
         }
     }
 
@@ -144,7 +150,8 @@ impl Worker {
         report_tick.tick().await;
         loop {
             self.answer_flushes();
-            if self.stopping.is_some() && self.receivers.is_empty() && self.requests.is_empty() {
+            let drained = self.receivers.is_empty() || !self.queues_open;
+            if self.stopping.is_some() && drained && self.requests.is_empty() {
                 if !self.final_report_sent && self.shared.losses.has_pending() {
                     self.final_report_sent = true;
                     self.send_report();
@@ -166,16 +173,18 @@ impl Worker {
                 Some(finished) = self.requests.join_next_with_id(), if !self.requests.is_empty() => {
                     self.finish(finished);
                 }
-                command = self.commands.recv() => match command {
+                command = self.commands.recv(), if self.commands_open => match command {
                     Some(command) => self.command(command),
-                    // the transport is gone without a shutdown: nobody can ask any more
+                    // the transport is gone: without a shutdown under way nobody waits for
+                    // anything; with one, go on to its end without polling closed channels
                     None if self.stopping.is_none() => return,
-                    None => {}
+                    None => self.commands_open = false,
                 },
-                next = self.receivers.next(), if room => match next {
+                // `None` once the queues are closed and empty
+                next = self.receivers.next(), if room && self.queues_open => match next {
                     Some((_, envelope)) => self.start(*envelope, true),
                     None if self.stopping.is_none() => return,
-                    None => {}
+                    None => self.queues_open = false,
                 },
                 _ = report_tick.tick() => {
                     if room && self.shared.losses.has_pending() {
