@@ -101,9 +101,10 @@ impl SentryConfig {
         if self.dsn.is_none() {
             self.dsn = var("SENTRY_DSN");
         }
-        if let Some(rate) = var("SENTRY_TRACES_SAMPLE_RATE").and_then(|r| r.parse().ok()) {
+        if let Some(raw) = var("SENTRY_TRACES_SAMPLE_RATE") {
             if self.traces_sample_rate == 0.0 {
-                self.traces_sample_rate = rate;
+                // not a number: NaN, which `build` refuses like any rate outside 0..=1
+                self.traces_sample_rate = raw.trim().parse().unwrap_or(f32::NAN);
             }
         }
     }
@@ -115,5 +116,30 @@ impl Telemetry {
         self.context()
             .backend::<SentryBackend>()
             .map(|backend| backend.client().clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SentryConfig;
+
+    fn from(rate: &str) -> SentryConfig {
+        let mut config = SentryConfig::default();
+        let value = rate.to_owned();
+        config.fill_from_env(&|name| (name == "SENTRY_TRACES_SAMPLE_RATE").then(|| value.clone()));
+        config
+    }
+
+    #[test]
+    fn the_environments_rate_is_read_and_garbage_is_not_ignored() {
+        assert!((from(" 0.25 ").traces_sample_rate - 0.25).abs() < f32::EPSILON);
+        // a rate that is not a number is refused by `build`, not silently taken as 0
+        assert!(from("ten percent").traces_sample_rate.is_nan());
+        let mut set_in_code = SentryConfig {
+            traces_sample_rate: 0.5,
+            ..SentryConfig::default()
+        };
+        set_in_code.fill_from_env(&|_| Some("0.1".to_owned()));
+        assert!((set_in_code.traces_sample_rate - 0.5).abs() < f32::EPSILON);
     }
 }
