@@ -1,6 +1,7 @@
 //! Helpers of the end-to-end tests: reading the Prometheus text as a user would.
 
 pub mod bugsink;
+pub mod connect_proxy;
 pub mod redis_support;
 pub mod sentry_ingest;
 pub mod sentry_support;

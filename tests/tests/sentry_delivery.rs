@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use kansoku::{Level, Telemetry, TelemetryBuilder};
 use kansoku_tests::bugsink::Bugsink;
+use kansoku_tests::connect_proxy::ConnectProxy;
 use kansoku_tests::sentry_ingest::{Ingest, Item, Reply};
 use kansoku_tests::{required_tool, series_of};
 
@@ -571,4 +572,35 @@ async fn a_transport_of_the_applications_own_replaces_kansokus() {
         health.detail.contains("application's transport"),
         "{health:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clients_proxy_option_is_honoured_with_its_credentials() {
+    let ingest = Ingest::start();
+    let proxy = ConnectProxy::start();
+    let url = proxy.url(Some("user:secret"));
+    let t = builder(&ingest.dsn())
+        .traces_sample_rate(0.0)
+        .sentry_options(move |mut options| {
+            options.http_proxy = Some(url.clone().into());
+            options
+        })
+        .build()
+        .unwrap();
+    for order in [10, 20] {
+        let _ = t.scope(checkout(order)).await;
+    }
+    assert!(t.flush(Duration::from_secs(10)).await);
+    let (errors, _, _) = tally(&ingest.accepted_items());
+    assert_eq!(errors.len(), 2);
+    let tunnels = proxy.tunnels();
+    assert!(!tunnels.is_empty());
+    let target = ingest.dsn().replace("http://public@", "").replace("/1", "");
+    for tunnel in &tunnels {
+        assert_eq!(tunnel.target, target);
+        assert_eq!(
+            tunnel.authorization.as_deref(),
+            Some("Basic dXNlcjpzZWNyZXQ=")
+        );
+    }
 }

@@ -168,13 +168,27 @@ impl SentryBackend {
         if let Some(customize) = &config.customize {
             options = customize(options);
         }
+        let own_transport = options.transport.is_none();
+        // the proxies and `SSL_VERIFY` from the environment, as the crate's transports read them
+        let mut options = sentry::apply_defaults(options);
         let losses = Arc::new(transport::Losses::default());
         // kansoku's transport, unless the application brought one in `sentry_options`
-        let transport = if options.transport.is_none() {
+        let transport = if own_transport {
+            let proxy = match dsn_for_transport.scheme() {
+                sentry::types::Scheme::Https => options.https_proxy.as_deref(),
+                sentry::types::Scheme::Http => options.http_proxy.as_deref(),
+            }
+            .filter(|proxy| !proxy.trim().is_empty());
+            if options.accept_invalid_certs {
+                tracing::warn!(
+                    "kansoku: `accept_invalid_certs` is not supported by kansoku's Sentry transport; certificates are verified"
+                );
+            }
             let transport = transport::KansokuTransport::start(
                 &dsn_for_transport,
                 &options.user_agent,
                 config.transport,
+                proxy,
                 losses.clone(),
             )
             .map_err(crate::error::Error::Sentry)?;
@@ -183,9 +197,7 @@ impl SentryBackend {
         } else {
             None
         };
-        let client = Arc::new(sentry::Client::with_options(sentry::apply_defaults(
-            options,
-        )));
+        let client = Arc::new(sentry::Client::with_options(options));
         // The installed instance's client goes on the main hub in `bind_main_hub`, once the
         // install can no longer fail.
         let own_hub = if global {

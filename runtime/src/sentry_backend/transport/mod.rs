@@ -68,14 +68,15 @@ pub(crate) struct KansokuTransport {
 }
 
 impl KansokuTransport {
-    /// Starts the sending thread for `dsn`.
+    /// Starts the sending thread for `dsn`, through `proxy` if given.
     pub(crate) fn start(
         dsn: &sentry::types::Dsn,
         user_agent: &str,
         config: TransportConfig,
+        proxy: Option<&str>,
         losses: Arc<Losses>,
     ) -> Result<Arc<KansokuTransport>, String> {
-        let sender = sender::Sender::new(dsn, user_agent, config.max_requests)?;
+        let sender = sender::Sender::new(dsn, user_agent, config.max_requests, proxy)?;
         let (queues, receivers) = queue::bounded(config.error_queue, config.transaction_queue);
         let (commands, command_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::new(losses));

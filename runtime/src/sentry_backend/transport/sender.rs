@@ -9,6 +9,7 @@ use http::header::{HeaderValue, CONTENT_TYPE, USER_AGENT};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full};
 use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -44,10 +45,17 @@ pub(crate) struct Response {
     pub(crate) rate_limits: Option<String>,
 }
 
+/// The pooled client: straight to Sentry, or through an HTTP proxy's `CONNECT` tunnel.
+#[derive(Debug, Clone)]
+enum Http {
+    Direct(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+    Tunneled(Client<HttpsConnector<Tunnel<HttpConnector>>, Full<Bytes>>),
+}
+
 /// Posts envelopes to one DSN's project.
 #[derive(Debug, Clone)]
 pub(crate) struct Sender {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Http,
     url: Uri,
     /// `X-Sentry-Auth`: holds the public key, never logged.
     auth: HeaderValue,
@@ -55,11 +63,13 @@ pub(crate) struct Sender {
 }
 
 impl Sender {
-    /// A sender for `dsn`; made once per transport, its connections reused.
+    /// A sender for `dsn`, through `proxy` (an `http://[user:password@]host:port` URL) when
+    /// one is given; made once per transport, its connections reused.
     pub(crate) fn new(
         dsn: &sentry::types::Dsn,
         user_agent: &str,
         pool: usize,
+        proxy: Option<&str>,
     ) -> Result<Sender, String> {
         let url: Uri = dsn
             .envelope_api_url()
@@ -74,17 +84,23 @@ impl Sender {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let provider = rustls::crypto::ring::default_provider();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)
-            .map_err(|e| format!("TLS set-up: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
+        let tls = || {
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+                .map(|builder| builder.https_or_http().enable_http1())
+                .map_err(|e| format!("TLS set-up: {e}"))
+        };
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_idle_timeout(IDLE_TIMEOUT)
-            .pool_max_idle_per_host(pool)
-            .build(connector);
+            .pool_max_idle_per_host(pool);
+        let client = match proxy {
+            None => Http::Direct(builder.build(tls()?.wrap_connector(http))),
+            Some(proxy) => {
+                let tunnel = tunnel(proxy, http)?;
+                Http::Tunneled(builder.build(tls()?.wrap_connector(tunnel)))
+            }
+        };
         Ok(Sender {
             client,
             url,
@@ -114,7 +130,11 @@ impl Sender {
             Ok(request) => request,
             Err(error) => return network(error.to_string()),
         };
-        let response = match self.client.request(request).await {
+        let sent = match &self.client {
+            Http::Direct(client) => client.request(request).await,
+            Http::Tunneled(client) => client.request(request).await,
+        };
+        let response = match sent {
             Ok(response) => response,
             Err(error) => return network(describe(&error)),
         };
@@ -152,6 +172,54 @@ impl Sender {
     }
 }
 
+/// A `CONNECT` tunnel through the proxy at `url`, with its credentials if the URL has some.
+/// (Every destination goes through it, Sentry's envelope endpoint being the only one.)
+fn tunnel(url: &str, http: HttpConnector) -> Result<Tunnel<HttpConnector>, String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("the proxy URL does not parse: {e}"))?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| "the proxy URL has no host".to_owned())?;
+    let (credentials, host) = match authority.as_str().rsplit_once('@') {
+        Some((credentials, host)) => (Some(credentials), host),
+        None => (None, authority.as_str()),
+    };
+    let port = if host.contains(':') { "" } else { ":80" };
+    let target: Uri = format!("http://{host}{port}")
+        .parse()
+        .map_err(|e| format!("the proxy URL: {e}"))?;
+    let tunnel = Tunnel::new(target, http);
+    Ok(match credentials {
+        Some(credentials) => {
+            let value = format!("Basic {}", base64(credentials.as_bytes()));
+            let value =
+                HeaderValue::from_str(&value).map_err(|e| format!("the proxy credentials: {e}"))?;
+            tunnel.with_auth(value)
+        }
+        None => tunnel,
+    })
+}
+
+/// Standard base64 with padding, for a `Proxy-Authorization: Basic` value.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let word = chunk.iter().enumerate().fold(0u32, |word, (i, byte)| {
+            word | u32::from(*byte) << (16 - 8 * i)
+        });
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(word >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn network(error: String) -> Response {
     Response {
         answer: Answer::Network(error),
@@ -171,4 +239,23 @@ fn describe(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64;
+
+    #[test]
+    fn base64_encodes_as_the_rfc_says() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("user:secret", "dXNlcjpzZWNyZXQ="),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
 }
