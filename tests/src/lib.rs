@@ -2,6 +2,7 @@
 
 pub mod bugsink;
 pub mod connect_proxy;
+pub mod redis_production;
 pub mod redis_support;
 pub mod sentry_ingest;
 pub mod sentry_support;
