@@ -24,6 +24,7 @@ use crate::record::{Bounds, FamilyValues, Recorder, Snapshot, TimedSnapshot};
 pub(crate) struct Exporter {
     registry: Registry,
     provider: SdkMeterProvider,
+    namespace: String,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -63,10 +64,16 @@ impl Backend for Exporter {
 
 /// What [`Telemetry::prometheus_text`](crate::Telemetry::prometheus_text) serves.
 pub(crate) fn render(context: &crate::context::Context) -> String {
-    context
-        .backend::<Exporter>()
-        .map(Exporter::render)
-        .unwrap_or_default()
+    let Some(exporter) = context.backend::<Exporter>() else {
+        return String::new();
+    };
+    let counters = context
+        .backends
+        .iter()
+        .flat_map(|backend| backend.counters())
+        .map(|family| exporter.counter_family(&family))
+        .collect();
+    exporter.render_with(counters)
 }
 
 impl Exporter {
@@ -94,11 +101,35 @@ impl Exporter {
             .with_reader(exporter)
             .with_resource(resource)
             .build();
-        Ok(Exporter { registry, provider })
+        Ok(Exporter {
+            registry,
+            provider,
+            namespace: namespace.to_owned(),
+        })
     }
 
-    pub(crate) fn render(&self) -> String {
-        let families = self.registry.gather();
+    /// A backend's own counter as a metric family under the namespace.
+    #[allow(clippy::cast_precision_loss)] // counts above 2^53 lose precision in the text format anyway
+    fn counter_family(&self, family: &crate::backend::CounterFamily) -> MetricFamily {
+        let [first, second] = family.label_names;
+        let mut out = MetricFamily::default();
+        out.set_name(format!("{}_{}", self.namespace, family.name));
+        out.set_help(family.help.to_owned());
+        out.set_field_type(MetricType::COUNTER);
+        out.set_metric(
+            family
+                .values
+                .iter()
+                .map(|([a, b], count)| counter(&[(first, a), (second, b)], *count as f64))
+                .collect(),
+        );
+        out
+    }
+
+    /// The Prometheus text of the registry and of `extra` families.
+    pub(crate) fn render_with(&self, extra: Vec<MetricFamily>) -> String {
+        let mut families = self.registry.gather();
+        families.extend(extra.into_iter().filter(|f| !f.get_metric().is_empty()));
         let mut buffer = Vec::new();
         if let Err(error) = TextEncoder::new().encode(&families, &mut buffer) {
             tracing::error!(%error, "kansoku: could not encode the Prometheus text");

@@ -4,8 +4,10 @@ pub mod bugsink;
 pub mod http_support;
 pub mod listeners;
 pub mod monitoring;
+pub mod connect_proxy;
 pub mod redis_production;
 pub mod redis_support;
+pub mod sentry_ingest;
 pub mod sentry_support;
 
 use std::collections::BTreeMap;

@@ -17,11 +17,16 @@
 //!   transport. The request thread never serialises, and never waits on the network.
 //! - **Errors are always captured**, sampled or not, with the call's scope, trace context, and
 //!   the function's name; the transport sends them off the request path, bounded.
+//! - **kansoku's own transport** ([`transport`]): the `sentry` crate's transports hold 30
+//!   envelopes and send one at a time, which loses errors in a burst. Errors wait apart from
+//!   transactions and go first; rate limits apply per category; every loss, here or in the
+//!   client (`before_send`, sampling), is counted for the metric and reported to Sentry.
 
 pub(crate) mod call;
 mod capture;
 pub(crate) mod request;
 mod trace;
+mod transport;
 
 pub(crate) use call::CallScope;
 pub(crate) use capture::{capture_error_event, capture_message_event, install_panic_hook};
@@ -30,11 +35,11 @@ pub(crate) use request::outgoing_headers;
 pub(crate) use trace::{Incoming, TraceSpan};
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use crate::backend::{Backend, BackendHealth, BoxFuture, HealthCell};
+use crate::backend::{Backend, BackendHealth, BoxFuture, CounterFamily, HealthCell};
 
 use sentry::{ClientOptions, Hub};
 
@@ -58,6 +63,7 @@ pub(crate) struct SentryConfig {
     pub(crate) traces_sampler: Option<TracesSampler>,
     pub(crate) ignore_errors: Vec<String>,
     pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) transport: transport::TransportConfig,
     pub(crate) customize: Option<Arc<dyn Fn(ClientOptions) -> ClientOptions + Send + Sync>>,
 }
 
@@ -94,8 +100,13 @@ pub(crate) struct SentryBackend {
     /// The DSN's host and project, for the health report (never its key).
     target: String,
     health: HealthCell,
-    /// Transactions dropped because the span queue was full.
-    queue_full: Arc<AtomicU64>,
+    /// Everything lost, by category and reason: the metric, the health report, and the
+    /// client reports kansoku's transport sends.
+    losses: Arc<transport::Losses>,
+    /// kansoku's transport, unless the application brought its own.
+    transport: Option<Arc<transport::KansokuTransport>>,
+    /// A traces sampler returned a rate outside 0.0..=1.0 (said once).
+    sampler_warned: AtomicBool,
 }
 
 impl fmt::Debug for SentryBackend {
@@ -115,7 +126,7 @@ fn threshold(rate: f32) -> u64 {
 }
 
 /// Finished transactions waiting for the background thread; beyond this they are dropped
-/// (and counted in the backend's health as `queue_full`) rather than slowing requests down. The thread empties it far
+/// (counted as `queue_overflow` transactions) rather than slowing requests down. The thread empties it far
 /// faster than requests fill it, except in a burst of sampled calls.
 const SPAN_QUEUE: usize = 8192;
 
@@ -134,9 +145,17 @@ impl SentryBackend {
             .parse()
             .map_err(|e| crate::error::Error::InvalidDsn(format!("{e}")))?;
         let (dsn_host, dsn_project) = (dsn.host().to_owned(), dsn.project_id().to_string());
+        let dsn_for_transport = dsn.clone();
         let rate = config.traces_sample_rate;
+        // NaN is outside too
         if !(0.0..=1.0).contains(&rate) {
             return Err(crate::error::Error::InvalidSampleRate(rate));
+        }
+        let sizes = config.transport;
+        if sizes.error_queue == 0 || sizes.transaction_queue == 0 || sizes.max_requests == 0 {
+            return Err(crate::error::Error::Sentry(
+                "sentry_queue_sizes and sentry_max_requests must be at least 1".to_owned(),
+            ));
         }
         let mut options = ClientOptions::new()
             .maybe_release(release.map(str::to_owned))
@@ -152,9 +171,36 @@ impl SentryBackend {
         if let Some(customize) = &config.customize {
             options = customize(options);
         }
-        let client = Arc::new(sentry::Client::with_options(sentry::apply_defaults(
-            options,
-        )));
+        let own_transport = options.transport.is_none();
+        // the proxies and `SSL_VERIFY` from the environment, as the crate's transports read them
+        let mut options = sentry::apply_defaults(options);
+        let losses = Arc::new(transport::Losses::default());
+        // kansoku's transport, unless the application brought one in `sentry_options`
+        let transport = if own_transport {
+            let proxy = match dsn_for_transport.scheme() {
+                sentry::types::Scheme::Https => options.https_proxy.as_deref(),
+                sentry::types::Scheme::Http => options.http_proxy.as_deref(),
+            }
+            .filter(|proxy| !proxy.trim().is_empty());
+            if options.accept_invalid_certs {
+                tracing::warn!(
+                    "kansoku: `accept_invalid_certs` is not supported by kansoku's Sentry transport; certificates are verified"
+                );
+            }
+            let transport = transport::KansokuTransport::start(
+                &dsn_for_transport,
+                &options.user_agent,
+                config.transport,
+                proxy,
+                losses.clone(),
+            )
+            .map_err(crate::error::Error::Sentry)?;
+            options.transport = Some(Arc::new(transport.clone()));
+            Some(transport)
+        } else {
+            None
+        };
+        let client = Arc::new(sentry::Client::with_options(options));
         // The installed instance's client goes on the main hub in `bind_main_hub`, once the
         // install can no longer fail.
         let own_hub = if global {
@@ -175,12 +221,12 @@ impl SentryBackend {
             })?;
         install_panic_hook();
         let threshold = threshold(rate);
-        let health = HealthCell::default();
-        let queue_full = health.drop_counter("queue_full");
         Ok(Some(Arc::new(SentryBackend {
             target: format!("{dsn_host}/{dsn_project}"),
-            health,
-            queue_full,
+            health: HealthCell::default(),
+            losses,
+            transport,
+            sampler_warned: AtomicBool::new(false),
             own_hub,
             client,
             threshold,
@@ -209,9 +255,36 @@ impl SentryBackend {
     pub(crate) fn sample(&self, name: &str, op: &str) -> bool {
         let threshold = match &self.sampler {
             None => self.threshold,
-            Some(sampler) => threshold(sampler(&SamplingContext { name, op }).clamp(0.0, 1.0)),
+            Some(sampler) => threshold(self.checked_rate(sampler(&SamplingContext { name, op }))),
         };
-        threshold != 0 && u64::from(call::random_u32()) < threshold
+        let draw = call::random_u32();
+        let sampled = threshold != 0 && u64::from(draw) < threshold;
+        if !sampled {
+            // counted as Sentry's SDKs report it (reason `sample_rate`), on a striped counter
+            self.losses.unsampled(draw);
+        }
+        sampled
+    }
+
+    /// A sampler's rate, clamped into 0.0..=1.0 (NaN: 0), with a warning the first time one
+    /// is outside.
+    fn checked_rate(&self, rate: f32) -> f32 {
+        if (0.0..=1.0).contains(&rate) {
+            return rate;
+        }
+        let clamped = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        if !self.sampler_warned.swap(true, Relaxed) {
+            tracing::warn!(
+                rate,
+                clamped,
+                "kansoku: the traces sampler returned a rate outside 0.0..=1.0; it is clamped (said once)"
+            );
+        }
+        clamped
     }
 
     pub(crate) fn send_transaction(&self, finished: trace::Finished) {
@@ -221,7 +294,16 @@ impl SentryBackend {
             .try_send(trace::Job::Send(Box::new(finished)))
             .is_err()
         {
-            self.queue_full.fetch_add(1, Relaxed);
+            self.losses.record(
+                transport::Category::Transaction,
+                transport::Reason::QueueOverflow,
+                1,
+            );
+            self.losses.record(
+                transport::Category::Span,
+                transport::Reason::QueueOverflow,
+                1,
+            );
         }
     }
 
@@ -231,8 +313,8 @@ impl SentryBackend {
     pub(crate) fn flush_blocking(&self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         self.ask_worker(trace::Job::Flush, timeout);
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        self.client.flush(Some(left))
+        self.collect_client_losses();
+        self.client.flush(Some(transport_bound(deadline)))
     }
 
     /// Sends what is queued and closes the client, within the shutdown timeout (the same
@@ -240,8 +322,16 @@ impl SentryBackend {
     pub(crate) fn close_blocking(&self) {
         let deadline = std::time::Instant::now() + self.shutdown_timeout;
         self.ask_worker(trace::Job::Stop, self.shutdown_timeout);
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        self.client.close(Some(left));
+        self.collect_client_losses();
+        self.client.close(Some(transport_bound(deadline)));
+    }
+
+    /// The client keeps the losses it decides itself (`before_send`…) until it sends its next
+    /// envelope; an empty one carries them to the transport, which counts and reports them.
+    fn collect_client_losses(&self) {
+        if self.transport.is_some() {
+            self.client.send_envelope(sentry::Envelope::new());
+        }
     }
 
     /// Queues `job` behind what the span thread holds and waits (at most `timeout`) for its
@@ -271,10 +361,44 @@ impl SentryBackend {
     }
 }
 
+/// What the transport gets of the time left before `deadline`: a little less, so that it has
+/// counted what it gives up before the caller's own deadline passes.
+fn transport_bound(deadline: std::time::Instant) -> Duration {
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    left.saturating_sub((left / 10).min(Duration::from_millis(100)))
+}
+
 impl Backend for SentryBackend {
     fn health(&self) -> BackendHealth {
-        self.health
-            .report("sentry", format!("sending to {}", self.target))
+        let mut report = match &self.transport {
+            Some(transport) => transport.health().report(
+                "sentry",
+                format!("sending to {}; {}", self.target, transport.state()),
+            ),
+            None => self.health.report(
+                "sentry",
+                format!(
+                    "sending to {} (through the application's transport)",
+                    self.target
+                ),
+            ),
+        };
+        report.dropped = self.losses.by_reason();
+        report
+    }
+
+    fn counters(&self) -> Vec<CounterFamily> {
+        vec![CounterFamily {
+            name: "sentry_events_dropped_total",
+            help: "Sentry events, transactions and spans that were not delivered, by data category and Sentry's client-report discard reason.",
+            label_names: ["category", "reason"],
+            values: self
+                .losses
+                .totals()
+                .into_iter()
+                .map(|(category, reason, count)| ([category.name(), reason.name()], count))
+                .collect(),
+        }]
     }
 
     fn installed(&self) {

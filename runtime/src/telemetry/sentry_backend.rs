@@ -45,8 +45,47 @@ impl TelemetryBuilder {
         self
     }
 
+    /// How many envelopes may wait to be sent to Sentry: error events (endpoint errors,
+    /// panics, `capture_error`, `capture_message`) and transactions, each in its own queue;
+    /// default 2000 each. Errors are sent before transactions whenever both wait. Beyond its
+    /// bound an envelope is dropped at once, never slowing the request, and counted in
+    /// `ns_sentry_events_dropped_total{reason="queue_overflow"}` and in a client report. A
+    /// waiting envelope holds its event in memory (a few kB). Zero is an error from `build`.
+    ///
+    /// Not used when [`Self::sentry_options`] installs the application's own transport.
+    ///
+    /// ```
+    /// let telemetry = kansoku::Telemetry::builder()
+    ///     .sentry_dsn("https://public@sentry.example.com/1")
+    ///     .sentry_queue_sizes(10_000, 1_000) // keep more errors in an outage
+    ///     .build()?;
+    /// # Ok::<(), kansoku::Error>(())
+    /// ```
+    pub fn sentry_queue_sizes(mut self, errors: usize, transactions: usize) -> Self {
+        self.backends.sentry.transport.error_queue = errors;
+        self.backends.sentry.transport.transaction_queue = transactions;
+        self
+    }
+
+    /// How many requests to Sentry may be in flight at once, each on a kept-alive connection;
+    /// default 4. More drain a burst faster against a distant server. Zero is an error from
+    /// `build`. Not used with the application's own transport.
+    ///
+    /// ```
+    /// let telemetry = kansoku::Telemetry::builder()
+    ///     .sentry_dsn("https://public@sentry.example.com/1")
+    ///     .sentry_max_requests(8)
+    ///     .build()?;
+    /// # Ok::<(), kansoku::Error>(())
+    /// ```
+    pub fn sentry_max_requests(mut self, requests: usize) -> Self {
+        self.backends.sentry.transport.max_requests = requests;
+        self
+    }
+
     /// Adjusts the Sentry client options kansoku builds (transport, `before_send`, server
-    /// name…), applied last.
+    /// name…), applied last. Setting a transport here replaces kansoku's own (and with it the
+    /// queue sizes, the rate-limit handling and the transport's loss counts).
     pub fn sentry_options(
         mut self,
         customize: impl Fn(sentry::ClientOptions) -> sentry::ClientOptions + Send + Sync + 'static,
@@ -62,9 +101,10 @@ impl SentryConfig {
         if self.dsn.is_none() {
             self.dsn = var("SENTRY_DSN");
         }
-        if let Some(rate) = var("SENTRY_TRACES_SAMPLE_RATE").and_then(|r| r.parse().ok()) {
+        if let Some(raw) = var("SENTRY_TRACES_SAMPLE_RATE") {
             if self.traces_sample_rate == 0.0 {
-                self.traces_sample_rate = rate;
+                // not a number: NaN, which `build` refuses like any rate outside 0..=1
+                self.traces_sample_rate = raw.trim().parse().unwrap_or(f32::NAN);
             }
         }
     }
@@ -76,5 +116,30 @@ impl Telemetry {
         self.context()
             .backend::<SentryBackend>()
             .map(|backend| backend.client().clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SentryConfig;
+
+    fn from(rate: &str) -> SentryConfig {
+        let mut config = SentryConfig::default();
+        let value = rate.to_owned();
+        config.fill_from_env(&|name| (name == "SENTRY_TRACES_SAMPLE_RATE").then(|| value.clone()));
+        config
+    }
+
+    #[test]
+    fn the_environments_rate_is_read_and_garbage_is_not_ignored() {
+        assert!((from(" 0.25 ").traces_sample_rate - 0.25).abs() < f32::EPSILON);
+        // a rate that is not a number is refused by `build`, not silently taken as 0
+        assert!(from("ten percent").traces_sample_rate.is_nan());
+        let mut set_in_code = SentryConfig {
+            traces_sample_rate: 0.5,
+            ..SentryConfig::default()
+        };
+        set_in_code.fill_from_env(&|_| Some("0.1".to_owned()));
+        assert!((set_in_code.traces_sample_rate - 0.5).abs() < f32::EPSILON);
     }
 }

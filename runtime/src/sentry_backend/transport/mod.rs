@@ -1,0 +1,301 @@
+//! kansoku's own [`sentry::Transport`]: what lets a burst of failing requests reach Sentry.
+//!
+//! The `sentry` crate's transports hold at most 30 envelopes and send one at a time, so a
+//! burst loses errors exactly when a team needs them. This one:
+//!
+//! - **never waits in `send_envelope`**: the envelope goes into one of two bounded queues
+//!   ([`queue`]), error events apart from transactions, or is dropped and counted at once;
+//! - **sends errors first**, over pooled keep-alive connections with several requests in
+//!   flight ([`sender`]), from a thread with its own runtime ([`worker`]);
+//! - **honours rate limits per category** ([`ratelimit`]): while transactions are limited,
+//!   errors still go; what is limited is dropped without a request and counted;
+//! - **counts every loss** by Sentry's category and reason, for the metric, the health report
+//!   and the client reports it sends ([`reports`]);
+//! - **flushes and shuts down within a bound**, counting what it could not send.
+
+mod queue;
+mod ratelimit;
+mod reports;
+mod sender;
+mod worker;
+
+pub(crate) use reports::{Category, Losses, Reason};
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use sentry::protocol::{Envelope, EnvelopeItem};
+use tokio::sync::mpsc;
+
+use crate::backend::HealthCell;
+use queue::{Lane, Queues};
+use worker::{Command, Shared, Worker};
+
+/// The default bound of the error queue (`sentry_queue_sizes`).
+pub(crate) const DEFAULT_ERROR_QUEUE: usize = 2000;
+/// The default bound of the transaction queue (`sentry_queue_sizes`).
+pub(crate) const DEFAULT_TRANSACTION_QUEUE: usize = 2000;
+/// The default of `sentry_max_requests`: requests in flight at once.
+pub(crate) const DEFAULT_MAX_REQUESTS: usize = 4;
+
+/// How the transport is sized.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TransportConfig {
+    pub(crate) error_queue: usize,
+    pub(crate) transaction_queue: usize,
+    pub(crate) max_requests: usize,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            error_queue: DEFAULT_ERROR_QUEUE,
+            transaction_queue: DEFAULT_TRANSACTION_QUEUE,
+            max_requests: DEFAULT_MAX_REQUESTS,
+        }
+    }
+}
+
+/// The transport; the `sentry` client holds it through an `Arc`, and so does the backend
+/// (for flush and health).
+#[derive(Debug)]
+pub(crate) struct KansokuTransport {
+    queues: Queues,
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+}
+
+impl KansokuTransport {
+    /// Starts the sending thread for `dsn`, through `proxy` if given.
+    pub(crate) fn start(
+        dsn: &sentry::types::Dsn,
+        user_agent: &str,
+        config: TransportConfig,
+        proxy: Option<&str>,
+        losses: Arc<Losses>,
+    ) -> Result<Arc<KansokuTransport>, String> {
+        let sender = sender::Sender::new(dsn, user_agent, config.max_requests, proxy)?;
+        let (queues, receivers) = queue::bounded(config.error_queue, config.transaction_queue);
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared::new(losses));
+        Worker::new(
+            shared.clone(),
+            sender,
+            receivers,
+            command_rx,
+            config.max_requests,
+        )
+        .spawn()
+        .map_err(|e| format!("cannot start the sending thread: {e}"))?;
+        Ok(Arc::new(KansokuTransport {
+            queues,
+            commands,
+            shared,
+        }))
+    }
+
+    /// The health the sending task notes.
+    pub(crate) fn health(&self) -> &HealthCell {
+        &self.shared.health
+    }
+
+    /// Queue depths, requests in flight and the rate limits in force, in one line.
+    pub(crate) fn state(&self) -> String {
+        let [(errors, error_bound), (transactions, transaction_bound)] = self.queues.depths();
+        let mut line = format!(
+            "queued: {errors}/{error_bound} errors, {transactions}/{transaction_bound} transactions; {} requests in flight",
+            self.shared.in_flight.load(Relaxed)
+        );
+        let now = Instant::now();
+        let limits = self
+            .shared
+            .limits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .active(now);
+        for (category, until) in limits {
+            let _ = write!(
+                line,
+                "; rate limited: {category} for {}s more",
+                until.saturating_duration_since(now).as_secs_f64().ceil()
+            );
+        }
+        line
+    }
+
+    /// Queues `envelope` without looking into it, or counts it as lost.
+    fn enqueue(&self, lane: Lane, envelope: Envelope) {
+        // counted before the push, so that a flush right after waits for it
+        self.shared.enqueued.fetch_add(1, Relaxed);
+        if let Err(refused) = self.queues.push(lane, envelope) {
+            self.shared
+                .losses
+                .record_envelope(&refused, Reason::QueueOverflow);
+            self.shared.settled.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Waits, at most until `deadline`, until everything queued so far is settled.
+    fn wait_settled(&self, deadline: Instant) -> bool {
+        let target = self.shared.enqueued.load(Relaxed);
+        if self.shared.settled.load(Relaxed) >= target {
+            return true;
+        }
+        let (done, answer) = std_mpsc::channel();
+        if self.commands.send(Command::Flush { target, done }).is_err() {
+            return false;
+        }
+        answer
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or(false)
+    }
+}
+
+impl sentry::Transport for KansokuTransport {
+    fn send_envelope(&self, envelope: Envelope) {
+        // an empty envelope (the backend's way of collecting the client's loss counts when it
+        // has none) is nothing to send; a raw one has no items either, but is not empty
+        if envelope.items().next().is_none() && envelope == Envelope::new() {
+            return;
+        }
+        // the client's own loss reports ride on envelopes: count them, and send them with ours
+        let envelope = if envelope
+            .items()
+            .any(|item| matches!(item, EnvelopeItem::ClientReport(_)))
+        {
+            retain(
+                envelope,
+                |item| !matches!(item, EnvelopeItem::ClientReport(_)),
+                |item| {
+                    if let EnvelopeItem::ClientReport(report) = item {
+                        self.shared.losses.absorb(&report);
+                    }
+                },
+            )
+        } else {
+            Some(envelope)
+        };
+        if let Some(envelope) = envelope {
+            self.enqueue(Lane::of(&envelope), envelope);
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let sent = self.wait_settled(deadline);
+        // then what was lost, including while flushing
+        if let Some(report) = self.shared.losses.take_report() {
+            self.enqueue(Lane::Errors, reports::report_envelope(report));
+        }
+        self.wait_settled(deadline) && sent
+    }
+
+    fn shutdown(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (done, answer) = std_mpsc::channel();
+        if self
+            .commands
+            .send(Command::Shutdown { deadline, done })
+            .is_err()
+        {
+            return false;
+        }
+        // the task answers by the deadline; a little more for its answer to arrive
+        answer
+            .recv_timeout(timeout + Duration::from_millis(100))
+            .unwrap_or(false)
+    }
+}
+
+/// `envelope` with only the items `keep` accepts; `dropped` gets each other item (and the
+/// attachments left without their event). Unlike `Envelope::filter`, the headers (trace
+/// context, event id) stay when the envelope's event or transaction stays.
+pub(crate) fn retain(
+    envelope: Envelope,
+    mut keep: impl FnMut(&EnvelopeItem) -> bool,
+    mut dropped: impl FnMut(EnvelopeItem),
+) -> Option<Envelope> {
+    if envelope.items().next().is_none() {
+        // raw: nothing to look into
+        return Some(envelope);
+    }
+    let headers = envelope.headers().clone();
+    let (kept, gone): (Vec<_>, Vec<_>) = envelope.into_items().partition(|item| keep(item));
+    gone.into_iter().for_each(&mut dropped);
+    let whole = kept
+        .iter()
+        .any(|item| matches!(item, EnvelopeItem::Event(_) | EnvelopeItem::Transaction(_)));
+    let mut out = if whole {
+        Envelope::new().with_headers(headers)
+    } else {
+        Envelope::new()
+    };
+    for item in kept {
+        if !whole && matches!(item, EnvelopeItem::Attachment(_)) {
+            dropped(item);
+        } else {
+            out.add_item(item);
+        }
+    }
+    out.items().next().is_some().then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentry::protocol::{Attachment, ClientReport, Event};
+
+    fn envelope_with_event() -> Envelope {
+        let mut envelope = Envelope::new();
+        envelope.add_item(Event::default());
+        envelope.add_item(Attachment {
+            buffer: b"log".to_vec(),
+            filename: "log.txt".into(),
+            ..Attachment::default()
+        });
+        envelope.add_item(ClientReport::new(Vec::<
+            sentry::protocol::client_report::Item,
+        >::new()));
+        envelope
+    }
+
+    #[test]
+    fn retain_keeps_the_headers_while_the_event_stays() {
+        let envelope = envelope_with_event();
+        let id = *envelope.uuid().unwrap();
+        let mut gone = Vec::new();
+        let kept = retain(
+            envelope,
+            |item| !matches!(item, EnvelopeItem::ClientReport(_)),
+            |item| gone.push(item),
+        )
+        .unwrap();
+        assert_eq!(kept.uuid(), Some(&id));
+        assert_eq!(kept.items().count(), 2);
+        assert_eq!(gone.len(), 1);
+    }
+
+    #[test]
+    fn retain_drops_the_attachments_of_a_dropped_event() {
+        let mut gone = Vec::new();
+        let kept = retain(
+            envelope_with_event(),
+            |item| !matches!(item, EnvelopeItem::Event(_)),
+            |item| gone.push(item),
+        )
+        .unwrap();
+        // only the client report is left, under fresh headers
+        assert!(kept.uuid().is_none());
+        assert!(matches!(
+            kept.items().collect::<Vec<_>>()[..],
+            [EnvelopeItem::ClientReport(_)]
+        ));
+        assert_eq!(gone.len(), 2, "the event and its attachment");
+        assert!(
+            retain(Envelope::new(), |_| true, |_| {}).is_some(),
+            "raw or empty: as is"
+        );
+    }
+}
