@@ -1,10 +1,10 @@
 //! Helpers of the end-to-end tests: reading the Prometheus text as a user would.
 
 pub mod bugsink;
+pub mod connect_proxy;
 pub mod http_support;
 pub mod listeners;
 pub mod monitoring;
-pub mod connect_proxy;
 pub mod redis_production;
 pub mod redis_support;
 pub mod sentry_ingest;
