@@ -293,6 +293,38 @@ async fn a_handler_shared_by_routes_is_counted_under_each_route() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sentry_layer_alone_names_the_request_and_its_attributes_by_route() {
+    let (t, transport) = telemetry(1.0, &[]);
+    let mut app = Router::new()
+        .route("/a/{id}", get(shared))
+        .layer(SentryLayer::new())
+        .with_state(());
+    let request = http::Request::get("/a/9").body(Body::empty()).unwrap();
+    // no metrics layer makes a telemetry current: the request runs inside this one
+    let response = t
+        .scope(tower_service::Service::call(&mut app, request))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = t.prometheus_text();
+    assert_eq!(
+        value(
+            &text,
+            r#"sentry_test_api_requests_total{endpoint="/a/{id}",method="GET",status="ok"}"#
+        ),
+        1.0
+    );
+    assert!(
+        !text.contains("http_requests_total"),
+        "no metrics layer, no ns_http_*: {text}"
+    );
+    let sent = sent(&t, &transport).await;
+    assert_eq!(sent.transactions.len(), 1);
+    assert_eq!(sent.transactions[0].name.as_deref(), Some("GET /a/{id}"));
+    assert_eq!(sent.transactions[0].spans.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_marks_the_transaction_and_nests_the_handler_and_query_spans() {
     let (t, transport) = telemetry(1.0, &[]);
     let server = Server::start(shops_app().layer(KansokuLayer::new(&t))).await;
@@ -424,6 +456,57 @@ async fn a_client_that_hangs_up_is_recorded_as_cancelled_everywhere() {
     assert_eq!(
         trace_of(&sent.transactions[0]).status,
         Some(SpanStatus::Cancelled)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_panics_is_a_500_and_an_error_transaction() {
+    let (t, transport) = telemetry(1.0, &[]);
+    let app = Router::new()
+        .route(
+            "/boom",
+            get(|| async {
+                tokio::task::yield_now().await;
+                assert!(std::hint::black_box(false), "the oven exploded");
+                "baked"
+            }),
+        )
+        .layer(KansokuLayer::new(&t));
+    let server = Server::start(app).await;
+    // no catch-panic layer: the server drops the connection, the client sees no answer
+    let answer = reqwest::Client::new().get(server.url("/boom")).send().await;
+    assert!(answer.is_err(), "{answer:?}");
+
+    let text = t.prometheus_text();
+    assert_eq!(
+        value(
+            &text,
+            r#"sentry_test_http_requests_total{method="GET",route="/boom",status_code="500"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"sentry_test_http_requests_in_flight{method="GET",route="/boom"}"#
+        ),
+        0.0
+    );
+    let sent = sent(&t, &transport).await;
+    assert_eq!(sent.transactions.len(), 1);
+    assert_eq!(
+        trace_of(&sent.transactions[0]).status,
+        Some(SpanStatus::InternalError)
+    );
+    let panic = sent
+        .events
+        .iter()
+        .find(|event| event.exception.values.iter().any(|e| e.ty == "panic"))
+        .unwrap_or_else(|| panic!("no panic event: {:#?}", sent.events));
+    assert_eq!(panic.transaction.as_deref(), Some("GET /boom"));
+    assert_eq!(
+        panic.request.as_ref().and_then(|r| r.method.as_deref()),
+        Some("GET")
     );
 }
 
