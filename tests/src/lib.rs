@@ -73,3 +73,12 @@ pub fn required_tool(name: &str) -> std::path::PathBuf {
             panic!("`{name}` is needed by this test and is not on PATH (nor in ${var}); run `bash scripts/install-test-deps.sh`")
         })
 }
+
+/// A reqwest client for the tests' loopback requests. The workspace's reqwest brings rustls
+/// without a crypto provider (the application picks one); the tests take ring, as kansoku does.
+pub fn http_client() -> reqwest::Client {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    reqwest::Client::new()
+}

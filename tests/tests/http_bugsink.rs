@@ -47,7 +47,7 @@ async fn the_event_in_sentry_carries_the_request_without_its_secrets() {
         .route("/reservations", post(reserve))
         .layer(KansokuLayer::new(&telemetry).capture_request_body(true));
     let server = Server::start(app).await;
-    let response = reqwest::Client::new()
+    let response = kansoku_tests::http_client()
         .post(server.url("/reservations?api_key=query-secret&shop=7"))
         .header("authorization", "Bearer bearer-secret")
         .header("cookie", "session=cookie-secret")

@@ -112,7 +112,7 @@ fn trace_of<'a>(transaction: &'a Transaction<'_>) -> &'a TraceContext {
 
 /// Three shops, one creation, 10 000 distinct unknown paths, three unknown methods.
 async fn scan(server: &Server) {
-    let client = reqwest::Client::new();
+    let client = kansoku_tests::http_client();
     for id in [1, 2, 3] {
         let response = client
             .get(server.url(&format!("/shops/{id}")))
@@ -237,7 +237,7 @@ async fn a_handler_shared_by_routes_is_counted_under_each_route() {
         .route("/spawned", get(spawning))
         .layer(KansokuLayer::new(&t));
     let server = Server::start(app).await;
-    let client = reqwest::Client::new();
+    let client = kansoku_tests::http_client();
     for path in ["/a/1", "/a/2", "/b", "/spawned"] {
         assert_eq!(
             client.get(server.url(path)).send().await.unwrap().status(),
@@ -328,7 +328,7 @@ async fn the_sentry_layer_alone_names_the_request_and_its_attributes_by_route() 
 async fn a_5xx_marks_the_transaction_and_nests_the_handler_and_query_spans() {
     let (t, transport) = telemetry(1.0, &[]);
     let server = Server::start(shops_app().layer(KansokuLayer::new(&t))).await;
-    let client = reqwest::Client::new();
+    let client = kansoku_tests::http_client();
     assert_eq!(
         client
             .get(server.url("/shops/0"))
@@ -474,7 +474,10 @@ async fn a_handler_that_panics_is_a_500_and_an_error_transaction() {
         .layer(KansokuLayer::new(&t));
     let server = Server::start(app).await;
     // no catch-panic layer: the server drops the connection, the client sees no answer
-    let answer = reqwest::Client::new().get(server.url("/boom")).send().await;
+    let answer = kansoku_tests::http_client()
+        .get(server.url("/boom"))
+        .send()
+        .await;
     assert!(answer.is_err(), "{answer:?}");
 
     let text = t.prometheus_text();
@@ -518,7 +521,7 @@ async fn an_incoming_trace_is_continued_and_its_sampling_decision_honoured() {
     // this side samples nothing: the caller's `-1` decides
     let (t, transport) = telemetry(0.0, &[]);
     let server = Server::start(shops_app().layer(KansokuLayer::new(&t))).await;
-    let client = reqwest::Client::new();
+    let client = kansoku_tests::http_client();
     let response = client
         .get(server.url("/outgoing"))
         .header("sentry-trace", format!("{TRACE}-{PARENT}-1"))
@@ -656,7 +659,7 @@ async fn headers_query_strings_and_body_fields_are_scrubbed_on_events_and_transa
         .route("/reservations", post(reserve))
         .layer(KansokuLayer::new(&t).capture_request_body(true));
     let server = Server::start(app).await;
-    let client = reqwest::Client::new();
+    let client = kansoku_tests::http_client();
     let response = reservation_request(&client, &server).send().await.unwrap();
     assert_eq!(response.status(), 500);
     let received = RECEIVED.lock().unwrap().pop().unwrap();
@@ -711,7 +714,7 @@ async fn captured_bodies_are_bounded_and_the_handler_still_streams_them_whole() 
             .max_body_size(64),
     );
     let server = Server::start(app).await;
-    let client = reqwest::Client::new();
+    let client = kansoku_tests::http_client();
 
     // a huge JSON body: the handler gets all of it, Sentry the first 64 bytes
     let mut huge = String::from(r#"{"password":"hunter2","items":["#);
@@ -819,7 +822,7 @@ async fn slow_requests_are_counted_and_reported_once() {
         .layer(SentryLayer::new())
         .layer(HttpMetricsLayer::new(&t).slow_threshold(Duration::from_millis(100)));
     let server = Server::start(app).await;
-    let client = reqwest::Client::new();
+    let client = kansoku_tests::http_client();
     for _ in 0..3 {
         assert_eq!(
             client
