@@ -34,6 +34,7 @@
 //! ```
 
 mod kansoku;
+mod live;
 mod metrics;
 mod ops;
 mod propagation;

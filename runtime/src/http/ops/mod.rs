@@ -29,7 +29,8 @@ use http::{header, HeaderValue, Request, StatusCode};
 
 use crate::Telemetry;
 use health::{Health, Overall};
-use token::Access;
+pub(crate) use timestamp::rfc3339;
+pub(crate) use token::Access;
 
 /// What the handlers share.
 struct Ops {
@@ -106,11 +107,13 @@ where
             .or_else(|| telemetry.environment().map(str::to_owned)),
         checks_on_scrape: config.checks_on_scrape,
     };
+    let live = super::live::routes(telemetry, ops.access.clone());
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(liveness))
         .route("/health/detailed", get(detailed))
         .with_state(Arc::new(ops))
+        .merge(live)
 }
 
 /// The configured checks, plus the one of the telemetry's own Redis when asked for.
