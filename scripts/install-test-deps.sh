@@ -9,6 +9,7 @@ command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools) # the cluster test's `redis-cli --cluster create`
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client) # shops-api's test makes its own database on 127.0.0.1:5432
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium fonts-dejavu-core) # live_page renders /ops/live headless
 
 if ((${#need_apt[@]})); then
   apt_install "missing ${need_apt[*]}" "${need_apt[@]}"

@@ -60,6 +60,12 @@ struct Ops {
 ///   Each check's result is also exported as `ns_health_check_up{check}` and
 ///   `ns_health_check_duration_seconds{check}`.
 ///
+/// - `GET /ops/live`: the live operations page, with `GET /ops/live/data?window=1m|5m|1h`
+///   (its JSON, documented in `docs/live-data.md`) and `GET /ops/live/events` (the same once a
+///   second as Server-Sent Events): every instance's numbers from Redis, or this instance's
+///   own without Redis; under the rule of `/metrics` (the token may also come as the
+///   `kansoku_ops_token` cookie, which the page sets from `/ops/live#token=…`).
+///
 /// Whether `/metrics` has a token or is loopback-only is logged once, here.
 ///
 /// ```no_run
