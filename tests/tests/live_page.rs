@@ -12,9 +12,10 @@ use std::time::Duration;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing;
 use axum::Router;
 use kansoku::http::{ops_router, KansokuLayer, OpsConfig};
+use kansoku::metrics::Counter;
 use kansoku::Telemetry;
 use kansoku_tests::redis_support::RedisServer;
 use kansoku_tests::required_tool;
@@ -35,10 +36,20 @@ impl IntoResponse for OrderError {
     }
 }
 
+static ORDERS: Counter<1> = Counter::new("orders_total", "Orders taken.", ["outcome"]);
+
 /// Every fifth order fails: the error ratio the page must show is what the test sends.
 #[kansoku::monitor_api_endpoint]
 #[kansoku::track_api_request]
 async fn order(Path(id): Path<u32>) -> Result<String, OrderError> {
+    let stored = store_order(id).await;
+    ORDERS.increment([if stored.is_ok() { "taken" } else { "refused" }]);
+    stored
+}
+
+#[kansoku::track_database_query("insert", "orders")]
+async fn store_order(id: u32) -> Result<String, OrderError> {
+    tokio::task::yield_now().await;
     if id % 5 == 0 {
         Err(OrderError)
     } else {
@@ -62,7 +73,7 @@ async fn instance(redis_url: &str) -> Instance {
         .build()
         .expect("build the telemetry");
     let app = Router::new()
-        .route("/orders/{id}", get(order))
+        .route("/orders/{id}", routing::get(order))
         .merge(ops_router(&telemetry, OpsConfig::new()))
         .layer(KansokuLayer::new(&telemetry));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -82,15 +93,10 @@ async fn instance(redis_url: &str) -> Instance {
 
 impl Instance {
     async fn orders(&self, ids: std::ops::RangeInclusive<u32>) {
-        let client = reqwest::Client::new();
         for id in ids {
-            let response = client
-                .get(format!("http://{}/orders/{id}", self.addr))
-                .send()
-                .await
-                .expect("the order answers");
+            let (status, _) = get(self.addr, &format!("/orders/{id}")).await;
             let expected = if id % 5 == 0 { 500 } else { 200 };
-            assert_eq!(response.status().as_u16(), expected, "order {id}");
+            assert_eq!(status, expected, "order {id}");
         }
         assert!(
             self.telemetry.flush(Duration::from_secs(5)).await,
@@ -101,6 +107,30 @@ impl Instance {
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+}
+
+/// One plain HTTP/1.1 GET over loopback: the status and the body (the answers here all have a
+/// length, none is chunked).
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("send");
+    let mut raw = String::new();
+    stream
+        .read_to_string(&mut raw)
+        .await
+        .expect("read the answer");
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
 
 fn chromium_args(size: bool) -> Vec<String> {
@@ -122,7 +152,9 @@ fn chromium_args(size: bool) -> Vec<String> {
 /// The page as Chromium rendered it after `budget` of the page's time.
 async fn rendered(url: String, budget_ms: u32) -> String {
     tokio::task::spawn_blocking(move || {
-        let output = Command::new(required_tool("chromium"))
+        let output = Command::new(required_tool("timeout"))
+            .arg("60")
+            .arg(required_tool("chromium"))
             .args(chromium_args(false))
             .arg(format!("--virtual-time-budget={budget_ms}"))
             .arg("--dump-dom")
@@ -162,6 +194,10 @@ fn shown(dom: &str, id: &str) -> (bool, String) {
 }
 
 const ROW: &str = "data-key=\"GET /orders/{id}\"";
+/// Headless Chromium's virtual clock waits for pending requests, and an event stream never
+/// ends: the rendered runs use the page's polling transport (its fallback), and the stream is
+/// read on its own in `the_event_stream_sends_a_snapshot_every_second`.
+const PAGE: &str = "/ops/live?transport=poll";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_page_sums_the_instances_and_says_when_redis_is_gone() {
@@ -172,54 +208,64 @@ async fn the_live_page_sums_the_instances_and_says_when_redis_is_gone() {
     b.orders(31..=50).await; // 4 errors
 
     // both instances' requests, summed; the error ratio sent (10 of 50)
-    let dom = rendered(a.url("/ops/live"), 3000).await;
-    assert_eq!(attribute(&dom, ROW, "data-requests").as_deref(), Some("50"), "{dom}");
-    assert_eq!(attribute(&dom, ROW, "data-error-ratio").as_deref(), Some("0.2"));
-    assert!(dom.contains("20.0% (10)"), "the error ratio as shown: {dom}");
+    let dom = rendered(a.url(PAGE), 3000).await;
+    assert_eq!(
+        attribute(&dom, ROW, "data-requests").as_deref(),
+        Some("50"),
+        "{dom}"
+    );
+    assert_eq!(
+        attribute(&dom, ROW, "data-error-ratio").as_deref(),
+        Some("0.2")
+    );
+    assert!(
+        dom.contains("20.0% (10)"),
+        "the error ratio as shown: {dom}"
+    );
+    assert!(dom.contains("insert orders"), "the query is listed: {dom}");
+    assert!(
+        dom.contains("orders_total{outcome=\"refused\"}"),
+        "the counter: {dom}"
+    );
     let instances = dom.matches("data-instance=").count();
     assert_eq!(instances, 2, "both instances listed: {dom}");
     assert!(dom.contains("all instances (Redis)"));
-    assert!(!shown(&dom, "stale").0, "no stale banner while Redis answers");
+    assert!(
+        !shown(&dom, "stale").0,
+        "no stale banner while Redis answers"
+    );
 
     // the numbers move with more traffic, here read from the other instance
     b.orders(51..=60).await;
-    let dom = rendered(b.url("/ops/live"), 3000).await;
+    let dom = rendered(b.url(PAGE), 3000).await;
     assert_eq!(attribute(&dom, ROW, "data-requests").as_deref(), Some("60"));
     assert!(dom.contains("20.0% (12)"), "{dom}");
 
     // the data endpoint agrees with the documented schema and with the page
-    let fresh: Value = reqwest::get(a.url("/ops/live/data?window=5m"))
-        .await
-        .expect("data")
-        .json()
-        .await
-        .expect("JSON");
+    let fresh = json(a.addr, "/ops/live/data?window=5m").await;
     assert_eq!(fresh["window"], "5m");
-    let bad = reqwest::get(a.url("/ops/live/data?window=2d"))
-        .await
-        .expect("data");
-    assert_eq!(bad.status().as_u16(), 400);
-    assert!(bad.text().await.unwrap().contains("1m, 5m or 1h"));
+    let (status, bad) = get(a.addr, "/ops/live/data?window=2d").await;
+    assert_eq!(status, 400);
+    assert!(bad.contains("1m, 5m or 1h"), "{bad}");
 
     // the screenshot of the page under load, for the README
     let load = {
         let (a, b) = (a.addr, b.addr);
         tokio::spawn(async move {
-            let client = reqwest::Client::new();
             for i in 0u32.. {
                 let addr = if i % 3 == 0 { b } else { a };
                 let id = if i % 7 == 0 { 5 } else { i % 1000 + 1 };
-                let _ = client.get(format!("http://{addr}/orders/{id}")).send().await;
+                get(addr, &format!("/orders/{id}")).await;
                 tokio::time::sleep(Duration::from_millis(20 + u64::from(i % 40))).await;
             }
         })
     };
-    screenshot(a.url("/ops/live")).await;
+    screenshot(a.url(PAGE)).await;
     load.abort();
 
     // Redis gone: the last numbers stay, marked stale since the first failure
     redis.stop();
-    let dom = rendered(a.url("/ops/live"), 3000).await;
+    let dom = rendered(a.url(PAGE), 3000).await;
     let (banner, text) = shown(&dom, "stale");
     assert!(banner, "the stale banner shows: {dom}");
     assert!(
@@ -231,21 +277,61 @@ async fn the_live_page_sums_the_instances_and_says_when_redis_is_gone() {
         .parse()
         .unwrap();
     assert!(requests >= 60, "the last good numbers, not empty ones");
-    let stale: Value = reqwest::get(a.url("/ops/live/data"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stale = json(a.addr, "/ops/live/data").await;
     assert!(stale["stale"]["since"].is_string(), "{stale}");
     assert_schema_and_page_agree(&[&fresh, &stale]);
 
     // Redis back: the banner goes
     redis.restart();
     a.orders(61..=65).await;
-    let dom = rendered(a.url("/ops/live"), 3000).await;
+    let dom = rendered(a.url(PAGE), 3000).await;
     assert!(!shown(&dom, "stale").0, "the banner is gone: {dom}");
     assert!(attribute(&dom, ROW, "data-requests").is_some());
+}
+
+async fn json(addr: SocketAddr, path: &str) -> Value {
+    let (status, body) = get(addr, path).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_sends_a_snapshot_every_second() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let redis = RedisServer::start();
+    let a = instance(&redis.url()).await;
+    a.orders(1..=10).await;
+    let mut stream = tokio::net::TcpStream::connect(a.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "GET /ops/live/events?window=5m HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        a.addr
+    );
+    stream.write_all(head.as_bytes()).await.expect("send");
+    let mut seen = String::new();
+    let mut buf = vec![0; 64 * 1024];
+    let started = std::time::Instant::now();
+    while seen.matches("event: snapshot").count() < 3 {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("an event within 10 s")
+            .expect("read");
+        assert!(n > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "one a second, not a burst"
+    );
+    let data = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("a data line");
+    let first: Value = serde_json::from_str(data).expect("JSON");
+    assert_eq!(first["window"], "5m");
+    assert_eq!(first["endpoints"][0]["requests"], 10, "{first}");
 }
 
 async fn screenshot(url: String) {
@@ -253,7 +339,9 @@ async fn screenshot(url: String) {
     let _ = std::fs::remove_file(&path);
     let target = path.clone();
     tokio::task::spawn_blocking(move || {
-        let status = Command::new(required_tool("chromium"))
+        let status = Command::new(required_tool("timeout"))
+            .arg("60")
+            .arg(required_tool("chromium"))
             .args(chromium_args(true))
             .arg("--virtual-time-budget=8000")
             .arg(format!("--screenshot={}", target.display()))
@@ -322,7 +410,10 @@ fn assert_schema_and_page_agree(served: &[&Value]) {
         paths(json, "", &mut seen);
     }
     let undocumented: Vec<_> = seen.difference(&documented).collect();
-    assert!(undocumented.is_empty(), "served but not documented: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "served but not documented: {undocumented:?}"
+    );
     // alerts have no entries until an alert is configured (kansoku::alert)
     let missing: Vec<_> = documented
         .difference(&seen)
@@ -330,7 +421,7 @@ fn assert_schema_and_page_agree(served: &[&Value]) {
         .collect();
     assert!(missing.is_empty(), "documented but not served: {missing:?}");
 
-    let page = reqwest_page();
+    let page = page_source();
     for path in &documented {
         let field = path.rsplit(['.', '[']).next().unwrap_or(path);
         if field == "*" || field == "]" {
@@ -353,13 +444,16 @@ fn assert_schema_and_page_agree(served: &[&Value]) {
             .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
             .collect();
         if name.contains('_') {
-            assert!(leaves.contains(name.as_str()), "the page reads `{name}`, not in the schema");
+            assert!(
+                leaves.contains(name.as_str()),
+                "the page reads `{name}`, not in the schema"
+            );
         }
     }
 }
 
 /// The page's source, as shipped in the crate.
-fn reqwest_page() -> String {
+fn page_source() -> String {
     std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../runtime/src/http/live/page.html"),
     )
