@@ -36,6 +36,13 @@ impl IntoResponse for OrderError {
     }
 }
 
+/// A second, error-free endpoint that takes a little longer, so the table has something to sort.
+#[kansoku::track_api_request]
+async fn catalogue() -> &'static str {
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    "[]"
+}
+
 static ORDERS: Counter<1> = Counter::new("orders_total", "Orders taken.", ["outcome"]);
 
 /// Every fifth order fails: the error ratio the page must show is what the test sends.
@@ -74,6 +81,7 @@ async fn instance(redis_url: &str) -> Instance {
         .expect("build the telemetry");
     let app = Router::new()
         .route("/orders/{id}", routing::get(order))
+        .route("/catalogue", routing::get(catalogue))
         .merge(ops_router(&telemetry, OpsConfig::new()))
         .layer(KansokuLayer::new(&telemetry));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -256,6 +264,9 @@ async fn the_live_page_sums_the_instances_and_says_when_redis_is_gone() {
                 let addr = if i % 3 == 0 { b } else { a };
                 let id = if i % 7 == 0 { 5 } else { i % 1000 + 1 };
                 get(addr, &format!("/orders/{id}")).await;
+                if i % 2 == 0 {
+                    get(addr, "/catalogue").await;
+                }
                 tokio::time::sleep(Duration::from_millis(20 + u64::from(i % 40))).await;
             }
         })
@@ -343,7 +354,7 @@ async fn screenshot(url: String) {
             .arg("60")
             .arg(required_tool("chromium"))
             .args(chromium_args(true))
-            .arg("--virtual-time-budget=8000")
+            .arg("--virtual-time-budget=30000")
             .arg(format!("--screenshot={}", target.display()))
             .arg(&url)
             .output()
