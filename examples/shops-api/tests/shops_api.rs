@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use kansoku_tests::redis_support::RedisServer;
 use kansoku_tests::{required_tool, series_of, value};
 use serde_json::json;
-use support::{get, post_json, wait_for, EnvelopeReceiver, Example, Silent};
+use support::{get, post_json, wait_for, EnvelopeReceiver, Example, SearchStandIn, Silent};
 
 /// The report's cache TTL and the default check timeout of the ops router.
 const TTL: Duration = kansoku::http::DEFAULT_CACHE_TTL;
@@ -671,4 +671,56 @@ fn a_real_prometheus_scrapes_the_openmetrics_form_with_the_token() {
     )
     .unwrap();
     assert_eq!(answer["data"]["result"][0]["value"][1], "1", "{answer}");
+}
+
+#[test]
+fn search_goes_through_the_search_service_and_its_health_is_checked() {
+    let search = SearchStandIn::start(&[8, 3, 1]);
+    let receiver = EnvelopeReceiver::start();
+    let example = Example::start(&[
+        ("SEARCH_URL", &search.url()),
+        ("SENTRY_DSN", &receiver.dsn()),
+        ("SENTRY_TRACES_SAMPLE_RATE", "1.0"),
+    ]);
+    let found = get(&format!("{}/shops/search?q=studio", example.base), &[]).json();
+    let ids: Vec<i64> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [8, 1], "the service's order, closed shop 3 left out");
+    let searched = search
+        .heads()
+        .into_iter()
+        .find(|head| head.starts_with("POST /indexes/shops/search "))
+        .expect("the example asked the search service");
+    assert!(
+        searched.contains("sentry-trace:"),
+        "the search request carries the trace: {searched}"
+    );
+    let text = get(&format!("{}/metrics", example.base), &[]).body;
+    assert_eq!(
+        value(
+            &text,
+            r#"osakamenesu_database_queries_total{operation="search",status="ok",table="search_index"}"#
+        ),
+        1.0
+    );
+
+    let url = format!("{}/health/detailed", example.base);
+    let report = wait_for(&url, Duration::from_secs(10), |a| {
+        a.json()["status"] == "healthy"
+    })
+    .json();
+    assert_eq!(check(&report, "search")["status"], "healthy");
+    search.set_health("unavailable");
+    let report = wait_for(&url, Duration::from_secs(10), |a| {
+        a.json()["status"] == "degraded"
+    })
+    .json();
+    assert_eq!(
+        check(&report, "search")["error"],
+        r#"status is "unavailable""#
+    );
 }
