@@ -380,7 +380,7 @@ impl SearchStandIn {
 
     /// What `/health` says from now on (`available`, or anything else).
     pub fn set_health(&self, status: &str) {
-        *self.health.lock().unwrap_or_else(PoisonError::into_inner) = status.to_owned();
+        status.clone_into(&mut self.health.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     /// The heads (request line and headers, lower-cased names) of the requests received.
