@@ -70,6 +70,10 @@ fn the_api_serves_shops_reservations_and_business_metrics() {
     let active = get(&format!("{}/users/active", example.base), &[]).json();
     assert_eq!(active["active_users"], json!({"member": 2, "guest": 0}));
     assert_eq!(get(&format!("{}/fail", example.base), &[]).status, 500);
+    assert_eq!(
+        get(&format!("{}/fail?kind=panic", example.base), &[]).status,
+        500
+    );
 
     let text = get(&format!("{}/metrics", example.base), &[]).body;
     let reservations = |status: &str, source: &str| {
@@ -109,6 +113,21 @@ fn the_api_serves_shops_reservations_and_business_metrics() {
             r#"osakamenesu_errors_total{endpoint="/fail",kind="ApiError"}"#
         ),
         1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"osakamenesu_errors_total{endpoint="/fail",kind="panic"}"#
+        ),
+        1.0
+    );
+    // a panic answers 500 (the example's catch-panic layer), and the HTTP layer sees it
+    assert_eq!(
+        value(
+            &text,
+            r#"osakamenesu_http_requests_total{method="GET",route="/fail",status_code="500"}"#
+        ),
+        2.0
     );
     assert!(
         value(
