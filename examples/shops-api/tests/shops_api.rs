@@ -107,6 +107,35 @@ fn the_api_serves_shops_reservations_and_business_metrics() {
         ),
         1.0
     );
+    assert!(
+        value(
+            &text,
+            r#"osakamenesu_database_queries_total{operation="select",status="ok",table="shops"}"#
+        ) >= 4.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"osakamenesu_database_queries_total{operation="insert",status="ok",table="reservations"}"#
+        ),
+        2.0
+    );
+}
+
+#[test]
+fn failures_on_demand_are_counted_as_errors_and_panics() {
+    let example = Example::start(&[]);
+    assert_eq!(get(&format!("{}/fail", example.base), &[]).status, 500);
+    assert_eq!(
+        get(&format!("{}/fail?kind=panic", example.base), &[]).status,
+        500
+    );
+    assert_eq!(
+        get(&format!("{}/health", example.base), &[]).status,
+        200,
+        "still serving"
+    );
+    let text = get(&format!("{}/metrics", example.base), &[]).body;
     assert_eq!(
         value(
             &text,
@@ -126,19 +155,6 @@ fn the_api_serves_shops_reservations_and_business_metrics() {
         value(
             &text,
             r#"osakamenesu_http_requests_total{method="GET",route="/fail",status_code="500"}"#
-        ),
-        2.0
-    );
-    assert!(
-        value(
-            &text,
-            r#"osakamenesu_database_queries_total{operation="select",status="ok",table="shops"}"#
-        ) >= 4.0
-    );
-    assert_eq!(
-        value(
-            &text,
-            r#"osakamenesu_database_queries_total{operation="insert",status="ok",table="reservations"}"#
         ),
         2.0
     );
