@@ -214,7 +214,7 @@ mod tests {
     struct Panics;
 
     impl HealthCheck for Panics {
-        fn name(&self) -> &str {
+        fn name(&self) -> &'static str {
             "buggy"
         }
         fn check(&self) -> CheckFuture<'_> {
