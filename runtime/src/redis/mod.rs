@@ -118,6 +118,27 @@ fn instance_id() -> String {
     format!("{:016x}", hasher.finish())
 }
 
+/// The backend's own way to its server (TLS, Cluster, Sentinel), for the ops router's Redis
+/// health check: one `PING` on a new connection.
+#[cfg(feature = "axum")]
+#[derive(Clone)]
+pub(crate) struct Probe(Server);
+
+#[cfg(feature = "axum")]
+impl Probe {
+    pub(crate) fn new(config: &RedisConfig) -> Result<Probe, Error> {
+        Server::new(config).map(Probe)
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), ::redis::RedisError> {
+        let ping = ::redis::cmd("PING");
+        match conn::connect(&self.0).await? {
+            conn::Conn::Single(mut conn) => ping.query_async(&mut conn).await,
+            conn::Conn::Cluster(mut conn) => ping.query_async(&mut conn).await,
+        }
+    }
+}
+
 /// The running backend of one `Telemetry`: a channel to its flusher thread, and a reader
 /// that does not go through it.
 pub(crate) struct RedisBackend {
