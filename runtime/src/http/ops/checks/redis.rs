@@ -124,3 +124,21 @@ impl HealthCheck for RedisCheck {
         self.timeout
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_password_shows_neither_in_debug_nor_in_the_error() {
+        // port 1 on loopback: nothing listens, the connection is refused at once
+        let check = RedisCheck::new("redis://:hunter2@127.0.0.1:1/").unwrap();
+        assert!(!format!("{check:?}").contains("hunter2"));
+        let error = check.check().await.unwrap_err().to_string();
+        assert!(!error.is_empty() && !error.contains("hunter2"), "{error}");
+        assert!(matches!(
+            RedisCheck::new("not a url"),
+            Err(crate::Error::InvalidRedisUrl(_))
+        ));
+    }
+}
