@@ -759,3 +759,24 @@ fn search_goes_through_the_search_service_and_its_health_is_checked() {
         r#"status is "unavailable""#
     );
 }
+
+#[test]
+fn a_storm_of_health_requests_is_one_check_of_each_dependency() {
+    let silent = Silent::start();
+    let search_url = format!("http://127.0.0.1:{}", silent.port);
+    let example = Example::start(&[("SEARCH_URL", &search_url)]);
+    let url = format!("{}/health/detailed", example.base);
+    let storm: Vec<_> = (0..24)
+        .map(|_| {
+            let url = url.clone();
+            thread::spawn(move || get(&url, &[]))
+        })
+        .collect();
+    for request in storm {
+        let answer = request.join().unwrap();
+        assert_eq!(answer.json()["status"], "degraded", "{}", answer.body);
+    }
+    // 24 concurrent requests while the hung check ran: one run, one connection to the
+    // dependency (the example's own search client has made none: nobody searched)
+    assert_eq!(silent.connections(), 1);
+}

@@ -227,7 +227,7 @@ pub fn wait_for(url: &str, timeout: Duration, done: impl Fn(&Answer) -> bool) ->
 #[derive(Debug)]
 pub struct Silent {
     pub port: u16,
-    _held: Arc<Mutex<Vec<TcpStream>>>,
+    held: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl Silent {
@@ -244,7 +244,15 @@ impl Silent {
                     .push(stream);
             }
         });
-        Silent { port, _held: held }
+        Silent { port, held }
+    }
+
+    /// How many connections it accepted so far.
+    pub fn connections(&self) -> usize {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
