@@ -8,6 +8,7 @@ need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools) # the cluster test's `redis-cli --cluster create`
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl) # certificates for the Redis TLS tests
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client) # shops-api's test makes its own database on 127.0.0.1:5432
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium fonts-dejavu-core) # live_page renders /ops/live headless
 

@@ -36,6 +36,7 @@ pub(crate) fn instrument(guard: &Guard, function: &mut ItemFn) {
     let statements = if returns_never(&function.sig.output) {
         diverging(guard, &function.block)
     } else if function.sig.asyncness.is_some() {
+        name_ignored_arguments(&mut function.sig);
         async_body(guard, &function.sig, &function.block)
     } else if let Some(statements) = returned_future(guard, function) {
         statements
@@ -333,6 +334,21 @@ fn arguments_in_drop_order(signature: &Signature) -> TokenStream {
         }
     }
     quote!(#(#mentions)*)
+}
+
+/// Names each `_` argument `__kansoku_argN`: a plain `async fn` keeps such an argument alive to
+/// the end of its body and drops it with the others, so the block the body runs in must be able
+/// to move it in (as `#[async_trait]` does). The name is spanned at the call site, like the
+/// mentions of [`arguments_in_drop_order`], and starts with `_`, so it is never "unused".
+fn name_ignored_arguments(signature: &mut Signature) {
+    for (index, input) in signature.inputs.iter_mut().enumerate() {
+        if let FnArg::Typed(typed) = input {
+            if let Pat::Wild(_) = &*typed.pat {
+                let name = Ident::new(&format!("__kansoku_arg{index}"), Span::call_site());
+                *typed.pat = parse_quote!(#name);
+            }
+        }
+    }
 }
 
 fn bound_names(pat: &Pat, names: &mut Vec<TokenStream>) {

@@ -3,7 +3,7 @@
 //! `finish` with the classified result. Everything else happens in `::kansoku::__private`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned, ToTokens};
+use quote::{quote, quote_spanned};
 use syn::ext::IdentExt as _;
 use syn::parse::Parse;
 use syn::{Ident, ItemFn, LitStr, Signature};
@@ -146,7 +146,7 @@ pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> T
         (Ok(mut args), Ok(function)) => match args.check(&function) {
             Ok(()) => {
                 args.adopt(&function);
-                return instrument_fn(&args, function);
+                return instrument_fn(&args, function, &item);
             }
             Err(error) => error,
         },
@@ -161,13 +161,35 @@ pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> T
     tokens
 }
 
+// Input:
+//     #[doc = "…"] pub fn list(limit: u32) -> Vec<Shop> { BODY }
+//
+// Output:
+//     #[cfg(not(any(clippy, doc)))]
+//     #[doc = "…"] pub fn list(limit: u32) -> Vec<Shop> { INSTRUMENTED BODY }
+//     #[cfg(any(clippy, doc))]
+//     #[doc = "…"] pub fn list(limit: u32) -> Vec<Shop> { BODY }
+//
+// Rustdoc (`cfg(doc)`) documents the signature exactly as written (an ignored `_` argument of an
+// `async fn` is named in the instrumented one). Clippy (which always sets `cfg(clippy)`) lints
+// the function exactly as written: its lints
+// read a function's own returns, awaits and statements (`unnecessary_wraps`, `unused_async`,
+// `needless_return`…), which any expansion that observes the returned value changes. Every other
+// build compiles the instrumented function, and rustc's own lints (`dead_code`, `unused_*`) see
+// it the way they see the plain one (pinned by `ui-tests/tests/lints.rs`). A `#[cfg]` ahead of
+// the other attributes drops the unused copy before anything else expands it.
 /// Expands the function: a static call-site description and a guard around its body, in the
-/// shape its signature calls for (see `body`).
-fn instrument_fn(args: &impl SiteArgs, mut function: ItemFn) -> TokenStream {
+/// shape its signature calls for (see `body`); clippy gets the function unchanged.
+fn instrument_fn(args: &impl SiteArgs, mut function: ItemFn, item: &TokenStream) -> TokenStream {
     let site = args.site(fn_info(&function.sig));
     let start = start(&function.sig, args);
     body::instrument(&Guard { site, start }, &mut function);
-    function.into_token_stream()
+    quote! {
+        #[cfg(not(any(clippy, doc)))]
+        #function
+        #[cfg(any(clippy, doc))]
+        #item
+    }
 }
 
 fn fn_info(signature: &Signature) -> TokenStream {

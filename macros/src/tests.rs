@@ -55,6 +55,16 @@ snapshot!(
     }
 );
 
+// the `_` argument is named, so the body's block can move it in and drop it in its place
+snapshot!(
+    async_fn_ignoring_an_argument,
+    RequestArgs,
+    (),
+    async fn hold(permit: Permit, _: Guard) -> u8 {
+        permit.use_it().await
+    }
+);
+
 snapshot!(
     sync_free_fn_without_return_type,
     RequestArgs,

@@ -38,7 +38,8 @@
 //! | `otel` | per-call-site metrics and business metrics in the Prometheus text format, plus an OpenTelemetry meter provider whose instruments appear in the same text |
 //! | `sentry` | transactions and spans from the attributes, error/panic/message capture with a scope per call, the scope API ([`set_tag`], [`capture_error`], [`start_transaction`]…) |
 //! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`] |
-//! | `axum` (with `tower`) | [`http`]: tower layers for request metrics and Sentry transactions by route template, trace propagation |
+//! | `axum` (with `tower`) | [`http`]: tower layers for request metrics and Sentry transactions by route template, trace propagation; [`http::ops_router`] with `/metrics`, `/health` and `/health/detailed` |
+//! | `sqlx` (with `axum`) | [`http::SqlxCheck`]: a health check through the application's sqlx pool |
 //!
 //! With no feature on, every attribute expands into calls that are empty and inlined: an
 //! annotated function costs what a plain one costs.

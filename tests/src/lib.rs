@@ -2,6 +2,7 @@
 
 pub mod bugsink;
 pub mod http_support;
+pub mod redis_production;
 pub mod redis_support;
 pub mod sentry_support;
 

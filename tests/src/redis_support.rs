@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::required_tool;
 
 /// A loopback port nobody listens on now (and, for cluster nodes, its bus port + 10000 too).
-fn free_port(with_bus: bool) -> u16 {
+pub(crate) fn free_port(with_bus: bool) -> u16 {
     loop {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("local address").port();
@@ -26,7 +26,7 @@ fn free_port(with_bus: bool) -> u16 {
 }
 
 /// Sends one inline command and returns the raw reply, or `None` if nothing answers.
-fn inline(port: u16, command: &str) -> Option<String> {
+pub(crate) fn inline(port: u16, command: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     stream.write_all(format!("{command}\r\n").as_bytes()).ok()?;
@@ -52,6 +52,32 @@ impl RedisServer {
     /// When `redis-server` is missing or does not come up.
     pub fn start() -> RedisServer {
         RedisServer::start_with(free_port(false), Vec::new())
+    }
+
+    /// Starts a server on a free port with more `redis-server` arguments (`--tls-port …`,
+    /// `--replicaof …`).
+    ///
+    /// # Panics
+    /// When `redis-server` is missing or does not come up.
+    pub fn start_args(extra: &[String]) -> RedisServer {
+        RedisServer::start_with(free_port(false), extra.to_vec())
+    }
+
+    /// [`RedisServer::start_args`] on a given plain port.
+    ///
+    /// # Panics
+    /// When `redis-server` is missing or does not come up.
+    pub fn start_on(port: u16, extra: &[String]) -> RedisServer {
+        RedisServer::start_with(port, extra.to_vec())
+    }
+
+    /// Sends one inline command (`ACL SETUSER …`) on the plain port as the default user and
+    /// returns the raw reply.
+    ///
+    /// # Panics
+    /// When nothing answers.
+    pub fn command(&self, command: &str) -> String {
+        inline(self.port, command).expect("redis-server answers")
     }
 
     fn start_with(port: u16, extra: Vec<String>) -> RedisServer {

@@ -427,6 +427,57 @@ async fn a_client_that_hangs_up_is_recorded_as_cancelled_everywhere() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_panics_is_a_500_and_an_error_transaction() {
+    let (t, transport) = telemetry(1.0, &[]);
+    let app = Router::new()
+        .route(
+            "/boom",
+            get(|| async {
+                tokio::task::yield_now().await;
+                assert!(std::hint::black_box(false), "the oven exploded");
+                "baked"
+            }),
+        )
+        .layer(KansokuLayer::new(&t));
+    let server = Server::start(app).await;
+    // no catch-panic layer: the server drops the connection, the client sees no answer
+    let answer = reqwest::Client::new().get(server.url("/boom")).send().await;
+    assert!(answer.is_err(), "{answer:?}");
+
+    let text = t.prometheus_text();
+    assert_eq!(
+        value(
+            &text,
+            r#"sentry_test_http_requests_total{method="GET",route="/boom",status_code="500"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"sentry_test_http_requests_in_flight{method="GET",route="/boom"}"#
+        ),
+        0.0
+    );
+    let sent = sent(&t, &transport).await;
+    assert_eq!(sent.transactions.len(), 1);
+    assert_eq!(
+        trace_of(&sent.transactions[0]).status,
+        Some(SpanStatus::InternalError)
+    );
+    let panic = sent
+        .events
+        .iter()
+        .find(|event| event.exception.values.iter().any(|e| e.ty == "panic"))
+        .unwrap_or_else(|| panic!("no panic event: {:#?}", sent.events));
+    assert_eq!(panic.transaction.as_deref(), Some("GET /boom"));
+    assert_eq!(
+        panic.request.as_ref().and_then(|r| r.method.as_deref()),
+        Some("GET")
+    );
+}
+
 const TRACE: &str = "771a43a4192642f0b136d5159a501700";
 const PARENT: &str = "a1b2c3d4e5f60718";
 

@@ -2,6 +2,8 @@
 //! 3-master cluster), an outage in the middle of a run, a reply lost after the server applied a
 //! batch, a snapshot read while a flush is stuck, two processes writing to one Redis, and an
 //! expiry on every key.
+// Handlers here stand in for real ones with trivial bodies; clippy sees them as written.
+#![allow(clippy::unused_async, clippy::unnecessary_wraps)]
 
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;

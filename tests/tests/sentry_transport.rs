@@ -1,5 +1,7 @@
 //! What the Sentry client is handed, read from the `sentry` crate's test transport:
 //! transaction and span trees, error and panic events, scope isolation, sampling, filtering.
+// Handlers here stand in for real ones with trivial bodies; clippy sees them as written.
+#![allow(clippy::unused_async, clippy::unnecessary_wraps)]
 
 use std::time::Duration;
 

@@ -143,7 +143,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .route("/users/active", get(routes::active_users))
         .route("/fail", get(routes::fail))
         .route("/upstream/shops/{id}", get(routes::upstream_shop))
-        .with_state(app);
+        .with_state(app)
+        // inside kansoku's layers, so they see the 500 a panic becomes
+        .layer(tower_http::catch_panic::CatchPanicLayer::new());
     let router = instrument(router, &telemetry, &settings, &db)?;
 
     let listener = tokio::net::TcpListener::bind(settings.addr)

@@ -10,11 +10,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use redis::aio::MultiplexedConnection;
 use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{Batch, Layout, Pending};
 use super::conn::{connect, unix_secs, Conn, Server, IO_TIMEOUT};
+use super::secret::{described, Trouble};
 use crate::backend::HealthCell;
 use crate::record::Recorder;
 use crate::stats::Harvester;
@@ -47,8 +49,10 @@ pub(crate) struct Flusher {
     inflight: Option<Batch>,
     next_seq: u64,
     conn: Option<Conn>,
-    /// Redis answered the last attempt (for logging changes only).
-    reachable: bool,
+    /// What went wrong with the last attempt, if it failed (for logging changes only).
+    trouble: Option<Trouble>,
+    /// Where it writes, passwords masked, for the log.
+    shown: String,
     /// What the backend's health report reads.
     health: Arc<HealthCell>,
     /// The script may not be cached by the server: send its body.
@@ -59,6 +63,17 @@ pub(crate) struct Flusher {
 /// A failed send.
 struct Failure {
     error: RedisError,
+    /// The connection still works (the batch only lacks a replica's acknowledgement).
+    keep_connection: bool,
+}
+
+impl Failure {
+    fn broken(error: RedisError) -> Failure {
+        Failure {
+            error,
+            keep_connection: false,
+        }
+    }
 }
 
 impl Flusher {
@@ -72,6 +87,7 @@ impl Flusher {
         max_pending: usize,
         shutdown_timeout: Duration,
         health: Arc<HealthCell>,
+        shown: String,
     ) -> Flusher {
         Flusher {
             recorder,
@@ -86,7 +102,8 @@ impl Flusher {
             inflight: None,
             next_seq: 1,
             conn: None,
-            reachable: true,
+            trouble: None,
+            shown,
             health,
             by_body: false,
             warned_drop: false,
@@ -95,6 +112,9 @@ impl Flusher {
 
     /// Runs until shut down, or until every handle is gone (then with a last flush).
     pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        // connect at once, so a certificate, password or address that is wrong is logged and
+        // in the health report at start-up, not at the first write
+        let _ = tokio::time::timeout(2 * IO_TIMEOUT, self.connection()).await;
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -169,7 +189,8 @@ impl Flusher {
                 continue;
             };
             let commands = batch.commands(&self.layout, &self.instance, self.by_body);
-            match apply(&mut conn, commands).await {
+            let replicated = self.target.replicated();
+            match apply(&mut conn, commands, replicated).await {
                 Ok(()) => {
                     self.inflight = None;
                     self.by_body = false;
@@ -184,7 +205,9 @@ impl Flusher {
                     self.by_body = true;
                 }
                 Err(failure) => {
-                    self.conn = None;
+                    if !failure.keep_connection {
+                        self.conn = None;
+                    }
                     self.note_reachable(Some(&failure.error));
                     return false;
                 }
@@ -195,19 +218,26 @@ impl Flusher {
     fn note_reachable(&mut self, error: Option<&RedisError>) {
         match error {
             None => self.health.reached(),
-            Some(error) => self.health.failed(error),
+            Some(error) => self.health.failed(described(error)),
         }
-        match error {
-            None if !self.reachable => {
-                self.reachable = true;
-                tracing::info!("kansoku: Redis reachable again; real-time counters catch up");
-            }
-            Some(error) if self.reachable => {
-                self.reachable = false;
-                tracing::warn!(%error, "kansoku: cannot write real-time counters to Redis; holding them until it is back");
-            }
-            _ => {}
+        let trouble = error.map(Trouble::of);
+        if trouble == self.trouble {
+            return;
         }
+        if let (Some(error), Some(trouble)) = (error, trouble) {
+            tracing::warn!(
+                target_server = %self.shown,
+                error = %described(error),
+                "kansoku: cannot write real-time counters to Redis: {}",
+                trouble.advice()
+            );
+        } else {
+            tracing::info!(
+                target_server = %self.shown,
+                "kansoku: Redis reachable again; real-time counters catch up"
+            );
+        }
+        self.trouble = trouble;
     }
 
     async fn connection(&mut self) -> Option<Conn> {
@@ -229,8 +259,13 @@ impl Flusher {
 }
 
 /// Sends the script calls of a batch: one pipeline on a single server, one call per slot
-/// (all at once) on a cluster.
-async fn apply(conn: &mut Conn, commands: Vec<redis::Cmd>) -> Result<(), Failure> {
+/// (all at once) on a cluster. `replicated`: the batch counts as written only once a replica
+/// has it too (see [`Server::replicated`]).
+async fn apply(
+    conn: &mut Conn,
+    commands: Vec<redis::Cmd>,
+    replicated: bool,
+) -> Result<(), Failure> {
     match conn {
         Conn::Single(conn) => {
             let mut pipe = redis::pipe();
@@ -239,8 +274,11 @@ async fn apply(conn: &mut Conn, commands: Vec<redis::Cmd>) -> Result<(), Failure
             }
             pipe.query_async::<Vec<Value>>(conn)
                 .await
-                .map(drop)
-                .map_err(|error| Failure { error })
+                .map_err(Failure::broken)?;
+            if replicated {
+                confirm_replicated(conn).await?;
+            }
+            Ok(())
         }
         Conn::Cluster(conn) => {
             let mut calls = tokio::task::JoinSet::new();
@@ -254,10 +292,46 @@ async fn apply(conn: &mut Conn, commands: Vec<redis::Cmd>) -> Result<(), Failure
                     Err(RedisError::from((ErrorKind::Client, "flush task failed")))
                 });
                 if let Err(error) = result {
-                    outcome = Err(Failure { error });
+                    outcome = Err(Failure::broken(error));
                 }
             }
             outcome
         }
     }
+}
+
+/// How long a write waits for a replica's acknowledgement.
+const REPLICA_WAIT_MS: u64 = 1000;
+
+/// `WAIT 1`: what this connection wrote has reached a replica. A master with no replica
+/// connected has nothing to fail over to, so its writes count as they are; one whose replicas
+/// did not answer in time keeps the batch, to be resent (the resend is idempotent).
+async fn confirm_replicated(conn: &mut MultiplexedConnection) -> Result<(), Failure> {
+    let acknowledged: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(REPLICA_WAIT_MS)
+        .query_async(conn)
+        .await
+        .map_err(Failure::broken)?;
+    if acknowledged >= 1 {
+        return Ok(());
+    }
+    let role: Vec<Value> = redis::cmd("ROLE")
+        .query_async(conn)
+        .await
+        .map_err(Failure::broken)?;
+    let replicas = match role.get(2) {
+        Some(Value::Array(replicas)) => replicas.len(),
+        _ => 0,
+    };
+    if replicas == 0 {
+        return Ok(());
+    }
+    Err(Failure {
+        error: RedisError::from((
+            ErrorKind::Io,
+            "no replica acknowledged the write in time; it is resent",
+        )),
+        keep_connection: true,
+    })
 }

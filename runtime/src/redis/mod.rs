@@ -11,6 +11,7 @@ mod batch;
 mod conn;
 mod flusher;
 mod read;
+mod secret;
 mod snapshot;
 
 pub use snapshot::RealtimeError;
@@ -31,16 +32,59 @@ use conn::Server;
 use flusher::{Command, Flusher};
 use read::Reader;
 
-/// What the builder collects for this backend.
-#[derive(Debug, Clone)]
+/// What the builder collects for this backend. Its `Debug` masks every password.
+#[derive(Clone)]
 pub(crate) struct RedisConfig {
     pub(crate) urls: Vec<String>,
     pub(crate) cluster: bool,
+    /// Instead of `urls`: the master that these Sentinels name.
+    pub(crate) sentinel: Option<SentinelConfig>,
+    /// A PEM file of the CA(s) that sign the server's certificate, instead of the system's.
+    pub(crate) tls_ca: Option<std::path::PathBuf>,
     pub(crate) bucket: Duration,
     pub(crate) retention: Duration,
     pub(crate) flush_interval: Duration,
     pub(crate) max_pending: usize,
     pub(crate) shutdown_timeout: Duration,
+}
+
+/// Sentinel mode: the master's name, the Sentinels' URLs (their credentials, database and
+/// `rediss://` also apply to the master unless `master_auth` is given).
+#[derive(Clone)]
+pub(crate) struct SentinelConfig {
+    pub(crate) master: String,
+    pub(crate) urls: Vec<String>,
+    /// `(user, password)` for the master, when it differs from the Sentinels'.
+    pub(crate) master_auth: Option<(Option<String>, String)>,
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("urls", &secret::MaskedUrls(&self.urls))
+            .field("cluster", &self.cluster)
+            .field("sentinel", &self.sentinel)
+            .field("tls_ca", &self.tls_ca)
+            .field("bucket", &self.bucket)
+            .field("retention", &self.retention)
+            .field("flush_interval", &self.flush_interval)
+            .field("max_pending", &self.max_pending)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SentinelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentinelConfig")
+            .field("master", &self.master)
+            .field("urls", &secret::MaskedUrls(&self.urls))
+            .field(
+                "master_auth",
+                &self.master_auth.as_ref().map(|(user, _)| (user, "***")),
+            )
+            .finish()
+    }
 }
 
 /// The default of [`TelemetryBuilder::realtime_max_pending`](crate::TelemetryBuilder::realtime_max_pending).
@@ -51,6 +95,8 @@ impl Default for RedisConfig {
         RedisConfig {
             urls: Vec::new(),
             cluster: false,
+            sentinel: None,
+            tls_ca: None,
             bucket: Duration::from_secs(10),
             retention: Duration::from_secs(3600),
             flush_interval: Duration::from_secs(1),
@@ -83,6 +129,27 @@ fn instance_id() -> String {
     )
 }
 
+/// The backend's own way to its server (TLS, Cluster, Sentinel), for the ops router's Redis
+/// health check: one `PING` on a new connection.
+#[cfg(feature = "axum")]
+#[derive(Clone)]
+pub(crate) struct Probe(Server);
+
+#[cfg(feature = "axum")]
+impl Probe {
+    pub(crate) fn new(config: &RedisConfig) -> Result<Probe, Error> {
+        Server::new(config).map(Probe)
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), ::redis::RedisError> {
+        let ping = ::redis::cmd("PING");
+        match conn::connect(&self.0).await? {
+            conn::Conn::Single(mut conn) => ping.query_async(&mut conn).await,
+            conn::Conn::Cluster(mut conn) => ping.query_async(&mut conn).await,
+        }
+    }
+}
+
 /// The running backend of one `Telemetry`: a channel to its flusher thread, and a reader
 /// that does not go through it.
 pub(crate) struct RedisBackend {
@@ -109,7 +176,7 @@ impl RedisBackend {
         recorder: Arc<Recorder>,
         namespace: &str,
     ) -> Result<Option<Arc<RedisBackend>>, Error> {
-        if config.urls.is_empty() {
+        if config.urls.is_empty() && config.sentinel.is_none() {
             return Ok(None);
         }
         let target = Server::new(config)?;
@@ -133,6 +200,7 @@ impl RedisBackend {
             config.max_pending,
             config.shutdown_timeout,
             health.clone(),
+            config.shown(),
         );
         let (commands, receiver) = mpsc::unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -150,12 +218,7 @@ impl RedisBackend {
             shutdown_timeout: config.shutdown_timeout,
             recorder,
             health,
-            target: config
-                .urls
-                .iter()
-                .map(|url| masked(url))
-                .collect::<Vec<_>>()
-                .join(", "),
+            target: config.shown(),
         })))
     }
 
@@ -188,17 +251,17 @@ impl RedisBackend {
     }
 }
 
-/// `url` with its password, if any, replaced by `***`: what logs and health reports show.
-fn masked(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((credentials, host)) => match credentials.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-            None => format!("{scheme}://***@{host}"),
-        },
-        None => url.to_owned(),
+impl RedisConfig {
+    /// Where it writes, for logs and health reports: passwords masked.
+    fn shown(&self) -> String {
+        match &self.sentinel {
+            Some(sentinel) => format!(
+                "the master `{}` named by Sentinel {}",
+                sentinel.master,
+                secret::masked(&sentinel.urls.join(","))
+            ),
+            None => secret::masked(&self.urls.join(",")),
+        }
     }
 }
 
@@ -266,18 +329,5 @@ impl Realtime {
     pub async fn snapshot(&self, window: Duration) -> Result<RealtimeSnapshot, RealtimeError> {
         let backend = self.backend.as_ref().ok_or(RealtimeError::NotConfigured)?;
         backend.reader.snapshot(window).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn urls_are_shown_without_their_password() {
-        assert_eq!(
-            super::masked("redis://user:s3cret@host:6379/0"),
-            "redis://user:***@host:6379/0"
-        );
-        assert_eq!(super::masked("redis://:s3cret@host"), "redis://:***@host");
-        assert_eq!(super::masked("redis://host:6379"), "redis://host:6379");
     }
 }

@@ -94,11 +94,25 @@ impl TelemetryBuilder {
 
     /// Reads what the environment sets and the builder has not: `KANSOKU_NAMESPACE`,
     /// `KANSOKU_SERVICE_NAME` (or `OTEL_SERVICE_NAME`), `SENTRY_ENVIRONMENT`, `SENTRY_RELEASE`,
-    /// with `redis`: `KANSOKU_REDIS_URL` (several, comma-separated: a cluster).
+    /// with `redis`: `KANSOKU_REDIS_URL` (several, comma-separated: a cluster),
+    /// `KANSOKU_REDIS_SENTINEL` (`MASTER@URL[,URL…]`), `KANSOKU_REDIS_SENTINEL_MASTER_AUTH`
+    /// (`[USER]:PASSWORD`), `KANSOKU_REDIS_TLS_CA` (a PEM file).
     /// Values set in code win over the environment for the namespace only when they differ
     /// from the default.
-    pub fn from_env(mut self) -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    pub fn from_env(self) -> Self {
+        self.from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env), reading the variables from `lookup` instead of the
+    /// process environment (a configuration file's values, or a test's).
+    ///
+    /// ```
+    /// let builder = kansoku::Telemetry::builder()
+    ///     .from_env_with(|name| (name == "KANSOKU_NAMESPACE").then(|| "shops".to_owned()));
+    /// # let _ = builder;
+    /// ```
+    pub fn from_env_with(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if self.namespace == "kansoku" {
             if let Some(ns) = var("KANSOKU_NAMESPACE") {
                 self.namespace = ns;

@@ -1,6 +1,7 @@
 //! Functions that rustc and clippy warn about, each once with and once without an attribute
-//! (`cfg_attr(feature = "annotated", …)`). `tests/lints.rs` compares the two lint runs: the
-//! attributes must add no warning and hide none but the few it names.
+//! (`cfg_attr(feature = "annotated", …)`). `tests/lints.rs` compares the two lint runs of
+//! `cargo check` (rustc's lints, on the instrumented functions) and of `cargo clippy`: the
+//! attributes must add no warning and hide none.
 #![warn(clippy::pedantic, clippy::async_yields_async, unused)]
 #![allow(clippy::missing_errors_doc, clippy::must_use_candidate, missing_docs)]
 
@@ -122,58 +123,49 @@ pub fn manual(x: u8) -> impl std::future::Future<Output = u8> {
     async move { x }
 }
 
-// Hidden by the attributes: each line that clippy reports on the plain crate only (for a whole
-// function: its `fn` line) ends with a comment that names the lint after the word hidden
-// (and, where the annotated crate reports another lint there instead, that one after the word
-// added), and `tests/lints.rs` checks that exactly those differ.
+// Lints that read the function's own returns, awaits and statements: any expansion that
+// observes the returned value would change them, so clippy is given the function as written.
 //
-// unnecessary_wraps looks at the function's own return values, which are the generated ones.
+// clippy::unnecessary_wraps
 #[cfg_attr(feature = "annotated", kansoku::track_api_request)]
-fn wraps(x: u8) -> Option<u8> { // hidden: clippy::unnecessary_wraps
+fn wraps(x: u8) -> Option<u8> {
     Some(x)
 }
 
-// unused_async: the expansion awaits the body.
+// clippy::unused_async
 #[cfg_attr(feature = "annotated", kansoku::track_api_request)]
-pub async fn no_await() -> u8 { // hidden: clippy::unused_async
+pub async fn no_await() -> u8 {
     1
 }
 
-// needless_return in an `async fn`: the body's value is returned by the generated code, not
-// yielded, so that an `async fn` returning a future is no `async_yields_async`; its own last
-// `return` is then not the `async` block's last expression.
+// clippy::needless_return in an `async fn`
 #[cfg_attr(feature = "annotated", kansoku::track_api_request)]
 pub async fn needless_return_later(x: u8) -> u8 {
     ready(()).await;
-    return x; // hidden: clippy::needless_return
+    return x;
 }
 
-// An `async fn` whose body is a `return` statement: the body's value is bound to a generated
-// local (see needless_return_later), and clippy then calls the `return` a diverging
-// sub-expression. The line gets a warning either way, under another name.
+// clippy::unused_async, clippy::needless_return, and no clippy::diverging_sub_expression
 #[cfg_attr(feature = "annotated", kansoku::track_api_request)]
-pub async fn only_return() -> u8 { // hidden: clippy::unused_async
-    return 1; // hidden: clippy::needless_return added: clippy::diverging_sub_expression
+pub async fn only_return() -> u8 {
+    return 1;
 }
 
-// Known differences in the user's own statements (README "Known limits"). The argument is
-// borrowed by the closure the body runs in, and clippy then sees that `&Vec` could be a slice
-// (plain, the deref coercion at the return hides it from clippy).
+// no clippy::ptr_arg (plain, the deref coercion at the return hides the `&Vec` from clippy)
 #[cfg_attr(feature = "annotated", kansoku::track_api_request)]
-pub fn as_slice(v: &Vec<u8>) -> &[u8] { // added: clippy::ptr_arg
+pub fn as_slice(v: &Vec<u8>) -> &[u8] {
     v
 }
 
-// clippy::useless_format is not reported in a sync body
+// clippy::useless_format
 #[cfg_attr(feature = "annotated", kansoku::track_api_request)]
 pub fn formatted(c: bool) -> String {
-    format!("{}", if c { "a" } else { "b" }) // hidden: clippy::useless_format
+    format!("{}", if c { "a" } else { "b" })
 }
 
-// clippy::redundant_locals is not reported in an async body: the argument is moved into the
-// block the body runs in, so rebinding it there is a move, not a no-op
+// clippy::redundant_locals in an `async fn`
 #[cfg_attr(feature = "annotated", kansoku::track_api_request)]
 pub async fn relocal(n: u8) -> u8 {
-    let n = n; // hidden: clippy::redundant_locals
+    let n = n;
     ready(n).await
 }

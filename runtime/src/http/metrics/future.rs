@@ -50,8 +50,13 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let entered = this.in_flight.as_ref().map(InFlight::enter);
-        let result = ready!(this.inner.poll(cx));
-        if let Some(in_flight) = this.in_flight.take() {
+        // A handler that panics unwinds through this poll; the runtime catches the panic and
+        // drops this future only later, when the thread no longer panics: record it here.
+        let unwinding = OnUnwind(Some(this.in_flight));
+        let polled = this.inner.poll(cx);
+        let in_flight = unwinding.defuse();
+        let result = ready!(polled);
+        if let Some(in_flight) = in_flight.take() {
             // an inner error never reaches the client as an answer of ours: the server
             // closes the connection, which the client sees as a failure of the service
             let code = result
@@ -61,6 +66,27 @@ where
         }
         drop(entered);
         Poll::Ready(result)
+    }
+}
+
+/// Records the request as a panic (`500`) if dropped while the thread unwinds.
+struct OnUnwind<'a>(Option<&'a mut Option<InFlight>>);
+
+impl<'a> OnUnwind<'a> {
+    /// The poll returned: nothing to do on the way out.
+    fn defuse(mut self) -> &'a mut Option<InFlight> {
+        let inner = self.0.take().expect("defused once");
+        std::mem::forget(self);
+        inner
+    }
+}
+
+impl Drop for OnUnwind<'_> {
+    fn drop(&mut self) {
+        // only reached while unwinding: `defuse` forgets the guard on every return
+        if let Some(in_flight) = self.0.take() {
+            drop(in_flight.take());
+        }
     }
 }
 

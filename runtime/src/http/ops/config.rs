@@ -93,8 +93,9 @@ impl OpsConfig {
     /// An empty token counts as none.
     #[must_use]
     pub fn token(mut self, token: impl Into<String>) -> OpsConfig {
-        let token = token.into();
-        self.token = (!token.trim().is_empty()).then_some(token);
+        // the credentials of a request are trimmed too; surrounding blanks are never meant
+        let token = token.into().trim().to_owned();
+        self.token = (!token.is_empty()).then_some(token);
         self
     }
 

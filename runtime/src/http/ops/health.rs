@@ -176,10 +176,13 @@ impl Health {
 
 async fn run_one(registered: &Registered, timeout: Duration) -> CheckResult {
     let started = Instant::now();
-    let outcome = tokio::time::timeout(timeout, registered.check.check()).await;
+    // a check that panics is a failed check, not a failed health endpoint
+    let guarded = std::panic::AssertUnwindSafe(async { registered.check.check().await });
+    let outcome = tokio::time::timeout(timeout, futures::FutureExt::catch_unwind(guarded)).await;
     let error = match outcome {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(error),
+        Ok(Ok(Ok(()))) => None,
+        Ok(Ok(Err(error))) => Some(error),
+        Ok(Err(_panic)) => Some(CheckError::new("the check panicked")),
         Err(_) => Some(CheckError::new(format_args!(
             "no answer within {} ms",
             timeout.as_millis()
@@ -205,6 +208,18 @@ mod tests {
         calls: Arc<AtomicUsize>,
         delay: Duration,
         fail: bool,
+    }
+
+    /// A check with a bug in it.
+    struct Panics;
+
+    impl HealthCheck for Panics {
+        fn name(&self) -> &'static str {
+            "buggy"
+        }
+        fn check(&self) -> CheckFuture<'_> {
+            Box::pin(async { panic!("bug in a health check") })
+        }
     }
 
     impl HealthCheck for Fake {
@@ -318,6 +333,21 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         health.report().await;
         assert_eq!(calls.load(SeqCst), 2, "after the TTL the checks run again");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_check_is_a_failed_check() {
+        let buggy = Registered {
+            check: Arc::new(Panics),
+            critical: false,
+        };
+        let (fine, _) = fake("db", 0, false, true);
+        let report = health(vec![buggy, fine], 1000, 0).report().await;
+        assert_eq!(report.status, Overall::Degraded);
+        assert_eq!(
+            report.checks[0].error.as_ref().unwrap().to_string(),
+            "the check panicked"
+        );
     }
 
     #[test]

@@ -129,14 +129,13 @@ fn with_telemetry_checks(telemetry: &Telemetry, config: &OpsConfig) -> Vec<healt
     let mut checks = config.checks.clone();
     #[cfg(feature = "redis")]
     if let Some(critical) = config.telemetry_redis {
-        let urls = telemetry.redis_urls();
-        if !urls.is_empty() {
-            match RedisCheck::nodes(urls.iter().map(String::as_str)) {
+        if let Some(redis) = telemetry.redis_config() {
+            match RedisCheck::of_backend(redis) {
                 Ok(check) => checks.push(health::Registered {
                     check: Arc::new(check),
                     critical,
                 }),
-                // the telemetry already refused a bad URL at start-up; say it anyway
+                // the telemetry already refused a bad configuration at start-up; say it anyway
                 Err(error) => tracing::warn!(%error, "kansoku ops: no Redis health check"),
             }
         }

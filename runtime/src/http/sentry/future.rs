@@ -54,14 +54,40 @@ where
         let this = self.project();
         let _served = this.served.as_ref().map(crate::serving::enter);
         let entered = this.state.enter();
-        let result = ready!(this.inner.poll(cx));
+        // dropped by the unwinding of a panicking handler: the transaction ends as an error
+        // now, while the thread still panics (the runtime drops this future only later)
+        let unwinding = OnUnwind(Some(this.state));
+        let polled = this.inner.poll(cx);
+        let state = unwinding.defuse();
         drop(entered);
-        this.state.finish(
+        let result = ready!(polled);
+        state.finish(
             result
                 .as_ref()
                 .map_or(500, |response| response.status().as_u16()),
         );
         Poll::Ready(result)
+    }
+}
+
+/// Ends the request's transaction (as a panic) if dropped while the thread unwinds.
+struct OnUnwind<'a>(Option<&'a mut RequestState>);
+
+impl<'a> OnUnwind<'a> {
+    /// The poll returned: nothing to do on the way out.
+    fn defuse(mut self) -> &'a mut RequestState {
+        let inner = self.0.take().expect("defused once");
+        std::mem::forget(self);
+        inner
+    }
+}
+
+impl Drop for OnUnwind<'_> {
+    fn drop(&mut self) {
+        // only reached while unwinding: `defuse` forgets the guard on every return
+        if let Some(state) = self.0.take() {
+            state.abandon();
+        }
     }
 }
 
@@ -110,12 +136,20 @@ impl RequestState {
     }
 }
 
-#[cfg(feature = "sentry")]
-impl Drop for RequestState {
-    fn drop(&mut self) {
+impl RequestState {
+    /// The request ends before its answer: cancelled, or a panic while unwinding.
+    #[cfg_attr(not(feature = "sentry"), allow(clippy::unused_self))]
+    fn abandon(&mut self) {
+        #[cfg(feature = "sentry")]
         if let Some(scope) = self.scope.take() {
             scope.finish_request(None);
         }
+    }
+}
+
+impl Drop for RequestState {
+    fn drop(&mut self) {
+        self.abandon();
     }
 }
 

@@ -3,7 +3,9 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::SentryService;
+use crate::http::route::RouteCache;
 use crate::http::{Scrubber, DEFAULT_MAX_BODY_SIZE};
+use crate::serving::Served;
 
 /// Makes each request a Sentry transaction named after its method and route template
 /// (`GET /shops/{id}`), run in a kansoku call scope of its own: tags set and errors captured
@@ -34,6 +36,9 @@ use crate::http::{Scrubber, DEFAULT_MAX_BODY_SIZE};
 #[must_use]
 pub struct SentryLayer {
     pub(super) config: Arc<Config>,
+    /// Names of routes, for a layer used without the metrics layer around it; shared by the
+    /// services the layer makes.
+    routes: Arc<RouteCache<Served>>,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +67,7 @@ impl SentryLayer {
                 max_body_size: DEFAULT_MAX_BODY_SIZE,
                 scrubber: Arc::new(Scrubber::new()),
             }),
+            routes: Arc::new(RouteCache::new()),
         }
     }
 
@@ -108,6 +114,6 @@ impl<S> Layer<S> for SentryLayer {
     type Service = SentryService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        SentryService::new(inner, self.config.clone())
+        SentryService::new(inner, self.config.clone(), self.routes.clone())
     }
 }

@@ -25,11 +25,15 @@ pub struct SentryService<S> {
 }
 
 impl<S> SentryService<S> {
-    pub(super) fn new(inner: S, config: Arc<Config>) -> SentryService<S> {
+    pub(super) fn new(
+        inner: S,
+        config: Arc<Config>,
+        routes: Arc<RouteCache<Served>>,
+    ) -> SentryService<S> {
         SentryService {
             inner,
             config,
-            routes: Arc::new(RouteCache::new()),
+            routes,
         }
     }
 }

@@ -43,6 +43,20 @@ fn annotated_sync(a: Noisy, b: Noisy, (c, d): (Noisy, Noisy)) -> usize {
     b.0.len()
 }
 
+// A `_` argument lives to the end of the body too, and is dropped in its place.
+#[allow(unused_variables)]
+async fn plain_ignored(a: Noisy, _: Noisy, b: Noisy) -> usize {
+    let local = Noisy("local");
+    a.0.len() + b.0.len()
+}
+
+#[allow(unused_variables)]
+#[kansoku::track_api_request]
+async fn annotated_ignored(a: Noisy, _: Noisy, b: Noisy) -> usize {
+    let local = Noisy("local");
+    a.0.len() + b.0.len()
+}
+
 fn arguments() -> (Noisy, Noisy, (Noisy, Noisy)) {
     (Noisy("a"), Noisy("b"), (Noisy("c"), Noisy("d")))
 }
@@ -64,5 +78,11 @@ async fn main() {
 
     let (a, b, cd) = arguments();
     annotated_sync(a, b, cd);
+    assert_eq!(take_log(), plain);
+
+    plain_ignored(Noisy("a"), Noisy("_"), Noisy("b")).await;
+    let plain = take_log();
+    assert_eq!(plain, ["local", "b", "_", "a"]);
+    annotated_ignored(Noisy("a"), Noisy("_"), Noisy("b")).await;
     assert_eq!(take_log(), plain);
 }

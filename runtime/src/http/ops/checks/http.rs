@@ -153,3 +153,30 @@ impl HealthCheck for HttpCheck {
         self.timeout
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_url_and_its_credentials_stay_out_of_the_error() {
+        let check = HttpCheck::new("search", "http://user:s3cret@127.0.0.1:1").unwrap();
+        let error = check.check().await.unwrap_err().to_string();
+        assert!(error.starts_with("cannot connect"), "{error}");
+        assert!(
+            !error.contains("s3cret") && !error.contains("127.0.0.1:1"),
+            "{error}"
+        );
+        assert!(matches!(
+            HttpCheck::new("search", "ftp://127.0.0.1"),
+            Err(crate::Error::InvalidCheckUrl(_))
+        ));
+        assert_eq!(
+            HttpCheck::new("s", "http://h:7700/base/")
+                .unwrap()
+                .path("healthz")
+                .url(),
+            "http://h:7700/base/healthz"
+        );
+    }
+}
