@@ -57,7 +57,7 @@ async fn order(Path(id): Path<u32>) -> Result<String, OrderError> {
 #[kansoku::track_database_query("insert", "orders")]
 async fn store_order(id: u32) -> Result<String, OrderError> {
     tokio::task::yield_now().await;
-    if id % 5 == 0 {
+    if id.is_multiple_of(5) {
         Err(OrderError)
     } else {
         Ok(format!("order {id}"))
@@ -103,7 +103,7 @@ impl Instance {
     async fn orders(&self, ids: std::ops::RangeInclusive<u32>) {
         for id in ids {
             let (status, _) = get(self.addr, &format!("/orders/{id}")).await;
-            let expected = if id % 5 == 0 { 500 } else { 200 };
+            let expected = if id.is_multiple_of(5) { 500 } else { 200 };
             assert_eq!(status, expected, "order {id}");
         }
         assert!(
@@ -261,10 +261,10 @@ async fn the_live_page_sums_the_instances_and_says_when_redis_is_gone() {
         let (a, b) = (a.addr, b.addr);
         tokio::spawn(async move {
             for i in 0u32.. {
-                let addr = if i % 3 == 0 { b } else { a };
-                let id = if i % 7 == 0 { 5 } else { i % 1000 + 1 };
+                let addr = if i.is_multiple_of(3) { b } else { a };
+                let id = if i.is_multiple_of(7) { 5 } else { i % 1000 + 1 };
                 get(addr, &format!("/orders/{id}")).await;
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     get(addr, "/catalogue").await;
                 }
                 tokio::time::sleep(Duration::from_millis(20 + u64::from(i % 40))).await;

@@ -39,7 +39,7 @@ impl Live {
     /// The JSON of `window`, no older than a second.
     async fn data(&self, window: Window) -> Value {
         let view = self.source.view(window).await;
-        view.to_json(model::alerts(self.source.telemetry()), &self.this_instance)
+        view.to_json(&model::alerts(self.source.telemetry()), &self.this_instance)
     }
 }
 
@@ -66,7 +66,7 @@ where
 }
 
 /// The `window` query parameter (default `1m`), or a 400 that lists the choices.
-fn window_of<B>(request: &Request<B>) -> Result<Window, Response> {
+fn window_of<B>(request: &Request<B>) -> Result<Window, String> {
     let asked = request
         .uri()
         .query()
@@ -77,9 +77,7 @@ fn window_of<B>(request: &Request<B>) -> Result<Window, Response> {
         .map(|(_, value)| value);
     match asked {
         None | Some("") => Ok(Window::OneMinute),
-        Some(text) => {
-            Window::parse(text).map_err(|why| (StatusCode::BAD_REQUEST, why).into_response())
-        }
+        Some(text) => Window::parse(text),
     }
 }
 
@@ -129,7 +127,7 @@ async fn data(State(live): State<Arc<Live>>, request: Request<axum::body::Body>)
     }
     let window = match window_of(&request) {
         Ok(window) => window,
-        Err(bad) => return bad,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
     let body = live.data(window).await;
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
@@ -141,7 +139,7 @@ async fn events(State(live): State<Arc<Live>>, request: Request<axum::body::Body
     }
     let window = match window_of(&request) {
         Ok(window) => window,
-        Err(bad) => return bad,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
     (
         [(header::CACHE_CONTROL, "no-store")],

@@ -113,7 +113,7 @@ pub(crate) fn alerts(_telemetry: &Telemetry) -> Vec<Value> {
 
 impl View {
     /// The documented JSON (see `docs/live-data.md`).
-    pub(crate) fn to_json(&self, alerts: Vec<Value>, this_instance: &str) -> Value {
+    pub(crate) fn to_json(&self, alerts: &[Value], this_instance: &str) -> Value {
         let s = &self.snapshot;
         let endpoints: Vec<Value> = s
             .endpoints

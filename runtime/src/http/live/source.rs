@@ -88,47 +88,53 @@ impl Source {
     async fn read(&self, window: Window, previous: Option<Arc<View>>) -> View {
         self.reads.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "redis")]
-        if !self.telemetry.redis_urls().is_empty() {
-            return self.read_redis(window, previous).await;
+        if let Some(view) = self.read_redis(window, previous).await {
+            return view;
         }
+        #[cfg(not(feature = "redis"))]
         let _ = previous;
         self.local(window, None)
     }
 
+    /// `None` when the telemetry has no Redis.
     #[cfg(feature = "redis")]
-    async fn read_redis(&self, window: Window, previous: Option<Arc<View>>) -> View {
-        match self.telemetry.realtime().snapshot(window.duration()).await {
-            Ok(snapshot) => {
-                *self.failing.lock().unwrap_or_else(PoisonError::into_inner) = None;
-                View {
-                    window,
-                    origin: Origin::Redis,
-                    snapshot,
-                    read_at: SystemTime::now(),
-                    stale: None,
+    async fn read_redis(&self, window: Window, previous: Option<Arc<View>>) -> Option<View> {
+        Some(
+            match self.telemetry.realtime().snapshot(window.duration()).await {
+                Err(crate::RealtimeError::NotConfigured) => return None,
+                Ok(snapshot) => {
+                    *self.failing.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                    View {
+                        window,
+                        origin: Origin::Redis,
+                        snapshot,
+                        read_at: SystemTime::now(),
+                        stale: None,
+                    }
                 }
-            }
-            Err(error) => {
-                let stale = {
-                    let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
-                    let stale = failing.get_or_insert_with(|| Stale {
-                        since: SystemTime::now(),
-                        error: String::new(),
-                    });
-                    // the error's text names no password: the reader reports what failed, not the URL
-                    stale.error = error.to_string();
-                    stale.clone()
-                };
-                match previous {
-                    // the last good numbers, as they were, marked stale
-                    Some(view) if view.origin == Origin::Redis => View {
-                        stale: Some(stale),
-                        ..View::clone(&view)
-                    },
-                    _ => self.local(window, Some(stale)),
+                Err(error) => {
+                    let stale = {
+                        let mut failing =
+                            self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+                        let stale = failing.get_or_insert_with(|| Stale {
+                            since: SystemTime::now(),
+                            error: String::new(),
+                        });
+                        // the error's text names no password: the reader reports what failed, not the URL
+                        stale.error = error.to_string();
+                        stale.clone()
+                    };
+                    match previous {
+                        // the last good numbers, as they were, marked stale
+                        Some(view) if view.origin == Origin::Redis => View {
+                            stale: Some(stale),
+                            ..View::clone(&view)
+                        },
+                        _ => self.local(window, Some(stale)),
+                    }
                 }
-            }
-        }
+            },
+        )
     }
 
     /// This instance's own numbers.
