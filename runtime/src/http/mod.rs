@@ -34,6 +34,8 @@
 //! ```
 
 mod kansoku;
+// the page shows what the recorder holds: with neither `otel` nor `redis` nothing is recorded
+#[cfg(any(feature = "otel", feature = "redis"))]
 mod live;
 mod metrics;
 mod ops;

@@ -32,6 +32,7 @@ pub(crate) struct Source {
     telemetry: Telemetry,
     slots: [Slot; 3],
     /// Since when Redis has failed, and why; `None` while it answers.
+    #[cfg(feature = "redis")]
     failing: Mutex<Option<Stale>>,
     reads: AtomicU64,
 }
@@ -41,6 +42,7 @@ impl Source {
         Source {
             telemetry,
             slots: Default::default(),
+            #[cfg(feature = "redis")]
             failing: Mutex::new(None),
             reads: AtomicU64::new(0),
         }
@@ -85,6 +87,8 @@ impl Source {
         view
     }
 
+    // without Redis there is nothing to wait for, but the callers are the same
+    #[cfg_attr(not(feature = "redis"), allow(clippy::unused_async))]
     async fn read(&self, window: Window, previous: Option<Arc<View>>) -> View {
         self.reads.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "redis")]
@@ -138,12 +142,8 @@ impl Source {
     }
 
     /// This instance's own numbers.
-    #[allow(clippy::unused_self)]
     fn local(&self, window: Window, stale: Option<Stale>) -> View {
-        #[cfg(any(feature = "otel", feature = "redis"))]
         let snapshot = self.telemetry.local_stats(window.duration());
-        #[cfg(not(any(feature = "otel", feature = "redis")))]
-        let snapshot = crate::stats::RealtimeSnapshot::default();
         View {
             window,
             origin: Origin::Local,

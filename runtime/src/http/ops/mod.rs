@@ -29,6 +29,7 @@ use http::{header, HeaderValue, Request, StatusCode};
 
 use crate::Telemetry;
 use health::{Health, Overall};
+#[cfg(any(feature = "otel", feature = "redis"))]
 pub(crate) use timestamp::rfc3339;
 pub(crate) use token::Access;
 
@@ -64,7 +65,8 @@ struct Ops {
 ///   (its JSON, documented in `docs/live-data.md`) and `GET /ops/live/events` (the same once a
 ///   second as Server-Sent Events): every instance's numbers from Redis, or this instance's
 ///   own without Redis; under the rule of `/metrics` (the token may also come as the
-///   `kansoku_ops_token` cookie, which the page sets from `/ops/live#token=…`).
+///   `kansoku_ops_token` cookie, which the page sets from `/ops/live#token=…`). With neither
+///   `otel` nor `redis` on nothing is recorded, and these routes are not served.
 ///
 /// Whether `/metrics` has a token or is loopback-only is logged once, here.
 ///
@@ -113,13 +115,16 @@ where
             .or_else(|| telemetry.environment().map(str::to_owned)),
         checks_on_scrape: config.checks_on_scrape,
     };
+    #[cfg(any(feature = "otel", feature = "redis"))]
     let live = super::live::routes(telemetry, ops.access.clone());
-    Router::new()
+    let router = Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(liveness))
         .route("/health/detailed", get(detailed))
-        .with_state(Arc::new(ops))
-        .merge(live)
+        .with_state(Arc::new(ops));
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    let router = router.merge(live);
+    router
 }
 
 /// The configured checks, plus the one of the telemetry's own Redis when asked for.
