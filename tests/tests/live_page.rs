@@ -79,10 +79,14 @@ async fn instance(redis_url: &str) -> Instance {
         .realtime_flush_interval(Duration::from_millis(100))
         .build()
         .expect("build the telemetry");
+    serve(telemetry, OpsConfig::new()).await
+}
+
+async fn serve(telemetry: Telemetry, ops: OpsConfig) -> Instance {
     let app = Router::new()
         .route("/orders/{id}", routing::get(order))
         .route("/catalogue", routing::get(catalogue))
-        .merge(ops_router(&telemetry, OpsConfig::new()))
+        .merge(ops_router(&telemetry, ops))
         .layer(KansokuLayer::new(&telemetry));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -120,9 +124,14 @@ impl Instance {
 /// One plain HTTP/1.1 GET over loopback: the status and the body (the answers here all have a
 /// length, none is chunked).
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    get_with(addr, path, "").await
+}
+
+/// [`get`] with extra header lines (each ending in CRLF).
+async fn get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
     stream.write_all(head.as_bytes()).await.expect("send");
     let mut raw = String::new();
     stream
@@ -304,6 +313,55 @@ async fn json(addr: SocketAddr, path: &str) -> Value {
     let (status, body) = get(addr, path).await;
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_and_with_a_token_the_page_shows_this_instance_only() {
+    let telemetry = Telemetry::builder()
+        .namespace("livelocal")
+        .service_name("orders")
+        .build()
+        .expect("build the telemetry");
+    let one = serve(telemetry, OpsConfig::new().token("s3cret-t0ken")).await;
+    one.orders(1..=20).await; // 4 errors
+
+    // the rule of /metrics: no token, no numbers, even from loopback
+    let (status, _) = get(one.addr, "/ops/live/data").await;
+    assert_eq!(status, 401);
+    let (status, _) = get_with(
+        one.addr,
+        "/ops/live/data",
+        "Cookie: kansoku_ops_token=nope\r\n",
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, body) = get_with(
+        one.addr,
+        "/ops/live/data",
+        "Authorization: Bearer s3cret-t0ken\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let data: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(data["source"], "local");
+    assert_eq!(data["all_instances"], false);
+    assert_eq!(data["instances"].as_array().map(Vec::len), Some(1));
+
+    // a browser gives the token once in the fragment; the page keeps it in a cookie
+    let dom = rendered(one.url(&format!("{PAGE}#token=s3cret-t0ken")), 5000).await;
+    assert!(dom.contains("this instance only (no Redis)"), "{dom}");
+    assert_eq!(
+        attribute(&dom, ROW, "data-requests").as_deref(),
+        Some("20"),
+        "{dom}"
+    );
+    assert!(dom.contains("20.0% (4)"), "{dom}");
+    let dom = rendered(one.url(PAGE), 3000).await;
+    assert!(
+        !dom.contains("data-key="),
+        "no numbers without the token: {dom}"
+    );
+    assert!(dom.contains("needs the ops token"), "{dom}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
