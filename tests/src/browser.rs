@@ -132,6 +132,14 @@ impl Browser {
         }
     }
 
+    /// Runs a Chrome DevTools Protocol command (`Emulation.setEmulatedMedia`…) in the page.
+    pub fn cdp(&self, command: &str, params: &Value) -> Value {
+        self.post(
+            "/goog/cdp/execute",
+            &json!({ "cmd": command, "params": params }),
+        )
+    }
+
     /// A PNG of the window.
     pub fn screenshot(&self) -> Vec<u8> {
         let encoded = self.get("/screenshot");

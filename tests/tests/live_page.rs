@@ -395,6 +395,15 @@ async fn an_open_page_follows_the_stream() {
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/live.png");
         std::fs::write(&path, png).expect("write docs/live.png");
+        // dark mode follows the system's preference
+        browser.cdp(
+            "Emulation.setEmulatedMedia",
+            &serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
+        );
+        let background = browser.eval("getComputedStyle(document.body).backgroundColor");
+        assert_eq!(background, "rgb(15, 20, 25)", "the dark background");
+        let dark = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/live-dark.png");
+        std::fs::write(&dark, browser.screenshot()).expect("write docs/live-dark.png");
         let points = browser.eval("document.querySelector('svg.spark polyline')?.getAttribute('points').split(' ').length || 0");
         assert!(points.as_u64() >= Some(5), "the sparkline has the last seconds: {points}");
 

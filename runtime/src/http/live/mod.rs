@@ -151,8 +151,9 @@ async fn events(State(live): State<Arc<Live>>, request: Request<axum::body::Body
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn many_viewers_at_once_make_one_read() {
         let telemetry = Telemetry::builder().namespace("live_unit").build().unwrap();
         let source = Arc::new(Source::new(telemetry));
@@ -166,8 +167,13 @@ mod tests {
             viewer.await.unwrap();
         }
         assert_eq!(source.reads(), 1, "50 viewers in the same second");
+        source.view(Window::OneMinute).await;
+        assert_eq!(source.reads(), 1, "still the same second");
+        tokio::time::advance(Duration::from_secs(30)).await;
         assert_eq!(source.reads(), 1, "nothing reads while nobody looks");
+        source.view(Window::OneMinute).await;
+        assert_eq!(source.reads(), 2, "a viewer a second later: one more read");
         source.view(Window::FiveMinutes).await;
-        assert_eq!(source.reads(), 2, "another window is another read");
+        assert_eq!(source.reads(), 3, "another window is another read");
     }
 }
