@@ -132,7 +132,7 @@ impl Browser {
         }
     }
 
-    /// Runs a Chrome DevTools Protocol command (`Emulation.setEmulatedMedia`…) in the page.
+    /// Runs a Chrome `DevTools` Protocol command (`Emulation.setEmulatedMedia`…) in the page.
     pub fn cdp(&self, command: &str, params: &Value) -> Value {
         self.post(
             "/goog/cdp/execute",
