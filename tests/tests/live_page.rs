@@ -407,6 +407,18 @@ async fn an_open_page_follows_the_stream() {
         let points = browser.eval("document.querySelector('svg.spark polyline')?.getAttribute('points').split(' ').length || 0");
         assert!(points.as_u64() >= Some(5), "the sparkline has the last seconds: {points}");
 
+        // sorted by p95, the slower endpoint comes first; by rate, the busier one
+        let first_row = "document.querySelector('#endpoints tbody tr').dataset.key";
+        browser.eval("document.querySelector('th[data-sort=p95_ms]').click() || 0");
+        assert_eq!(browser.eval(first_row), "GET /catalogue");
+        browser.eval("document.querySelector('th[data-sort=rate]').click() || 0");
+        assert_eq!(browser.eval(first_row), "GET /orders/{id}");
+        // another window: the page asks for it and says which it shows
+        browser.eval("(() => { const w = document.getElementById('window'); w.value = '5m'; w.dispatchEvent(new Event('change')); return 0; })()");
+        browser.wait_for("document.getElementById('updated').textContent", Duration::from_secs(10), |v| {
+            v.as_str().is_some_and(|t| t.starts_with("window 5m (300 s)"))
+        });
+
         let banner = "document.getElementById('stale').hidden ? '' : document.getElementById('stale').textContent";
         redis.stop();
         let text = browser.wait_for(banner, Duration::from_secs(10), |v| v != "");
