@@ -1,5 +1,6 @@
 //! The cost of the HTTP layers per request, without the network: one `GET /shops/{id}` through
-//! an axum router driven in process (tower's `oneshot`), plain and with `KansokuLayer` (kansoku
+//! an axum router driven in process (tower's `oneshot`), plain, with `HttpMetricsLayer` alone and
+//! with `KansokuLayer` (kansoku
 //! installed with `otel` and `sentry` at 0% and 100% trace sampling, a no-op transport), with
 //! and without the attributes on the handler. `bench/http` measures the same over loopback.
 //!
@@ -55,6 +56,10 @@ fn layers(c: &mut Criterion) {
     let plain = Router::new()
         .route("/shops/{id}", get(show_shop))
         .with_state(());
+    let metrics_only = Router::new()
+        .route("/shops/{id}", get(show_shop))
+        .layer(kansoku::http::HttpMetricsLayer::new(&telemetry))
+        .with_state(());
     let layered = Router::new()
         .route("/shops/{id}", get(show_shop))
         .layer(kansoku::http::KansokuLayer::new(&telemetry))
@@ -66,6 +71,7 @@ fn layers(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("http_layer_sentry_{}pct", rate * 100.0));
     for (name, router) in [
         ("plain", plain),
+        ("http_metrics_layer", metrics_only),
         ("kansoku_layer", layered),
         ("kansoku_layer_and_attributes", full),
     ] {

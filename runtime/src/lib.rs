@@ -96,6 +96,9 @@
 //!    read model, `Snapshot`, which every reader renders from; `stats`: windows of snapshots.
 //! 3. `context` and `backend`: which telemetry a call belongs to, and the `Backend` trait
 //!    (health, flush, shutdown) through which the handle drives its backends.
+//!    `serving`: the HTTP request a call serves (its route template and method, and the
+//!    series handles the layer cached for it), set by the HTTP layers at each poll and read
+//!    by the attributes that name no endpoint.
 //! 4. The backends: `otel` (the Prometheus text), `sentry_backend`, `redis`.
 //! 5. `call`: the guard the expansion starts, which hands a call to the store and Sentry.
 //! 6. `telemetry`: the handle. **A new backend is a module implementing `Backend`, started in
@@ -103,6 +106,8 @@
 //!    environment and start), with its builder setters and handle accessors beside it in
 //!    `telemetry/`.
 //! 7. The public API (`api`, `metrics`) and `__private`, which only re-exports for the macros.
+//! 8. `http` (feature `axum`): the tower layers, above everything: they start a request's
+//!    series and Sentry scope through the layers below and make them current for the handler.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // The hot path (a few tiny functions called from every annotated function) is inlined into

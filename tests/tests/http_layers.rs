@@ -293,6 +293,38 @@ async fn a_handler_shared_by_routes_is_counted_under_each_route() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sentry_layer_alone_names_the_request_and_its_attributes_by_route() {
+    let (t, transport) = telemetry(1.0, &[]);
+    let mut app = Router::new()
+        .route("/a/{id}", get(shared))
+        .layer(SentryLayer::new())
+        .with_state(());
+    let request = http::Request::get("/a/9").body(Body::empty()).unwrap();
+    // no metrics layer makes a telemetry current: the request runs inside this one
+    let response = t
+        .scope(tower_service::Service::call(&mut app, request))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = t.prometheus_text();
+    assert_eq!(
+        value(
+            &text,
+            r#"sentry_test_api_requests_total{endpoint="/a/{id}",method="GET",status="ok"}"#
+        ),
+        1.0
+    );
+    assert!(
+        !text.contains("http_requests_total"),
+        "no metrics layer, no ns_http_*: {text}"
+    );
+    let sent = sent(&t, &transport).await;
+    assert_eq!(sent.transactions.len(), 1);
+    assert_eq!(sent.transactions[0].name.as_deref(), Some("GET /a/{id}"));
+    assert_eq!(sent.transactions[0].spans.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_marks_the_transaction_and_nests_the_handler_and_query_spans() {
     let (t, transport) = telemetry(1.0, &[]);
     let server = Server::start(shops_app().layer(KansokuLayer::new(&t))).await;

@@ -105,8 +105,6 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::read()?;
-    // reqwest is built without its own TLS provider: rustls' ring, which sentry builds already
-    let _ = rustls::crypto::ring::default_provider().install_default();
 
     let environment = std::env::var("SENTRY_ENVIRONMENT").unwrap_or_else(|_| "development".into());
     let telemetry = kansoku::Telemetry::builder()

@@ -393,6 +393,13 @@ fn a_search_service_that_never_answers_is_cut_at_its_bound() {
     let silent = Silent::start();
     let search_url = format!("http://127.0.0.1:{}", silent.port);
     let example = Example::start(&[("SEARCH_URL", &search_url)]);
+    // a scrape starts the checks in the background and does not wait for the hung one: had it
+    // waited, the search gauge would be in this very answer
+    let scrape = get(&format!("{}/metrics", example.base), &[]).body;
+    assert!(
+        !scrape.contains(r#"osakamenesu_health_check_up{check="search"}"#),
+        "{scrape}"
+    );
     let asked = Instant::now();
     let answer = get(&format!("{}/health/detailed", example.base), &[]);
     let took = asked.elapsed();
@@ -415,6 +422,11 @@ fn a_search_service_that_never_answers_is_cut_at_its_bound() {
     // be the client's 30 s timeout)
     assert!(took < CHECK_TIMEOUT + Duration::from_secs(5), "{took:?}");
     assert_eq!(check(&report, "database")["status"], "healthy");
+    let scrape = get(&format!("{}/metrics", example.base), &[]).body;
+    assert_eq!(
+        value(&scrape, r#"osakamenesu_health_check_up{check="search"}"#),
+        0.0
+    );
     // searching still answers, from the database, once the search client gives up
     let found = get(&format!("{}/shops/search?q=umeda", example.base), &[]);
     assert_eq!(found.status, 200);

@@ -58,7 +58,16 @@ const METHODS: [&str; 10] = [
     OTHER_METHOD,
 ];
 
-type ByMethod<T> = [OnceLock<Arc<T>>; METHODS.len()];
+/// One slot per method label, in the order of [`method_index`].
+pub(crate) type ByMethod<T> = [OnceLock<Arc<T>>; METHODS.len()];
+
+/// The slot of a [`method_label`] in a [`ByMethod`].
+pub(crate) fn method_index(method: &str) -> usize {
+    METHODS
+        .iter()
+        .position(|m| *m == method)
+        .unwrap_or(METHODS.len() - 1)
+}
 
 /// A layer's per-(route, method) state, made on a route's first request. Keys are route
 /// templates (a router's, plus [`UNMATCHED_ROUTE`]) and method labels: a bounded set.
@@ -81,10 +90,7 @@ impl<T> RouteCache<T> {
         method: &'static str,
         make: impl FnOnce(&str, &'static str) -> T,
     ) -> Arc<T> {
-        let index = METHODS
-            .iter()
-            .position(|m| *m == method)
-            .unwrap_or(METHODS.len() - 1);
+        let index = method_index(method);
         let found = self
             .routes
             .read()

@@ -1,7 +1,7 @@
 //! What the Sentry layer removes from requests before anything leaves the process.
 
 /// The value put in place of anything scrubbed.
-pub const FILTERED: &str = "[Filtered]";
+pub(crate) const FILTERED: &str = "[Filtered]";
 
 const DEFAULT_HEADERS: [&str; 5] = [
     "authorization",

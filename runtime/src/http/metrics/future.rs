@@ -21,7 +21,7 @@ pin_project! {
     ///     .layer(axum::routing::get(|| async { "namba" }));
     /// let request = http::Request::get("/").body(axum::body::Body::empty()).unwrap();
     /// let future: kansoku::http::HttpMetricsFuture<_> = service.call(request);
-    /// drop(future); // counted as cancelled, had it started
+    /// drop(future); // dropped before it resolved: counted as `cancelled`
     /// ```
     #[must_use = "futures do nothing unless polled"]
     #[derive(Debug)]

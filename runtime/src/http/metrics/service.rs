@@ -3,9 +3,15 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
+use super::routes::Entry;
 use super::routes::Shared;
 use super::HttpMetricsFuture;
-use crate::http::route::{method_label, route_of};
+use crate::http::route::{method_index, method_label, route_of, ByMethod};
+
+/// The entries this service used, by method: axum makes one service per route, which then
+/// only ever sees that route's template, so a request finds its entry here without the
+/// layer's lock and hash.
+type Recent = Arc<ByMethod<Entry>>;
 
 /// The service of [`HttpMetricsLayer`](super::HttpMetricsLayer), for any `http` service.
 ///
@@ -21,11 +27,16 @@ use crate::http::route::{method_label, route_of};
 pub struct HttpMetrics<S> {
     inner: S,
     shared: Arc<Shared>,
+    recent: Recent,
 }
 
 impl<S> HttpMetrics<S> {
     pub(super) fn new(inner: S, shared: Arc<Shared>) -> HttpMetrics<S> {
-        HttpMetrics { inner, shared }
+        HttpMetrics {
+            inner,
+            shared,
+            recent: Arc::new(std::array::from_fn(|_| std::sync::OnceLock::new())),
+        }
     }
 }
 
@@ -42,9 +53,16 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let entry = self
-            .shared
-            .entry(route_of(&request), method_label(request.method()));
+        let (route, method) = (route_of(&request), method_label(request.method()));
+        let slot = &self.recent[method_index(method)];
+        let entry = match slot.get() {
+            Some(entry) if entry.served.route == route => entry.clone(),
+            _ => {
+                let entry = self.shared.entry(route, method);
+                let _ = slot.set(entry.clone());
+                entry
+            }
+        };
         let in_flight = super::future::InFlight::start(entry, self.shared.clone());
         let future = {
             let _entered = in_flight.enter();

@@ -164,8 +164,10 @@ impl OpsConfig {
     }
 
     /// Whether a `/metrics` scrape also refreshes `ns_health_check_up` and
-    /// `ns_health_check_duration_seconds` (through the same cache); default `true`, so the
-    /// gauges are as fresh as the scrape without anyone calling `/health/detailed`.
+    /// `ns_health_check_duration_seconds`; default `true`, so the gauges follow the scrapes
+    /// without anyone calling `/health/detailed`. The refresh runs in the background (through
+    /// the same cache) and the scrape never waits for it: a hung dependency cannot slow
+    /// `/metrics`, and the gauges served are those of the previous run.
     #[must_use]
     pub fn checks_on_scrape(mut self, refresh: bool) -> OpsConfig {
         self.checks_on_scrape = refresh;

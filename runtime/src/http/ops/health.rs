@@ -147,6 +147,19 @@ impl Health {
         report
     }
 
+    /// Starts a run in the background when the last report is older than the TTL and none is
+    /// running; never waits. What `/metrics` calls, so a hung dependency never slows a scrape:
+    /// the gauges it exports are then those of the previous run.
+    pub(crate) fn refresh_in_background(self: &Arc<Self>) {
+        if self.cached(Instant::now()).is_some() || self.running.try_lock().is_err() {
+            return;
+        }
+        let health = self.clone();
+        tokio::spawn(async move {
+            health.report().await;
+        });
+    }
+
     async fn run(&self) -> Report {
         let at = SystemTime::now();
         let runs = self.checks.iter().map(|registered| {
@@ -348,6 +361,25 @@ mod tests {
             report.checks[0].error.as_ref().unwrap().to_string(),
             "the check panicked"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_background_refresh_never_waits_and_runs_once() {
+        let (hung, calls) = fake("hung", 3_600_000, false, false);
+        let health = Arc::new(health(vec![hung], 2000, 1000));
+        health.refresh_in_background();
+        tokio::task::yield_now().await;
+        health.refresh_in_background();
+        tokio::task::yield_now().await;
+        assert_eq!(
+            calls.load(SeqCst),
+            1,
+            "a second refresh joins the running one"
+        );
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let report = health.report().await;
+        assert_eq!(calls.load(SeqCst), 1, "its result is the cached report");
+        assert_eq!(report.status, Overall::Degraded);
     }
 
     #[test]

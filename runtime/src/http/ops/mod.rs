@@ -37,7 +37,7 @@ pub(crate) use token::Access;
 struct Ops {
     telemetry: Telemetry,
     access: Access,
-    health: Health,
+    health: Arc<Health>,
     version: Option<String>,
     environment: Option<String>,
     checks_on_scrape: bool,
@@ -101,12 +101,12 @@ where
     let ops = Ops {
         telemetry: telemetry.clone(),
         access,
-        health: Health::new(
+        health: Arc::new(Health::new(
             checks,
             config.check_timeout,
             config.cache_ttl,
             telemetry.clone(),
-        ),
+        )),
         version: config
             .version
             .or_else(|| telemetry.release().map(str::to_owned)),
@@ -159,7 +159,7 @@ async fn metrics(State(ops): State<Arc<Ops>>, request: Request<axum::body::Body>
         return response;
     }
     if ops.checks_on_scrape {
-        ops.health.report().await;
+        ops.health.refresh_in_background();
     }
     let text = ops.telemetry.prometheus_text();
     let openmetrics = request

@@ -5,7 +5,7 @@ use tower_service::Service;
 
 use super::future::{RequestState, SentryFuture};
 use super::layer::Config;
-use crate::http::route::{method_label, route_of, RouteCache};
+use crate::http::route::{method_index, method_label, route_of, ByMethod, RouteCache};
 use crate::serving::Served;
 
 /// The service of [`SentryLayer`](super::SentryLayer), for services taking axum's body.
@@ -22,6 +22,8 @@ pub struct SentryService<S> {
     config: Arc<Config>,
     /// Names of routes, for a layer used without the metrics layer around it.
     routes: Arc<RouteCache<Served>>,
+    /// The names this service used, by method (one service per route: see `HttpMetrics`).
+    recent: Arc<ByMethod<Served>>,
 }
 
 impl<S> SentryService<S> {
@@ -34,6 +36,7 @@ impl<S> SentryService<S> {
             inner,
             config,
             routes,
+            recent: Arc::new(std::array::from_fn(|_| std::sync::OnceLock::new())),
         }
     }
 }
@@ -53,18 +56,23 @@ where
     fn call(&mut self, request: http::Request<axum::body::Body>) -> Self::Future {
         // the metrics layer around this one already named the request
         let own = crate::serving::with_current(|_| ()).is_none().then(|| {
-            self.routes.get(
-                route_of(&request),
-                method_label(request.method()),
-                |route, method| {
-                    Served::new(
-                        route,
-                        method,
-                        #[cfg(any(feature = "otel", feature = "redis"))]
-                        None,
-                    )
-                },
-            )
+            let (route, method) = (route_of(&request), method_label(request.method()));
+            let slot = &self.recent[method_index(method)];
+            match slot.get() {
+                Some(served) if served.route == route => served.clone(),
+                _ => {
+                    let served = self.routes.get(route, method, |route, method| {
+                        Served::new(
+                            route,
+                            method,
+                            #[cfg(any(feature = "otel", feature = "redis"))]
+                            None,
+                        )
+                    });
+                    let _ = slot.set(served.clone());
+                    served
+                }
+            }
         });
         let served_guard = own.as_ref().map(crate::serving::enter);
         let (state, request) = RequestState::start(request, &self.config);

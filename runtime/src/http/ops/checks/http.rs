@@ -9,6 +9,11 @@ use crate::http::{CheckError, CheckFuture, HealthCheck};
 /// Checks an HTTP dependency: `GET {base}/health` must answer 2xx, and if its body is a JSON
 /// object with a `status`, that status must be `available` (Meilisearch's answer).
 ///
+/// kansoku's `reqwest` has no TLS feature of its own (features unify: its choice would be
+/// forced on every client of the application). For an `https://` dependency, enable a TLS
+/// feature of `reqwest` in the application (`features = ["rustls"]`); without one the check
+/// reports the scheme as unsupported.
+///
 /// ```
 /// # fn main() -> Result<(), kansoku::Error> {
 /// let search = kansoku::http::HttpCheck::new("search", "http://127.0.0.1:7700")?;
@@ -72,9 +77,6 @@ impl HttpCheck {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }
-        // reqwest is built without its own TLS provider (so no C toolchain is needed): use
-        // rustls' ring provider unless the application installed one already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             // a dependency's health endpoint answers directly: a redirect is a misconfiguration
             .redirect(reqwest::redirect::Policy::none())
