@@ -433,6 +433,105 @@ async fn an_open_page_follows_the_stream() {
     drop(redis);
 }
 
+/// A loopback TCP relay to a server, that can be cut (listener and every connection) and
+/// opened again on the same port: the service becoming unreachable from the browser.
+struct Relay {
+    port: u16,
+    target: SocketAddr,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(target: SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let relay = Relay {
+            port,
+            target,
+            tasks: std::sync::Arc::default(),
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let (target, tasks) = (self.target, self.tasks.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(relay);
+            }
+        });
+        self.tasks.lock().unwrap().push(accept);
+    }
+
+    fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    async fn reopen(&self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("the same port again");
+        self.serve(listener);
+    }
+}
+
+/// The service itself unreachable from the browser: the page says so instead of freezing,
+/// falls back from the event stream to polling, and recovers when the service is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_service_is_said_and_the_page_recovers() {
+    let redis = RedisServer::start();
+    let a = instance(&redis.url()).await;
+    a.orders(1..=5).await;
+    let relay = Relay::start(a.addr).await;
+    let url = format!("http://127.0.0.1:{}/ops/live", relay.port);
+    let browser = tokio::task::spawn_blocking(move || {
+        let browser = Browser::start(1280, 720);
+        browser.open(&url);
+        browser.wait_for(
+            &format!("document.querySelectorAll('[{ROW}]').length"),
+            Duration::from_secs(10),
+            |v| v == 1,
+        );
+        browser
+    })
+    .await
+    .expect("the page opens");
+    relay.cut();
+    let offline = "document.getElementById('offline').hidden ? '' : document.getElementById('offline').textContent";
+    let browser = tokio::task::spawn_blocking(move || {
+        let text = browser.wait_for(offline, Duration::from_secs(15), |v| v != "");
+        assert!(
+            text.as_str()
+                .is_some_and(|t| t.starts_with("Lost contact with the service since")),
+            "{text}"
+        );
+        // the last numbers stay on screen, under the banner
+        assert_eq!(
+            browser.eval(&format!("document.querySelectorAll('[{ROW}]').length")),
+            1
+        );
+        browser
+    })
+    .await
+    .expect("the banner shows");
+    relay.reopen().await;
+    tokio::task::spawn_blocking(move || {
+        browser.wait_for(offline, Duration::from_secs(30), |v| v == "");
+    })
+    .await
+    .expect("the page recovers");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_sends_a_snapshot_every_second() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
