@@ -15,6 +15,8 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools) # the cluster test's `redis-cli --cluster create`
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl) # certificates for the Redis TLS tests
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client) # shops-api's test makes its own database on 127.0.0.1:5432
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium fonts-dejavu-core) # live_page renders /ops/live headless
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver) # and keeps one page open through WebDriver
 
 if ((${#need_apt[@]})); then
   mapfile -t need_apt < <(printf '%s\n' "${need_apt[@]}" | sort -u)

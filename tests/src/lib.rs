@@ -1,5 +1,6 @@
 //! Helpers of the end-to-end tests: reading the Prometheus text as a user would.
 
+pub mod browser;
 pub mod bugsink;
 pub mod connect_proxy;
 pub mod http_support;

@@ -105,8 +105,6 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::read()?;
-    // reqwest is built without its own TLS provider: rustls' ring, which sentry builds already
-    let _ = rustls::crypto::ring::default_provider().install_default();
 
     let environment = std::env::var("SENTRY_ENVIRONMENT").unwrap_or_else(|_| "development".into());
     let telemetry = kansoku::Telemetry::builder()
@@ -143,7 +141,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .route("/users/active", get(routes::active_users))
         .route("/fail", get(routes::fail))
         .route("/upstream/shops/{id}", get(routes::upstream_shop))
-        .with_state(app);
+        .with_state(app)
+        // inside kansoku's layers, so they see the 500 a panic becomes
+        .layer(tower_http::catch_panic::CatchPanicLayer::new());
     let router = instrument(router, &telemetry, &settings, &db)?;
 
     let listener = tokio::net::TcpListener::bind(settings.addr)

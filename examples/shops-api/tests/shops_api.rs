@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use kansoku_tests::redis_support::RedisServer;
 use kansoku_tests::{required_tool, series_of, value};
 use serde_json::json;
-use support::{get, post_json, wait_for, EnvelopeReceiver, Example, Silent};
+use support::{get, post_json, wait_for, EnvelopeReceiver, Example, SearchStandIn, Silent};
 
 /// The report's cache TTL and the default check timeout of the ops router.
 const TTL: Duration = kansoku::http::DEFAULT_CACHE_TTL;
@@ -70,6 +70,10 @@ fn the_api_serves_shops_reservations_and_business_metrics() {
     let active = get(&format!("{}/users/active", example.base), &[]).json();
     assert_eq!(active["active_users"], json!({"member": 2, "guest": 0}));
     assert_eq!(get(&format!("{}/fail", example.base), &[]).status, 500);
+    assert_eq!(
+        get(&format!("{}/fail?kind=panic", example.base), &[]).status,
+        500
+    );
 
     let text = get(&format!("{}/metrics", example.base), &[]).body;
     let reservations = |status: &str, source: &str| {
@@ -103,13 +107,6 @@ fn the_api_serves_shops_reservations_and_business_metrics() {
         ),
         1.0
     );
-    assert_eq!(
-        value(
-            &text,
-            r#"osakamenesu_errors_total{endpoint="/fail",kind="ApiError"}"#
-        ),
-        1.0
-    );
     assert!(
         value(
             &text,
@@ -120,6 +117,44 @@ fn the_api_serves_shops_reservations_and_business_metrics() {
         value(
             &text,
             r#"osakamenesu_database_queries_total{operation="insert",status="ok",table="reservations"}"#
+        ),
+        2.0
+    );
+}
+
+#[test]
+fn failures_on_demand_are_counted_as_errors_and_panics() {
+    let example = Example::start(&[]);
+    assert_eq!(get(&format!("{}/fail", example.base), &[]).status, 500);
+    assert_eq!(
+        get(&format!("{}/fail?kind=panic", example.base), &[]).status,
+        500
+    );
+    assert_eq!(
+        get(&format!("{}/health", example.base), &[]).status,
+        200,
+        "still serving"
+    );
+    let text = get(&format!("{}/metrics", example.base), &[]).body;
+    assert_eq!(
+        value(
+            &text,
+            r#"osakamenesu_errors_total{endpoint="/fail",kind="ApiError"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"osakamenesu_errors_total{endpoint="/fail",kind="panic"}"#
+        ),
+        1.0
+    );
+    // a panic answers 500 (the example's catch-panic layer), and the HTTP layer sees it
+    assert_eq!(
+        value(
+            &text,
+            r#"osakamenesu_http_requests_total{method="GET",route="/fail",status_code="500"}"#
         ),
         2.0
     );
@@ -358,6 +393,13 @@ fn a_search_service_that_never_answers_is_cut_at_its_bound() {
     let silent = Silent::start();
     let search_url = format!("http://127.0.0.1:{}", silent.port);
     let example = Example::start(&[("SEARCH_URL", &search_url)]);
+    // a scrape starts the checks in the background and does not wait for the hung one: had it
+    // waited, the search gauge would be in this very answer
+    let scrape = get(&format!("{}/metrics", example.base), &[]).body;
+    assert!(
+        !scrape.contains(r#"osakamenesu_health_check_up{check="search"}"#),
+        "{scrape}"
+    );
     let asked = Instant::now();
     let answer = get(&format!("{}/health/detailed", example.base), &[]);
     let took = asked.elapsed();
@@ -380,6 +422,11 @@ fn a_search_service_that_never_answers_is_cut_at_its_bound() {
     // be the client's 30 s timeout)
     assert!(took < CHECK_TIMEOUT + Duration::from_secs(5), "{took:?}");
     assert_eq!(check(&report, "database")["status"], "healthy");
+    let scrape = get(&format!("{}/metrics", example.base), &[]).body;
+    assert_eq!(
+        value(&scrape, r#"osakamenesu_health_check_up{check="search"}"#),
+        0.0
+    );
     // searching still answers, from the database, once the search client gives up
     let found = get(&format!("{}/shops/search?q=umeda", example.base), &[]);
     assert_eq!(found.status, 200);
@@ -671,4 +718,77 @@ fn a_real_prometheus_scrapes_the_openmetrics_form_with_the_token() {
     )
     .unwrap();
     assert_eq!(answer["data"]["result"][0]["value"][1], "1", "{answer}");
+}
+
+#[test]
+fn search_goes_through_the_search_service_and_its_health_is_checked() {
+    let search = SearchStandIn::start(&[8, 3, 1]);
+    let receiver = EnvelopeReceiver::start();
+    let example = Example::start(&[
+        ("SEARCH_URL", &search.url()),
+        ("SENTRY_DSN", &receiver.dsn()),
+        ("SENTRY_TRACES_SAMPLE_RATE", "1.0"),
+    ]);
+    let found = get(&format!("{}/shops/search?q=studio", example.base), &[]).json();
+    let ids: Vec<i64> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [8, 1], "the service's order, closed shop 3 left out");
+    let searched = search
+        .heads()
+        .into_iter()
+        .find(|head| head.starts_with("POST /indexes/shops/search "))
+        .expect("the example asked the search service");
+    assert!(
+        searched.contains("sentry-trace:"),
+        "the search request carries the trace: {searched}"
+    );
+    let text = get(&format!("{}/metrics", example.base), &[]).body;
+    assert_eq!(
+        value(
+            &text,
+            r#"osakamenesu_database_queries_total{operation="search",status="ok",table="search_index"}"#
+        ),
+        1.0
+    );
+
+    let url = format!("{}/health/detailed", example.base);
+    let report = wait_for(&url, Duration::from_secs(10), |a| {
+        a.json()["status"] == "healthy"
+    })
+    .json();
+    assert_eq!(check(&report, "search")["status"], "healthy");
+    search.set_health("unavailable");
+    let report = wait_for(&url, Duration::from_secs(10), |a| {
+        a.json()["status"] == "degraded"
+    })
+    .json();
+    assert_eq!(
+        check(&report, "search")["error"],
+        r#"status is "unavailable""#
+    );
+}
+
+#[test]
+fn a_storm_of_health_requests_is_one_check_of_each_dependency() {
+    let silent = Silent::start();
+    let search_url = format!("http://127.0.0.1:{}", silent.port);
+    let example = Example::start(&[("SEARCH_URL", &search_url)]);
+    let url = format!("{}/health/detailed", example.base);
+    let storm: Vec<_> = (0..24)
+        .map(|_| {
+            let url = url.clone();
+            thread::spawn(move || get(&url, &[]))
+        })
+        .collect();
+    for request in storm {
+        let answer = request.join().unwrap();
+        assert_eq!(answer.json()["status"], "degraded", "{}", answer.body);
+    }
+    // 24 concurrent requests while the hung check ran: one run, one connection to the
+    // dependency (the example's own search client has made none: nobody searched)
+    assert_eq!(silent.connections(), 1);
 }

@@ -34,6 +34,9 @@
 //! ```
 
 mod kansoku;
+// the page shows what the recorder holds: with neither `otel` nor `redis` nothing is recorded
+#[cfg(any(feature = "otel", feature = "redis"))]
+mod live;
 mod metrics;
 mod ops;
 mod propagation;

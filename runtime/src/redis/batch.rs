@@ -10,6 +10,7 @@
 //! | `{ns:rt:S:B}:err` | hash | `endpoint\|kind` → errors |
 //! | `{ns:rt:S:B}:cnt` | hash | `name{label="value",…}` → business counter increments |
 //! | `{ns:rt:S:B}:seq:INSTANCE` | string | the last batch sequence of that instance applied to this bucket |
+//! | `{ns:rt:S:B}:inst` | hash | `INSTANCE` → the Redis server's Unix time (seconds) of that instance's last write to this bucket |
 //!
 //! Every key expires one retention (plus one bucket) after its bucket's last write.
 
@@ -20,15 +21,19 @@ use crate::stats::{SeriesKey, Values};
 use crate::Status;
 
 /// Applies one instance's batch to one time bucket, once: `KEYS[1]` holds the last sequence
-/// number of this instance applied here; `ARGV` = seq, ttl, then for each hash key in
-/// `KEYS[2..]` the number of its fields followed by field/increment pairs.
+/// number of this instance applied here, `KEYS[2]` the bucket's instances; `ARGV` = seq, ttl,
+/// instance, then for each hash key in `KEYS[3..]` the number of its fields followed by
+/// field/increment pairs. The instance's last write is stamped with the server's clock
+/// (`TIME`), so instances with skewed clocks still compare.
 pub(crate) const APPLY: &str = r"
 local seq = tonumber(ARGV[1])
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 if seq <= last then return 0 end
 local ttl = tonumber(ARGV[2])
-local i = 3
-for k = 2, #KEYS do
+redis.call('HSET', KEYS[2], ARGV[3], redis.call('TIME')[1])
+redis.call('EXPIRE', KEYS[2], ttl)
+local i = 4
+for k = 3, #KEYS do
   local n = tonumber(ARGV[i])
   i = i + 1
   for _ = 1, n do
@@ -61,6 +66,8 @@ pub(crate) struct Layout {
 
 /// The hash tables of one time bucket.
 pub(crate) const TABLES: [&str; 4] = ["api", "db", "err", "cnt"];
+/// The hash of the instances that wrote to a bucket, and when each last did.
+pub(crate) const INSTANCES: &str = "inst";
 
 fn le_names(bounds: &Bounds) -> Vec<String> {
     bounds
@@ -162,11 +169,13 @@ impl Layout {
             cmd.arg(script_sha());
             cmd
         };
-        cmd.arg(used.len() + 1).arg(self.seq_key(bucket, instance));
+        cmd.arg(used.len() + 2)
+            .arg(self.seq_key(bucket, instance))
+            .arg(self.key(bucket, INSTANCES));
         for table in &used {
             cmd.arg(self.key(bucket, TABLES[*table]));
         }
-        cmd.arg(seq).arg(self.ttl_secs);
+        cmd.arg(seq).arg(self.ttl_secs).arg(instance);
         for table in used {
             cmd.arg(tables[table].len());
             for (field, n) in &tables[table] {

@@ -106,7 +106,8 @@ impl Default for RedisConfig {
     }
 }
 
-/// A random id for this process's batches, so each instance's sequence numbers are its own.
+/// This process's id in Redis, `host:pid:random`: its batches' sequence numbers are its own,
+/// and the live page names the instances that wrote by it.
 fn instance_id() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(std::process::id());
@@ -115,7 +116,38 @@ fn instance_id() -> String {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos()),
     );
-    format!("{:016x}", hasher.finish())
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().replace(['{', '}', ':'], "_"))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        hasher.finish() >> 32
+    )
+}
+
+/// The backend's own way to its server (TLS, Cluster, Sentinel), for the ops router's Redis
+/// health check: one `PING` on a new connection.
+#[cfg(feature = "axum")]
+#[derive(Clone)]
+pub(crate) struct Probe(Server);
+
+#[cfg(feature = "axum")]
+impl Probe {
+    pub(crate) fn new(config: &RedisConfig) -> Result<Probe, Error> {
+        Server::new(config).map(Probe)
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), ::redis::RedisError> {
+        let ping = ::redis::cmd("PING");
+        match conn::connect(&self.0).await? {
+            conn::Conn::Single(mut conn) => ping.query_async(&mut conn).await,
+            conn::Conn::Cluster(mut conn) => ping.query_async(&mut conn).await,
+        }
+    }
 }
 
 /// The running backend of one `Telemetry`: a channel to its flusher thread, and a reader

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::batch::{Layout, TABLES};
+use super::batch::{Layout, INSTANCES, TABLES};
 use crate::stats::{CallStats, RealtimeSnapshot};
 use crate::Status;
 
@@ -70,8 +70,8 @@ pub(crate) fn buckets_in(layout: &Layout, now_secs: u64, window: Duration) -> Ve
         .collect()
 }
 
-/// The fields of one bucket's tables, in [`TABLES`] order.
-pub(crate) type BucketTables = [Vec<(String, u64)>; 4];
+/// The fields of one bucket's tables, in [`TABLES`] order, then its [`INSTANCES`].
+pub(crate) type BucketTables = [Vec<(String, u64)>; 5];
 
 /// Adds up the tables of every bucket read.
 pub(crate) fn assemble(window: Duration, read: Vec<BucketTables>) -> RealtimeSnapshot {
@@ -80,7 +80,12 @@ pub(crate) fn assemble(window: Duration, read: Vec<BucketTables>) -> RealtimeSna
         ..RealtimeSnapshot::default()
     };
     for tables in read {
-        let [api, db, err, cnt] = tables;
+        let [api, db, err, cnt, instances] = tables;
+        for (instance, unix_secs) in instances {
+            let wrote = std::time::UNIX_EPOCH + Duration::from_secs(unix_secs);
+            let last = snapshot.instances.entry(instance).or_insert(wrote);
+            *last = (*last).max(wrote);
+        }
         for (target, rows) in [(&mut snapshot.endpoints, api), (&mut snapshot.queries, db)] {
             for (field, n) in rows {
                 let mut parts = field.rsplitn(3, '|');
@@ -114,9 +119,10 @@ pub(crate) fn assemble(window: Duration, read: Vec<BucketTables>) -> RealtimeSna
     snapshot
 }
 
-/// The keys of one bucket's tables, in [`TABLES`] order.
-pub(crate) fn bucket_keys(layout: &Layout, bucket: u64) -> [String; 4] {
-    TABLES.map(|table| layout.key(bucket, table))
+/// The keys of one bucket's tables, in [`TABLES`] order, then its [`INSTANCES`].
+pub(crate) fn bucket_keys(layout: &Layout, bucket: u64) -> [String; 5] {
+    let [api, db, err, cnt] = TABLES;
+    [api, db, err, cnt, INSTANCES].map(|table| layout.key(bucket, table))
 }
 
 #[cfg(test)]
@@ -136,6 +142,7 @@ mod tests {
                 vec![],
                 vec![("/a|b|DbError".into(), 1)],
                 vec![("c{x=\"1\"}".into(), 2)],
+                vec![("host:1:ab".into(), 1_700_000_000)],
             ]
         };
         let snap = assemble(Duration::from_secs(4), vec![bucket(), bucket()]);
@@ -146,5 +153,9 @@ mod tests {
         assert_eq!(stats.mean, Some(Duration::from_millis(2)));
         assert_eq!(snap.errors[&("/a|b".to_owned(), "DbError".to_owned())], 2);
         assert_eq!(snap.counters["c{x=\"1\"}"], 4);
+        assert_eq!(
+            snap.instances["host:1:ab"],
+            std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+        );
     }
 }

@@ -27,6 +27,9 @@ pub struct RealtimeSnapshot {
     pub errors: BTreeMap<(String, String), u64>,
     /// Business counter increments by series, written `name{label="value",…}`.
     pub counters: BTreeMap<String, u64>,
+    /// From Redis: each instance that wrote in the window (its id, `host:pid:random`) and when
+    /// it last did, by the Redis server's clock. Empty in process.
+    pub instances: BTreeMap<String, std::time::SystemTime>,
 }
 
 /// Calls of one endpoint or query over a window (across instances, when read from Redis).

@@ -169,9 +169,11 @@ impl Telemetry {
 }
 
 impl Telemetry {
-    /// The Redis URLs the real-time counters use (empty: none), for the ops router's check.
+    /// The Redis configuration of the real-time counters, if one is set: the ops router's
+    /// Redis check reaches the same server the same way.
     #[cfg(feature = "axum")]
-    pub(crate) fn redis_urls(&self) -> &[String] {
-        &self.inner.config.backends.redis.urls
+    pub(crate) fn redis_config(&self) -> Option<&RedisConfig> {
+        let config = &self.inner.config.backends.redis;
+        (!config.urls.is_empty() || config.sentinel.is_some()).then_some(config)
     }
 }

@@ -227,7 +227,7 @@ pub fn wait_for(url: &str, timeout: Duration, done: impl Fn(&Answer) -> bool) ->
 #[derive(Debug)]
 pub struct Silent {
     pub port: u16,
-    _held: Arc<Mutex<Vec<TcpStream>>>,
+    held: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl Silent {
@@ -244,7 +244,15 @@ impl Silent {
                     .push(stream);
             }
         });
-        Silent { port, _held: held }
+        Silent { port, held }
+    }
+
+    /// How many connections it accepted so far.
+    pub fn connections(&self) -> usize {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -335,6 +343,112 @@ fn serve_envelopes(stream: TcpStream, store: &Mutex<Vec<serde_json::Value>>) {
             .is_err()
         {
             return;
+        }
+    }
+}
+
+/// A local stand-in for Meilisearch (which is not installed here): `GET /health` answers
+/// `{"status": <health>}`, `POST /indexes/shops/search` answers the hits it was given, and
+/// every request's head is kept, so a test can see what the example sent.
+#[derive(Debug, Clone)]
+pub struct SearchStandIn {
+    pub port: u16,
+    health: Arc<Mutex<String>>,
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl SearchStandIn {
+    /// Listens on a free loopback port; every search answers `hits` (shop ids).
+    pub fn start(hits: &[i64]) -> SearchStandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let stand_in = SearchStandIn {
+            port,
+            health: Arc::new(Mutex::new("available".to_owned())),
+            heads: Arc::default(),
+        };
+        let hits = serde_json::json!({
+            "hits": hits.iter().map(|id| serde_json::json!({"id": id})).collect::<Vec<_>>()
+        })
+        .to_string();
+        let shared = stand_in.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (shared, hits) = (shared.clone(), hits.clone());
+                thread::spawn(move || shared.serve(stream, &hits));
+            }
+        });
+        stand_in
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What `/health` says from now on (`available`, or anything else).
+    pub fn set_health(&self, status: &str) {
+        status.clone_into(&mut self.health.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    /// The heads (request line and headers, lower-cased names) of the requests received.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn serve(&self, stream: TcpStream, hits: &str) {
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut writer = stream;
+        loop {
+            let mut head = String::new();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                    head.push_str(&name.to_ascii_lowercase());
+                    head.push(':');
+                    head.push_str(value);
+                } else {
+                    head.push_str(&line);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            let answer = if head.starts_with("GET /health ") {
+                let status = self
+                    .health
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                serde_json::json!({ "status": status }).to_string()
+            } else {
+                hits.to_owned()
+            };
+            self.heads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(head);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+            if writer.write_all(response.as_bytes()).is_err() {
+                return;
+            }
         }
     }
 }

@@ -93,8 +93,9 @@ impl OpsConfig {
     /// An empty token counts as none.
     #[must_use]
     pub fn token(mut self, token: impl Into<String>) -> OpsConfig {
-        let token = token.into();
-        self.token = (!token.trim().is_empty()).then_some(token);
+        // the credentials of a request are trimmed too; surrounding blanks are never meant
+        let token = token.into().trim().to_owned();
+        self.token = (!token.is_empty()).then_some(token);
         self
     }
 
@@ -163,8 +164,10 @@ impl OpsConfig {
     }
 
     /// Whether a `/metrics` scrape also refreshes `ns_health_check_up` and
-    /// `ns_health_check_duration_seconds` (through the same cache); default `true`, so the
-    /// gauges are as fresh as the scrape without anyone calling `/health/detailed`.
+    /// `ns_health_check_duration_seconds`; default `true`, so the gauges follow the scrapes
+    /// without anyone calling `/health/detailed`. The refresh runs in the background (through
+    /// the same cache) and the scrape never waits for it: a hung dependency cannot slow
+    /// `/metrics`, and the gauges served are those of the previous run.
     #[must_use]
     pub fn checks_on_scrape(mut self, refresh: bool) -> OpsConfig {
         self.checks_on_scrape = refresh;

@@ -147,6 +147,19 @@ impl Health {
         report
     }
 
+    /// Starts a run in the background when the last report is older than the TTL and none is
+    /// running; never waits. What `/metrics` calls, so a hung dependency never slows a scrape:
+    /// the gauges it exports are then those of the previous run.
+    pub(crate) fn refresh_in_background(self: &Arc<Self>) {
+        if self.cached(Instant::now()).is_some() || self.running.try_lock().is_err() {
+            return;
+        }
+        let health = self.clone();
+        tokio::spawn(async move {
+            health.report().await;
+        });
+    }
+
     async fn run(&self) -> Report {
         let at = SystemTime::now();
         let runs = self.checks.iter().map(|registered| {
@@ -176,10 +189,13 @@ impl Health {
 
 async fn run_one(registered: &Registered, timeout: Duration) -> CheckResult {
     let started = Instant::now();
-    let outcome = tokio::time::timeout(timeout, registered.check.check()).await;
+    // a check that panics is a failed check, not a failed health endpoint
+    let guarded = std::panic::AssertUnwindSafe(async { registered.check.check().await });
+    let outcome = tokio::time::timeout(timeout, futures::FutureExt::catch_unwind(guarded)).await;
     let error = match outcome {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(error),
+        Ok(Ok(Ok(()))) => None,
+        Ok(Ok(Err(error))) => Some(error),
+        Ok(Err(_panic)) => Some(CheckError::new("the check panicked")),
         Err(_) => Some(CheckError::new(format_args!(
             "no answer within {} ms",
             timeout.as_millis()
@@ -205,6 +221,18 @@ mod tests {
         calls: Arc<AtomicUsize>,
         delay: Duration,
         fail: bool,
+    }
+
+    /// A check with a bug in it.
+    struct Panics;
+
+    impl HealthCheck for Panics {
+        fn name(&self) -> &'static str {
+            "buggy"
+        }
+        fn check(&self) -> CheckFuture<'_> {
+            Box::pin(async { panic!("bug in a health check") })
+        }
     }
 
     impl HealthCheck for Fake {
@@ -318,6 +346,40 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         health.report().await;
         assert_eq!(calls.load(SeqCst), 2, "after the TTL the checks run again");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_check_is_a_failed_check() {
+        let buggy = Registered {
+            check: Arc::new(Panics),
+            critical: false,
+        };
+        let (fine, _) = fake("db", 0, false, true);
+        let report = health(vec![buggy, fine], 1000, 0).report().await;
+        assert_eq!(report.status, Overall::Degraded);
+        assert_eq!(
+            report.checks[0].error.as_ref().unwrap().to_string(),
+            "the check panicked"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_background_refresh_never_waits_and_runs_once() {
+        let (hung, calls) = fake("hung", 3_600_000, false, false);
+        let health = Arc::new(health(vec![hung], 2000, 1000));
+        health.refresh_in_background();
+        tokio::task::yield_now().await;
+        health.refresh_in_background();
+        tokio::task::yield_now().await;
+        assert_eq!(
+            calls.load(SeqCst),
+            1,
+            "a second refresh joins the running one"
+        );
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let report = health.report().await;
+        assert_eq!(calls.load(SeqCst), 1, "its result is the cached report");
+        assert_eq!(report.status, Overall::Degraded);
     }
 
     #[test]

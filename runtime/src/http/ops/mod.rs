@@ -29,13 +29,15 @@ use http::{header, HeaderValue, Request, StatusCode};
 
 use crate::Telemetry;
 use health::{Health, Overall};
-use token::Access;
+#[cfg(any(feature = "otel", feature = "redis"))]
+pub(crate) use timestamp::rfc3339;
+pub(crate) use token::Access;
 
 /// What the handlers share.
 struct Ops {
     telemetry: Telemetry,
     access: Access,
-    health: Health,
+    health: Arc<Health>,
     version: Option<String>,
     environment: Option<String>,
     checks_on_scrape: bool,
@@ -58,6 +60,13 @@ struct Ops {
 ///   healthy or degraded, 503 when unhealthy. Reports are reused for [`OpsConfig::cache_ttl`].
 ///   Each check's result is also exported as `ns_health_check_up{check}` and
 ///   `ns_health_check_duration_seconds{check}`.
+///
+/// - `GET /ops/live`: the live operations page, with `GET /ops/live/data?window=1m|5m|1h`
+///   (its JSON, documented in `docs/live-data.md`) and `GET /ops/live/events` (the same once a
+///   second as Server-Sent Events): every instance's numbers from Redis, or this instance's
+///   own without Redis; under the rule of `/metrics` (the token may also come as the
+///   `kansoku_ops_token` cookie, which the page sets from `/ops/live#token=…`). With neither
+///   `otel` nor `redis` on nothing is recorded, and these routes are not served.
 ///
 /// Whether `/metrics` has a token or is loopback-only is logged once, here.
 ///
@@ -92,12 +101,12 @@ where
     let ops = Ops {
         telemetry: telemetry.clone(),
         access,
-        health: Health::new(
+        health: Arc::new(Health::new(
             checks,
             config.check_timeout,
             config.cache_ttl,
             telemetry.clone(),
-        ),
+        )),
         version: config
             .version
             .or_else(|| telemetry.release().map(str::to_owned)),
@@ -106,11 +115,16 @@ where
             .or_else(|| telemetry.environment().map(str::to_owned)),
         checks_on_scrape: config.checks_on_scrape,
     };
-    Router::new()
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    let live = super::live::routes(telemetry, ops.access.clone());
+    let router = Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(liveness))
         .route("/health/detailed", get(detailed))
-        .with_state(Arc::new(ops))
+        .with_state(Arc::new(ops));
+    #[cfg(any(feature = "otel", feature = "redis"))]
+    let router = router.merge(live);
+    router
 }
 
 /// The configured checks, plus the one of the telemetry's own Redis when asked for.
@@ -120,14 +134,13 @@ fn with_telemetry_checks(telemetry: &Telemetry, config: &OpsConfig) -> Vec<healt
     let mut checks = config.checks.clone();
     #[cfg(feature = "redis")]
     if let Some(critical) = config.telemetry_redis {
-        let urls = telemetry.redis_urls();
-        if !urls.is_empty() {
-            match RedisCheck::nodes(urls.iter().map(String::as_str)) {
+        if let Some(redis) = telemetry.redis_config() {
+            match RedisCheck::of_backend(redis) {
                 Ok(check) => checks.push(health::Registered {
                     check: Arc::new(check),
                     critical,
                 }),
-                // the telemetry already refused a bad URL at start-up; say it anyway
+                // the telemetry already refused a bad configuration at start-up; say it anyway
                 Err(error) => tracing::warn!(%error, "kansoku ops: no Redis health check"),
             }
         }
@@ -146,7 +159,7 @@ async fn metrics(State(ops): State<Arc<Ops>>, request: Request<axum::body::Body>
         return response;
     }
     if ops.checks_on_scrape {
-        ops.health.report().await;
+        ops.health.refresh_in_background();
     }
     let text = ops.telemetry.prometheus_text();
     let openmetrics = request

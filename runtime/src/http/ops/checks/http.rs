@@ -9,6 +9,11 @@ use crate::http::{CheckError, CheckFuture, HealthCheck};
 /// Checks an HTTP dependency: `GET {base}/health` must answer 2xx, and if its body is a JSON
 /// object with a `status`, that status must be `available` (Meilisearch's answer).
 ///
+/// kansoku's `reqwest` has no TLS feature of its own (features unify: its choice would be
+/// forced on every client of the application). For an `https://` dependency, enable a TLS
+/// feature of `reqwest` in the application (`features = ["rustls"]`); without one the check
+/// reports the scheme as unsupported.
+///
 /// ```
 /// # fn main() -> Result<(), kansoku::Error> {
 /// let search = kansoku::http::HttpCheck::new("search", "http://127.0.0.1:7700")?;
@@ -72,9 +77,6 @@ impl HttpCheck {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }
-        // reqwest is built without its own TLS provider (so no C toolchain is needed): use
-        // rustls' ring provider unless the application installed one already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             // a dependency's health endpoint answers directly: a redirect is a misconfiguration
             .redirect(reqwest::redirect::Policy::none())
@@ -151,5 +153,32 @@ impl HealthCheck for HttpCheck {
 
     fn timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_url_and_its_credentials_stay_out_of_the_error() {
+        let check = HttpCheck::new("search", "http://user:s3cret@127.0.0.1:1").unwrap();
+        let error = check.check().await.unwrap_err().to_string();
+        assert!(error.starts_with("cannot connect"), "{error}");
+        assert!(
+            !error.contains("s3cret") && !error.contains("127.0.0.1:1"),
+            "{error}"
+        );
+        assert!(matches!(
+            HttpCheck::new("search", "ftp://127.0.0.1"),
+            Err(crate::Error::InvalidCheckUrl(_))
+        ));
+        assert_eq!(
+            HttpCheck::new("s", "http://h:7700/base/")
+                .unwrap()
+                .path("healthz")
+                .url(),
+            "http://h:7700/base/healthz"
+        );
     }
 }

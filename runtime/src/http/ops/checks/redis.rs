@@ -16,11 +16,29 @@ use crate::http::{CheckError, CheckFuture, HealthCheck};
 ///
 /// With the telemetry's own Redis (`KANSOKU_REDIS_URL`), use
 /// [`OpsConfig::redis_check`](crate::http::OpsConfig::redis_check) instead.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisCheck {
     name: String,
-    clients: Vec<redis::Client>,
+    target: Target,
     timeout: Option<Duration>,
+}
+
+/// What is asked: servers given by URL, or the telemetry's own Redis, reached the way its
+/// backend reaches it.
+#[derive(Clone)]
+enum Target {
+    Nodes(Vec<redis::Client>),
+    Backend(crate::redis::Probe),
+}
+
+impl std::fmt::Debug for RedisCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // the clients hold the URLs, passwords included: not shown
+        f.debug_struct("RedisCheck")
+            .field("name", &self.name)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RedisCheck {
@@ -44,7 +62,18 @@ impl RedisCheck {
         }
         Ok(RedisCheck {
             name: "redis".to_owned(),
-            clients,
+            target: Target::Nodes(clients),
+            timeout: None,
+        })
+    }
+
+    /// The check of the telemetry's own Redis (single server, Cluster or Sentinel, TLS).
+    pub(crate) fn of_backend(
+        config: &crate::redis::RedisConfig,
+    ) -> Result<RedisCheck, crate::Error> {
+        Ok(RedisCheck {
+            name: "redis".to_owned(),
+            target: Target::Backend(crate::redis::Probe::new(config)?),
             timeout: None,
         })
     }
@@ -81,12 +110,35 @@ impl HealthCheck for RedisCheck {
 
     fn check(&self) -> CheckFuture<'_> {
         Box::pin(async move {
-            let results = futures::future::join_all(self.clients.iter().map(ping)).await;
-            results.into_iter().collect()
+            match &self.target {
+                Target::Nodes(clients) => {
+                    let results = futures::future::join_all(clients.iter().map(ping)).await;
+                    results.into_iter().collect()
+                }
+                Target::Backend(probe) => Ok(probe.ping().await?),
+            }
         })
     }
 
     fn timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_password_shows_neither_in_debug_nor_in_the_error() {
+        // port 1 on loopback: nothing listens, the connection is refused at once
+        let check = RedisCheck::new("redis://:hunter2@127.0.0.1:1/").unwrap();
+        assert!(!format!("{check:?}").contains("hunter2"));
+        let error = check.check().await.unwrap_err().to_string();
+        assert!(!error.is_empty() && !error.contains("hunter2"), "{error}");
+        assert!(matches!(
+            RedisCheck::new("not a url"),
+            Err(crate::Error::InvalidRedisUrl(_))
+        ));
     }
 }
