@@ -147,6 +147,16 @@ impl Db {
         row.try_get("id")
     }
 
+    /// Reservations waiting for confirmation: the value of the reservation-queue alert.
+    #[cfg_attr(not(feature = "instrumented"), allow(dead_code))]
+    #[kansoku::track_database_query("select", "reservations")]
+    pub async fn pending_reservations(&self) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM reservations WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        row.try_get("n")
+    }
+
     /// Distinct customers with a reservation in the last `window`, by user type.
     #[kansoku::track_database_query("select", "reservations")]
     pub async fn active_users(&self, window: Duration) -> Result<Vec<(String, i64)>, sqlx::Error> {

@@ -184,9 +184,44 @@ fn instrument(
     if let Some(url) = &settings.search_url {
         ops = ops.degrading(kansoku::http::HttpCheck::new("search", url)?);
     }
+    reservation_queue_alert(telemetry, db)?;
     Ok(router
         .merge(kansoku::http::ops_router(telemetry, ops))
         .layer(kansoku::http::KansokuLayer::new(telemetry)))
+}
+
+/// The guide's reservation-queue alert: pending reservations checked every minute; above 100
+/// (`RESERVATION_QUEUE_ALERT`), a Sentry warning and a Slack message
+/// (`KANSOKU_SLACK_WEBHOOK_URL`, when set), at most every 30 minutes, and a recovery message.
+/// Its state is `ns_alert_firing{alert="reservation_queue"}` and shows on `/ops/live`.
+#[cfg(feature = "instrumented")]
+fn reservation_queue_alert(
+    telemetry: &kansoku::Telemetry,
+    db: &Db,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let threshold = std::env::var("RESERVATION_QUEUE_ALERT")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(100.0);
+    let db = db.clone();
+    // dropping the handle leaves the alert running for the life of the process
+    let _running = kansoku::alert::Alert::new("reservation_queue")
+        .value(move || {
+            let db = db.clone();
+            // a count of rows: far below 2^52, exact as f64
+            #[allow(clippy::cast_precision_loss)]
+            async move {
+                db.pending_reservations().await.map(|n| n as f64)
+            }
+        })
+        .above(threshold)
+        .every(Duration::from_secs(60))
+        .cooldown(Duration::from_secs(30 * 60))
+        .summary("Pending reservations are piling up")
+        .sentry(kansoku::Level::Warning)
+        .slack(kansoku::alert::Slack::from_env())
+        .spawn(telemetry)?;
+    Ok(())
 }
 
 #[cfg(not(feature = "instrumented"))]
