@@ -375,9 +375,11 @@ fn relay(client: TcpStream, server: TcpStream, traps: Traps) {
             if cut {
                 // the server applies the request; its reply is swallowed, then both ends close
                 thread::sleep(Duration::from_millis(300));
+                // counted before the client can see the cut, so a test reading the count
+                // right after its flush failed never sees 0
+                traps.cuts.fetch_add(1, SeqCst);
                 let _ = server_out.shutdown(Shutdown::Both);
                 let _ = client_in.shutdown(Shutdown::Both);
-                traps.cuts.fetch_add(1, SeqCst);
                 break;
             }
         }
