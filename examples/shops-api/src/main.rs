@@ -105,6 +105,11 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::read()?;
+    // reqwest is built with rustls and no provider of its own; kansoku's `build` installs ring
+    // too, but the example also runs with kansoku's features off (the load test's baseline)
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 
     let environment = std::env::var("SENTRY_ENVIRONMENT").unwrap_or_else(|_| "development".into());
     let telemetry = kansoku::Telemetry::builder()
