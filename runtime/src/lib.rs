@@ -177,6 +177,8 @@ mod call;
 mod context;
 mod serving;
 mod telemetry;
+#[cfg(any(feature = "redis", feature = "axum", feature = "alert"))]
+mod tls;
 
 #[cfg(feature = "axum")]
 pub mod http;

@@ -130,8 +130,7 @@ impl Slack {
 
 /// The HTTP client of the webhooks: rustls with the ring provider (no C toolchain needed).
 pub(crate) fn client() -> Result<reqwest::Client, String> {
-    // Another part of the process may have installed a provider already; either is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_ring_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

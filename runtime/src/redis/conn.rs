@@ -101,7 +101,7 @@ fn certificates(config: &RedisConfig) -> Result<Option<TlsCertificates>, Error> 
         .iter()
         .chain(config.sentinel.iter().flat_map(|s| s.urls.iter()));
     if config.tls_ca.is_some() || urls.clone().any(|url| url.starts_with("rediss://")) {
-        install_tls_provider();
+        crate::tls::install_ring_provider();
     }
     let Some(path) = &config.tls_ca else {
         return Ok(None);
@@ -122,15 +122,6 @@ fn certificates(config: &RedisConfig) -> Result<Option<TlsCertificates>, Error> 
         client_tls: None,
         root_cert: Some(pem),
     }))
-}
-
-/// rustls needs one process-wide crypto provider when more than one is compiled in (the
-/// application may bring another); kansoku's is ring's, installed only if none is yet.
-fn install_tls_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // another thread may install one first: either is fine
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
 }
 
 fn sentinel_server(

@@ -180,14 +180,9 @@ impl TelemetryBuilder {
 
     fn build_inner(self, global: bool) -> Result<Telemetry, Error> {
         self.validate()?;
-        // With `axum` or `alert`, reqwest is built with rustls and no crypto provider of its
-        // own (a provider chosen here would be forced on every reqwest client of the
-        // application). Ring, the provider kansoku's TLS uses, is installed for the process
-        // unless one is already, so the application's reqwest clients built after this work.
+        // so the application's reqwest clients built after this work (see `tls.rs`)
         #[cfg(any(feature = "axum", feature = "alert"))]
-        if rustls::crypto::CryptoProvider::get_default().is_none() {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        }
+        crate::tls::install_ring_provider();
         #[cfg(any(feature = "otel", feature = "redis"))]
         let recorder = {
             let bounds = |given: &Option<Vec<f64>>, default: &[f64]| {
