@@ -131,7 +131,7 @@ async fn doctor_says_ok_when_all_is_well_and_what_to_do_when_it_is_not() {
 
     // everything wrong at once
     healthy.store(false, Ordering::SeqCst);
-    let dead = kansoku_tests::monitoring::free_port();
+    let dead = kansoku_tests::free_port();
     let (code, report) = doctor(good(&[
         ("--token", "wrong-token-c0ffee".to_owned()),
         ("--sentry-dsn", "https://secretkey9@/1".to_owned()),

@@ -26,7 +26,6 @@
 //! add ~13 s. Three started at once took 4–5 s each. Stopping one (drop) takes ~0.5 s.
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -98,7 +97,7 @@ impl Bugsink {
             );
         }
         for attempt in 1..=3 {
-            let mut bugsink = Bugsink::spawn(&venv, &template, free_port());
+            let mut bugsink = Bugsink::spawn(&venv, &template, crate::free_port());
             match bugsink.wait_until_ready() {
                 Ok(()) => return bugsink,
                 // A port picked free can be taken by another process before gunicorn binds it.
@@ -400,13 +399,6 @@ fn venv() -> PathBuf {
     venv
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 /// `bugsink_conf.py`: loopback, `SQLite` in `dir`, eager tasks, no mail, no phone-home.
 fn write_config(dir: &Path, port: u16) {
     let path = |name: &str| {
@@ -523,7 +515,7 @@ mod tests {
 
     #[test]
     fn a_taken_port_is_seen_at_once_so_that_start_can_take_another() {
-        let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
         let template = repo_root().join(".tools/bugsink-template");
         let started = Instant::now();

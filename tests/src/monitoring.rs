@@ -2,20 +2,11 @@
 //! `scripts/install-test-deps.sh`) on loopback ports, in temporary folders, killed when
 //! dropped; and reads of their HTTP APIs.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::required_tool;
-
-/// A loopback port nobody listens on now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a loopback port")
-        .port()
-}
 
 /// A running server process and its base URL.
 #[derive(Debug)]
@@ -53,7 +44,7 @@ impl Server {
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).expect("write a config file");
         }
-        let port = free_port();
+        let port = crate::free_port();
         let log = dir.path().join("log.txt");
         let out = std::fs::File::create(&log).expect("a log file");
         let child = Command::new(required_tool(tool))

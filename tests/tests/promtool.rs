@@ -5,12 +5,8 @@
 // Counts are exact integers in the text format: comparing them as floats is exact.
 #![allow(clippy::float_cmp, clippy::cast_precision_loss)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use kansoku::metrics::{Counter, Gauge};
 use kansoku::Telemetry;
-use kansoku_tests::required_tool;
 
 #[kansoku::track_api_request(method = "GET", endpoint = "/shops")]
 async fn get_shops(fail: bool) -> Result<u8, std::io::Error> {
@@ -28,29 +24,6 @@ async fn fetch(fail: bool) -> Result<u8, std::io::Error> {
 
 static SEARCHES: Counter<1> = Counter::new("searches_total", "Searches by query text.", ["query"]);
 static QUEUE: Gauge<0> = Gauge::new("reservation_queue_length", "Reservations waiting.", []);
-
-fn promtool_check(text: &str) -> (bool, String) {
-    let mut child = Command::new(required_tool("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), report)
-}
 
 #[tokio::test]
 async fn the_exposition_passes_promtool_check_metrics() {
@@ -88,7 +61,7 @@ async fn the_exposition_passes_promtool_check_metrics() {
         text.contains(r#"osakamenesu_searches_total{query="new\nline"} 1"#),
         "{text}"
     );
-    let (ok, report) = promtool_check(&text);
+    let (ok, report) = kansoku_tests::promtool_check_metrics(&text);
     assert!(
         ok && report.trim().is_empty(),
         "promtool found problems:\n{report}\nin:\n{text}"
@@ -97,6 +70,7 @@ async fn the_exposition_passes_promtool_check_metrics() {
 
 #[test]
 fn promtool_rejects_broken_text_so_the_check_above_can_fail() {
-    let (ok, report) = promtool_check("# TYPE broken counter\nbroken{le=} x\n");
+    let (ok, report) =
+        kansoku_tests::promtool_check_metrics("# TYPE broken counter\nbroken{le=} x\n");
     assert!(!ok, "promtool accepted broken text: {report}");
 }

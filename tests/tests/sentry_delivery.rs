@@ -14,7 +14,7 @@ use kansoku::{Level, Telemetry, TelemetryBuilder};
 use kansoku_tests::bugsink::Bugsink;
 use kansoku_tests::connect_proxy::ConnectProxy;
 use kansoku_tests::sentry_ingest::{Ingest, Item, Reply};
-use kansoku_tests::{required_tool, series_of};
+use kansoku_tests::series_of;
 
 #[derive(Debug)]
 struct CheckoutError(u32);
@@ -71,32 +71,6 @@ fn dropped(t: &Telemetry) -> BTreeMap<String, u64> {
             (format!("{}/{}", label("category"), label("reason")), count)
         })
         .collect()
-}
-
-/// `promtool check metrics` on `text`: (passed, its report).
-fn promtool_check(text: &str) -> (bool, String) {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(required_tool("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), report)
 }
 
 fn sentry_health(t: &Telemetry) -> kansoku::BackendHealth {
@@ -485,7 +459,7 @@ async fn filtered_and_unsampled_events_are_counted_and_reported() {
         text.contains("# TYPE shop_sentry_events_dropped_total counter"),
         "{text}"
     );
-    let (ok, report) = promtool_check(&text);
+    let (ok, report) = kansoku_tests::promtool_check_metrics(&text);
     assert!(ok, "promtool found problems:\n{report}\nin:\n{text}");
 }
 
