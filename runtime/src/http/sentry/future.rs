@@ -158,17 +158,25 @@ fn start_sentry(
     request: http::Request<axum::body::Body>,
     config: &Config,
 ) -> (RequestState, http::Request<axum::body::Body>) {
+    use crate::sentry_backend::call::BackendRef;
     use crate::sentry_backend::{request as sentry_request, Incoming};
+    // named once: a `&str` name is parsed at every lookup
+    static BAGGAGE: http::HeaderName = http::HeaderName::from_static("baggage");
+    static SENTRY_TRACE: http::HeaderName = http::HeaderName::from_static("sentry-trace");
 
+    // No Sentry backend (no DSN): nothing to read off the request, and no scope to open.
+    if BackendRef::current().is_none() {
+        return (RequestState { scope: None }, request);
+    }
     let name = crate::serving::with_current(|served| served.name).unwrap_or("");
-    let header = |name: &str| {
+    let header = |name: &http::HeaderName| {
         request
             .headers()
             .get(name)
             .and_then(|value| value.to_str().ok())
     };
-    let baggage = header("baggage");
-    let incoming = header("sentry-trace")
+    let baggage = header(&BAGGAGE);
+    let incoming = header(&SENTRY_TRACE)
         .and_then(Incoming::parse)
         .map(|mut incoming| {
             if incoming.sampled.is_none() {
