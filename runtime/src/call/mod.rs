@@ -40,7 +40,9 @@ impl Site {
             #[cfg(any(feature = "otel", feature = "redis"))]
             active: ManuallyDrop::new(metrics::Active::start(self, type_name)),
             #[cfg(feature = "sentry")]
-            sentry: ManuallyDrop::new(crate::sentry_backend::CallScope::start(self, type_name)),
+            sentry: ManuallyDrop::new(
+                crate::sentry_backend::CallScope::start(self, type_name).map(Box::new),
+            ),
         }
     }
 }
@@ -54,8 +56,12 @@ pub struct Call {
     // cost of an `Option::take` on the hot path.
     #[cfg(any(feature = "otel", feature = "redis"))]
     active: ManuallyDrop<metrics::Active>,
+    // Boxed: a call with no Sentry scope (a request counter, a query outside a sampled call,
+    // any call without a DSN) then carries 8 bytes here, not the scope's 80. Every annotated
+    // `async fn` holds its call in its future, and those nest (an axum handler's future, with
+    // the calls of the queries it awaits, is boxed for each request).
     #[cfg(feature = "sentry")]
-    sentry: ManuallyDrop<Option<crate::sentry_backend::CallScope>>,
+    sentry: ManuallyDrop<Option<Box<crate::sentry_backend::CallScope>>>,
 }
 
 impl Call {
@@ -88,7 +94,7 @@ impl Call {
             #[cfg(feature = "sentry")]
             _sentry: self
                 .sentry
-                .as_ref()
+                .as_deref()
                 .map(crate::sentry_backend::CallScope::enter),
         }
     }
@@ -111,7 +117,7 @@ impl Call {
     #[cfg_attr(not(feature = "sentry"), allow(unused_variables, clippy::unused_self))]
     pub fn field(&self, name: &'static str, value: &dyn core::fmt::Debug) {
         #[cfg(feature = "sentry")]
-        if let Some(scope) = self.sentry.as_ref() {
+        if let Some(scope) = self.sentry.as_deref() {
             scope.record_argument(name, value);
         }
     }
@@ -135,7 +141,7 @@ impl Call {
         // SAFETY: `end` runs once per call (see above), so each field is taken exactly once.
         #[cfg(feature = "sentry")]
         if let Some(scope) = unsafe { ManuallyDrop::take(&mut self.sentry) } {
-            scope.end_call(ending);
+            (*scope).end_call(ending);
         }
         // SAFETY: as above.
         #[cfg(any(feature = "otel", feature = "redis"))]
@@ -223,5 +229,20 @@ impl<F: Future> Future for Bound<'_, F> {
         #[cfg(feature = "sentry")]
         let _entered = this.call.enter();
         this.future.poll(cx)
+    }
+}
+
+#[cfg(all(test, feature = "sentry", any(feature = "otel", feature = "redis")))]
+mod tests {
+    /// Every annotated `async fn` holds its call in its future, and those nest (a handler's
+    /// future holds the calls of the queries it awaits, and axum boxes it for each request):
+    /// a call without a Sentry scope must not carry the scope's room.
+    #[test]
+    fn a_call_carries_a_sentry_scope_only_by_pointer() {
+        assert_eq!(
+            size_of::<super::Call>(),
+            size_of::<super::metrics::Active>() + size_of::<usize>()
+        );
+        assert!(size_of::<super::Call>() <= 64);
     }
 }
