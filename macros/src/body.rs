@@ -29,6 +29,10 @@ use crate::shape::{self, Tail};
 pub(crate) struct Guard {
     pub(crate) site: TokenStream,
     pub(crate) start: TokenStream,
+    /// `#[track_api_request]` stacked right below, taken into this expansion (`async fn`s only):
+    /// its site's constructor and the expression that starts its call (from
+    /// `__KANSOKU_STACKED_SITE`).
+    pub(crate) stacked: Option<(TokenStream, TokenStream)>,
 }
 
 /// Replaces the body of `function` with its instrumented form.
@@ -96,7 +100,61 @@ fn async_body(guard: &Guard, signature: &Signature, block: &Block) -> TokenStrea
         return #value;
     });
     let call = local("__kansoku_call");
-    guarded(guard, None, &quote!(#call.bind(#future).await))
+    match &guard.stacked {
+        None => guarded(guard, None, &quote!(#call.bind(#future).await)),
+        Some(stacked) => guarded_twice(guard, stacked, &future),
+    }
+}
+
+// Input:
+//     #[monitor_api_endpoint]
+//     #[track_api_request(method = "GET", endpoint = "/shops")]
+//     async fn list(db: Db) -> Result<Vec<Shop>, ApiError> { BODY }
+//
+// Output: one `async fn`, as `async_body` makes it, with both guards:
+//     async fn list(db: Db) -> Result<Vec<Shop>, ApiError> {
+//         static __KANSOKU_SITE: ::kansoku::__private::Site = …::monitor_api_endpoint(…);
+//         static __KANSOKU_STACKED_SITE: ::kansoku::__private::Site = …::track_api_request(…);
+//         let __kansoku_call = __KANSOKU_SITE.start();
+//         let __kansoku_stacked = { let __kansoku_entered = __kansoku_call.enter(); __KANSOKU_STACKED_SITE.start() };
+//         let __kansoku_out = __kansoku_call.bind(__kansoku_stacked.bind(async move { … })).await;
+//         { let __kansoku_entered = __kansoku_call.enter(); __kansoku_stacked.finish(…); }
+//         __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
+//         __kansoku_out
+//     }
+//
+// The same calls, in the same order and each inside the other's context, as two nested
+// expansions make; but one `async fn` instead of two, so the arguments are held once, not twice,
+// and the future is smaller by a copy of them and one state machine (the README's pair is on
+// every handler, and an axum handler's future is boxed for each request).
+fn guarded_twice(
+    guard: &Guard,
+    (stacked_site, stacked_start): &(TokenStream, TokenStream),
+    future: &TokenStream,
+) -> TokenStream {
+    let Guard { site, start, .. } = guard;
+    let (call, stacked, out, entered) = (
+        local("__kansoku_call"),
+        local("__kansoku_stacked"),
+        local("__kansoku_out"),
+        local("__kansoku_entered"),
+    );
+    quote! {
+        static __KANSOKU_SITE: ::kansoku::__private::Site = #site;
+        static __KANSOKU_STACKED_SITE: ::kansoku::__private::Site = #stacked_site;
+        let #call = #start;
+        let #stacked = {
+            let #entered = #call.enter();
+            #stacked_start
+        };
+        let #out = #call.bind(#stacked.bind(#future)).await;
+        {
+            let #entered = #call.enter();
+            #stacked.finish(::kansoku::__private::classify!(&#out));
+        }
+        #call.finish(::kansoku::__private::classify!(&#out));
+        #out
+    }
 }
 
 // Input:
@@ -157,7 +215,7 @@ fn inline_body(guard: &Guard, signature: &Signature, block: &Block) -> TokenStre
     } else {
         quote!(::kansoku::__private::classify_type!(#ret))
     };
-    let Guard { site, start } = guard;
+    let Guard { site, start, .. } = guard;
     let (call, out, entered) = (
         local("__kansoku_call"),
         local("__kansoku_out"),
@@ -188,7 +246,7 @@ fn inline_body(guard: &Guard, signature: &Signature, block: &Block) -> TokenStre
 // The body never returns (so it has no `return` or `?` to preserve) and `!` cannot be written
 // as the type of a `let`: the guard only records a panic, when it is dropped by the unwinding.
 fn diverging(guard: &Guard, block: &Block) -> TokenStream {
-    let Guard { site, start } = guard;
+    let Guard { site, start, .. } = guard;
     let call = local("__kansoku_call");
     quote! {
         static __KANSOKU_SITE: ::kansoku::__private::Site = #site;
@@ -257,7 +315,7 @@ fn returned_future(guard: &Guard, function: &mut ItemFn) -> Option<TokenStream> 
 
 /// The statements of an instrumented body: `run` runs the original body and yields its result.
 fn guarded(guard: &Guard, annotation: Option<&Type>, run: &TokenStream) -> TokenStream {
-    let Guard { site, start } = guard;
+    let Guard { site, start, .. } = guard;
     let (call, out) = (local("__kansoku_call"), local("__kansoku_out"));
     let annotation = annotation.map(|ty| quote!(: #ty));
     quote! {
@@ -421,7 +479,7 @@ fn is_track_caller(attr: &syn::Attribute) -> bool {
     attr.path().is_ident("track_caller")
 }
 
-fn returns_never(output: &ReturnType) -> bool {
+pub(crate) fn returns_never(output: &ReturnType) -> bool {
     matches!(output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)))
 }
 

@@ -28,6 +28,12 @@ pub(crate) trait SiteArgs: Parse {
         Ok(())
     }
 
+    /// An attribute stacked right below that this expansion takes in (see `body::guarded_twice`):
+    /// removed from `function`, and its site's constructor returned.
+    fn absorb(&self, _function: &mut ItemFn) -> Option<TokenStream> {
+        None
+    }
+
     /// Statements run right after the guard `call` starts.
     fn after_start(&self, _call: &Ident) -> TokenStream {
         TokenStream::new()
@@ -62,6 +68,35 @@ impl SiteArgs for EndpointArgs {
         if endpoint.is_some() {
             self.name = endpoint;
         }
+    }
+
+    /// `#[track_api_request]` right below (only inert attributes between) on an `async fn`: one
+    /// expansion with both guards, instead of two nested `async fn`s. Arguments that do not
+    /// parse are left to that attribute's own expansion, which reports them.
+    fn absorb(&self, function: &mut ItemFn) -> Option<TokenStream> {
+        if function.sig.asyncness.is_none() || body::returns_never(&function.sig.output) {
+            return None;
+        }
+        let position = function.attrs.iter().position(|attr| {
+            attr.path()
+                .segments
+                .last()
+                .is_some_and(|last| last.ident == "track_api_request")
+        })?;
+        let path = function.attrs[position].path();
+        let ours = path.segments.len() == 1
+            || (path.segments.len() == 2 && path.segments[0].ident == "kansoku");
+        if !ours || !function.attrs[..position].iter().all(is_inert) {
+            return None;
+        }
+        let args = match &function.attrs[position].meta {
+            syn::Meta::Path(_) => syn::parse2::<RequestArgs>(TokenStream::new()),
+            syn::Meta::List(list) => syn::parse2::<RequestArgs>(list.tokens.clone()),
+            syn::Meta::NameValue(_) => return None,
+        }
+        .ok()?;
+        function.attrs.remove(position);
+        Some(args.site(fn_info(&function.sig)))
     }
 
     fn check(&self, function: &ItemFn) -> syn::Result<()> {
@@ -129,6 +164,21 @@ impl SiteArgs for QueryArgs {
     }
 }
 
+/// An attribute that is not a macro: expanding another one before or after it changes nothing.
+fn is_inert(attr: &syn::Attribute) -> bool {
+    const INERT: [&str; 8] = [
+        "doc",
+        "allow",
+        "warn",
+        "deny",
+        "expect",
+        "inline",
+        "must_use",
+        "track_caller",
+    ];
+    INERT.iter().any(|name| attr.path().is_ident(name))
+}
+
 fn optional(value: Option<&LitStr>) -> TokenStream {
     if let Some(value) = value {
         quote!(::core::option::Option::Some(#value))
@@ -183,7 +233,18 @@ pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> T
 fn instrument_fn(args: &impl SiteArgs, mut function: ItemFn, item: &TokenStream) -> TokenStream {
     let site = args.site(fn_info(&function.sig));
     let start = start(&function.sig, args);
-    body::instrument(&Guard { site, start }, &mut function);
+    let stacked = args.absorb(&mut function).map(|stacked_site| {
+        let stacked_start = site_start(&function.sig, &quote!(__KANSOKU_STACKED_SITE));
+        (stacked_site, stacked_start)
+    });
+    body::instrument(
+        &Guard {
+            site,
+            start,
+            stacked,
+        },
+        &mut function,
+    );
     quote! {
         #[cfg(not(any(clippy, doc)))]
         #function
@@ -210,11 +271,7 @@ fn fn_info(signature: &Signature) -> TokenStream {
 
 /// Starts the guard; a method names its type at run time, which the macro cannot see.
 fn start(signature: &Signature, args: &impl SiteArgs) -> TokenStream {
-    let start = if signature.receiver().is_some() {
-        quote!(__KANSOKU_SITE.start_method(::core::any::type_name::<Self>))
-    } else {
-        quote!(__KANSOKU_SITE.start())
-    };
+    let start = site_start(signature, &quote!(__KANSOKU_SITE));
     let call = body::local("__kansoku_started");
     let after = args.after_start(&call);
     if after.is_empty() {
@@ -225,5 +282,14 @@ fn start(signature: &Signature, args: &impl SiteArgs) -> TokenStream {
             #after
             #call
         })
+    }
+}
+
+/// `site.start()`, or for a method `site.start_method(type_name::<Self>)`.
+fn site_start(signature: &Signature, site: &TokenStream) -> TokenStream {
+    if signature.receiver().is_some() {
+        quote!(#site.start_method(::core::any::type_name::<Self>))
+    } else {
+        quote!(#site.start())
     }
 }

@@ -136,6 +136,50 @@ snapshot!(
 );
 
 snapshot!(
+    endpoint_stacked_on_request_method_with_fields,
+    EndpointArgs,
+    (fields(id)),
+    #[doc = "One shop."]
+    #[track_api_request]
+    async fn show(&self, id: u64) -> Option<Shop> {
+        self.find(id).await
+    }
+);
+
+// Not taken in: another attribute macro between them (it expands first), a plain `fn`, and a
+// `track_api_request` that is not kansoku's.
+snapshot!(
+    endpoint_stacked_over_another_macro_stays_nested,
+    EndpointArgs,
+    (),
+    #[cached]
+    #[kansoku::track_api_request]
+    async fn get_shops() -> Vec<Shop> {
+        fetch().await
+    }
+);
+
+snapshot!(
+    endpoint_stacked_on_request_sync_stays_nested,
+    EndpointArgs,
+    (),
+    #[kansoku::track_api_request]
+    fn get_shops() -> Vec<Shop> {
+        fetch()
+    }
+);
+
+snapshot!(
+    endpoint_stacked_on_foreign_request_stays_nested,
+    EndpointArgs,
+    (),
+    #[other::track_api_request]
+    async fn get_shops() -> Vec<Shop> {
+        fetch().await
+    }
+);
+
+snapshot!(
     endpoint_capturing_fields,
     EndpointArgs,
     (name = "reserve", fields(shop_id, source)),
