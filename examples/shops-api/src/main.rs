@@ -146,9 +146,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .route("/users/active", get(routes::active_users))
         .route("/fail", get(routes::fail))
         .route("/upstream/shops/{id}", get(routes::upstream_shop))
-        .with_state(app)
-        // inside kansoku's layers, so they see the 500 a panic becomes
-        .layer(tower_http::catch_panic::CatchPanicLayer::new());
+        .with_state(app);
     let router = instrument(router, &telemetry, &settings, &db)?;
 
     let listener = tokio::net::TcpListener::bind(settings.addr)
@@ -190,9 +188,14 @@ fn instrument(
         ops = ops.degrading(kansoku::http::HttpCheck::new("search", url)?);
     }
     reservation_queue_alert(telemetry, db)?;
+    // One `layer` call for both: axum boxes every route once more at each call. The catch-panic
+    // layer is inside kansoku's, so they see the 500 a panic becomes.
     Ok(router
         .merge(kansoku::http::ops_router(telemetry, ops))
-        .layer(kansoku::http::KansokuLayer::new(telemetry)))
+        .layer((
+            kansoku::http::KansokuLayer::new(telemetry),
+            tower_http::catch_panic::CatchPanicLayer::new(),
+        )))
 }
 
 /// The guide's reservation-queue alert: pending reservations checked every minute; above 100
@@ -237,7 +240,7 @@ fn instrument(
     _: &Settings,
     _: &Db,
 ) -> Result<Router, Box<dyn std::error::Error>> {
-    Ok(router)
+    Ok(router.layer(tower_http::catch_panic::CatchPanicLayer::new()))
 }
 
 /// Keeps the pool and active-user gauges current.
