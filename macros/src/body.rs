@@ -116,42 +116,38 @@ fn async_body(guard: &Guard, signature: &Signature, block: &Block) -> TokenStrea
 //         static __KANSOKU_SITE: ::kansoku::__private::Site = …::monitor_api_endpoint(…);
 //         static __KANSOKU_STACKED_SITE: ::kansoku::__private::Site = …::track_api_request(…);
 //         let __kansoku_call = __KANSOKU_SITE.start();
-//         let __kansoku_stacked = { let __kansoku_entered = __kansoku_call.enter(); __KANSOKU_STACKED_SITE.start() };
-//         let __kansoku_out = __kansoku_call.bind(__kansoku_stacked.bind(async move { … })).await;
-//         { let __kansoku_entered = __kansoku_call.enter(); __kansoku_stacked.finish(…); }
+//         let __kansoku_stacked = __KANSOKU_STACKED_SITE.start();
+//         let __kansoku_out = __kansoku_call.bind(async move { … }).await;
+//         __kansoku_stacked.finish(::kansoku::__private::classify!(&__kansoku_out));
 //         __kansoku_call.finish(::kansoku::__private::classify!(&__kansoku_out));
 //         __kansoku_out
 //     }
 //
-// The same calls, in the same order and each inside the other's context, as two nested
-// expansions make; but one `async fn` instead of two, so the arguments are held once, not twice,
-// and the future is smaller by a copy of them and one state machine (the README's pair is on
-// every handler, and an axum handler's future is boxed for each request).
+// The same calls, started and finished in the same order, as two nested expansions make; but
+// one `async fn` instead of two, so the arguments are held once, not twice, and the future is
+// smaller by a copy of them and one state machine (the README's pair is on every handler, and
+// an axum handler's future is boxed for each request). Nested, the request call would also bind
+// the body (`Bound`, which enters a call's Sentry scope at each poll) and start and finish inside
+// the endpoint call's scope; here it needs neither: a `track_api_request` call never has a Sentry
+// scope, and its metrics read the request being served and the recorder, not that scope.
 fn guarded_twice(
     guard: &Guard,
     (stacked_site, stacked_start): &(TokenStream, TokenStream),
     future: &TokenStream,
 ) -> TokenStream {
     let Guard { site, start, .. } = guard;
-    let (call, stacked, out, entered) = (
+    let (call, stacked, out) = (
         local("__kansoku_call"),
         local("__kansoku_stacked"),
         local("__kansoku_out"),
-        local("__kansoku_entered"),
     );
     quote! {
         static __KANSOKU_SITE: ::kansoku::__private::Site = #site;
         static __KANSOKU_STACKED_SITE: ::kansoku::__private::Site = #stacked_site;
         let #call = #start;
-        let #stacked = {
-            let #entered = #call.enter();
-            #stacked_start
-        };
-        let #out = #call.bind(#stacked.bind(#future)).await;
-        {
-            let #entered = #call.enter();
-            #stacked.finish(::kansoku::__private::classify!(&#out));
-        }
+        let #stacked = #stacked_start;
+        let #out = #call.bind(#future).await;
+        #stacked.finish(::kansoku::__private::classify!(&#out));
         #call.finish(::kansoku::__private::classify!(&#out));
         #out
     }

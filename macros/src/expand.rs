@@ -52,49 +52,26 @@ impl SiteArgs for EndpointArgs {
     /// Stacked above `#[track_api_request(endpoint = "/shops")]`, the endpoint is named
     /// `/shops` too, so `ns_errors_total{endpoint}` joins `ns_api_requests_total{endpoint}`.
     fn adopt(&mut self, function: &ItemFn) {
-        if self.name.is_some() {
-            return;
-        }
-        let stacked = function.attrs.iter().find(|attr| {
-            attr.path()
-                .segments
-                .last()
-                .is_some_and(|last| last.ident == "track_api_request")
-        });
-        let endpoint = stacked
-            .and_then(|attr| attr.meta.require_list().ok())
-            .and_then(|list| syn::parse2::<RequestArgs>(list.tokens.clone()).ok())
-            .and_then(|args| args.endpoint);
-        if endpoint.is_some() {
-            self.name = endpoint;
+        if self.name.is_none() {
+            self.name = stacked_request(function).and_then(|(_, args)| args.endpoint);
         }
     }
 
-    /// `#[track_api_request]` right below (only inert attributes between) on an `async fn`: one
-    /// expansion with both guards, instead of two nested `async fn`s. Arguments that do not
-    /// parse are left to that attribute's own expansion, which reports them.
+    /// `#[track_api_request]` right below (only inert attributes between, and kansoku's by its
+    /// path) on an `async fn`: one expansion with both guards, instead of two nested `async fn`s.
+    /// Arguments that do not parse are left to that attribute's own expansion, which reports
+    /// them.
     fn absorb(&self, function: &mut ItemFn) -> Option<TokenStream> {
         if function.sig.asyncness.is_none() || body::returns_never(&function.sig.output) {
             return None;
         }
-        let position = function.attrs.iter().position(|attr| {
-            attr.path()
-                .segments
-                .last()
-                .is_some_and(|last| last.ident == "track_api_request")
-        })?;
+        let (position, args) = stacked_request(function)?;
         let path = function.attrs[position].path();
         let ours = path.segments.len() == 1
             || (path.segments.len() == 2 && path.segments[0].ident == "kansoku");
         if !ours || !function.attrs[..position].iter().all(is_inert) {
             return None;
         }
-        let args = match &function.attrs[position].meta {
-            syn::Meta::Path(_) => syn::parse2::<RequestArgs>(TokenStream::new()),
-            syn::Meta::List(list) => syn::parse2::<RequestArgs>(list.tokens.clone()),
-            syn::Meta::NameValue(_) => return None,
-        }
-        .ok()?;
         function.attrs.remove(position);
         Some(args.site(fn_info(&function.sig)))
     }
@@ -162,6 +139,23 @@ impl SiteArgs for QueryArgs {
         let QueryArgs { operation, table } = self;
         quote!(::kansoku::__private::Site::track_database_query(#info, #operation, #table))
     }
+}
+
+/// The first `#[track_api_request]` still on `function` (any path ending so), with its position
+/// and arguments, when they parse.
+fn stacked_request(function: &ItemFn) -> Option<(usize, RequestArgs)> {
+    let position = function.attrs.iter().position(|attr| {
+        attr.path()
+            .segments
+            .last()
+            .is_some_and(|last| last.ident == "track_api_request")
+    })?;
+    let args = match &function.attrs[position].meta {
+        syn::Meta::Path(_) => syn::parse2::<RequestArgs>(TokenStream::new()),
+        syn::Meta::List(list) => syn::parse2::<RequestArgs>(list.tokens.clone()),
+        syn::Meta::NameValue(_) => return None,
+    };
+    Some((position, args.ok()?))
 }
 
 /// An attribute that is not a macro: expanding another one before or after it changes nothing.

@@ -304,6 +304,8 @@ impl CallScope {
         type_name: Option<fn() -> &'static str>,
     ) -> Option<CallScope> {
         match site.kind() {
+            // never: `#[monitor_api_endpoint]` stacked on `#[track_api_request]` expands to one
+            // `async fn` that binds only the endpoint's call (macros, `body::guarded_twice`)
             SiteKind::TrackApiRequest => None,
             SiteKind::MonitorApiEndpoint => Self::start_endpoint(site, type_name),
             // the common case, no call being polled here, is one thread-local read
