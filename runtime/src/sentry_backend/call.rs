@@ -111,6 +111,13 @@ impl BackendRef {
         }
     }
 
+    /// Whether [`BackendRef::current`] would find a backend, without taking a handle.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn is_current() -> bool {
+        crate::context::with_local(|context| context.backend::<SentryBackend>().is_some())
+            .unwrap_or_else(|| installed().is_some())
+    }
+
     /// As [`BackendRef::resolve`], looking the local telemetry up itself.
     pub(crate) fn current() -> Option<BackendRef> {
         crate::context::with_local(|context| BackendRef::resolve(Some(context)))
@@ -247,6 +254,13 @@ impl Trace {
                 Some((trace, backend))
             }
         }
+    }
+
+    /// Whether [`Trace::open`] or [`Trace::open_continuing`] can find a backend (an owning scope
+    /// on this thread, or a current one): a caller can skip preparing their arguments when not.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn reachable() -> bool {
+        with_owner(|_| ()).is_some() || BackendRef::is_current()
     }
 
     /// As [`Trace::open`] for a transaction that continues a caller's trace: its root joins

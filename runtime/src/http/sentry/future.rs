@@ -158,14 +158,14 @@ fn start_sentry(
     request: http::Request<axum::body::Body>,
     config: &Config,
 ) -> (RequestState, http::Request<axum::body::Body>) {
-    use crate::sentry_backend::call::BackendRef;
+    use crate::sentry_backend::call::Trace;
     use crate::sentry_backend::{request as sentry_request, Incoming};
     // named once: a `&str` name is parsed at every lookup
     static BAGGAGE: http::HeaderName = http::HeaderName::from_static("baggage");
     static SENTRY_TRACE: http::HeaderName = http::HeaderName::from_static("sentry-trace");
 
-    // No Sentry backend (no DSN): nothing to read off the request, and no scope to open.
-    if BackendRef::current().is_none() {
+    // No Sentry backend in reach (no DSN): nothing to read off the request, no scope to open.
+    if !Trace::reachable() {
         return (RequestState { scope: None }, request);
     }
     let name = crate::serving::with_current(|served| served.name).unwrap_or("");
