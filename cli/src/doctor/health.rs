@@ -1,18 +1,12 @@
 //! The health endpoint says the service is healthy.
 
-use super::sentry::short;
-use super::{Target, Verdict};
+use super::{service_silent, Target, Verdict};
 
 pub(crate) async fn check(client: &reqwest::Client, target: &Target) -> Verdict {
     let url = format!("{}{}", target.url, target.health_path);
     let response = match client.get(&url).send().await {
         Ok(response) => response,
-        Err(e) => {
-            return Verdict::Fail(
-                format!("{url} does not answer ({})", short(&e)),
-                "start the service, or pass its address with --url / KANSOKU_URL".to_owned(),
-            )
-        }
+        Err(e) => return service_silent(&url, &e),
     };
     let status = response.status().as_u16();
     let body: serde_json::Value =

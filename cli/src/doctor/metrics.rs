@@ -2,8 +2,7 @@
 
 use kansoku::names;
 
-use super::sentry::short;
-use super::{Target, Verdict};
+use super::{service_silent, Target, Verdict};
 
 pub(crate) async fn check(client: &reqwest::Client, target: &Target) -> Verdict {
     let url = format!("{}{}", target.url, target.metrics_path);
@@ -13,12 +12,7 @@ pub(crate) async fn check(client: &reqwest::Client, target: &Target) -> Verdict 
     }
     let response = match request.send().await {
         Ok(response) => response,
-        Err(e) => {
-            return Verdict::Fail(
-                format!("{url} does not answer ({})", short(&e)),
-                "start the service, or pass its address with --url / KANSOKU_URL".to_owned(),
-            )
-        }
+        Err(e) => return service_silent(&url, &e),
     };
     let status = response.status().as_u16();
     if status == 401 || status == 403 {

@@ -35,6 +35,14 @@ pub(crate) enum Verdict {
     Fail(String, String),
 }
 
+/// The service at `url` did not answer: what the health and metrics checks both say.
+pub(crate) fn service_silent(url: &str, error: &reqwest::Error) -> Verdict {
+    Verdict::Fail(
+        format!("{url} does not answer ({})", sentry::short(error)),
+        "start the service, or pass its address with --url / KANSOKU_URL".to_owned(),
+    )
+}
+
 /// What the checks need, from flags or the environment.
 #[derive(Debug)]
 pub(crate) struct Target {
