@@ -195,5 +195,23 @@ async fn doctor_says_ok_when_all_is_well_and_what_to_do_when_it_is_not() {
         line(&report, "sentry").starts_with("skip") && line(&report, "redis").starts_with("skip"),
         "{report}"
     );
+
+    // the service is not running: both of its checks say so, and how to point at it
+    let (code, report) = doctor(vec![
+        "--url".to_owned(),
+        format!("http://127.0.0.1:{dead}"),
+        "--namespace".to_owned(),
+        "doctor".to_owned(),
+    ])
+    .await;
+    assert_eq!(code, 1, "{report}");
+    for check in ["metrics", "health"] {
+        assert!(
+            line(&report, check).starts_with("FAIL")
+                && line(&report, check).contains("does not answer")
+                && line(&report, check).contains("--url"),
+            "{report}"
+        );
+    }
     telemetry.shutdown().await;
 }
