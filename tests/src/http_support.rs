@@ -35,6 +35,20 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The status of `GET path` sent with `client`.
+    ///
+    /// # Panics
+    /// If the request fails.
+    pub async fn get_status(&self, client: &reqwest::Client, path: &str) -> u16 {
+        client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the server answers")
+            .status()
+            .as_u16()
+    }
+
     /// Sends `head` (a request line and headers, CRLF-separated, without the blank line) and
     /// then `body` over a fresh connection, and returns the stream without reading: for
     /// requests a normal client would not send, and for hanging up mid-request.

@@ -126,8 +126,7 @@ async fn scan(server: &Server) {
     assert_eq!(created.status(), 201);
     for i in 0..10_000 {
         let path = format!("/scan/{i}/wp-login.php?id={i}");
-        let response = client.get(server.url(&path)).send().await.unwrap();
-        assert_eq!(response.status(), 404);
+        assert_eq!(server.get_status(&client, &path).await, 404);
     }
     for method in ["PURGE", "BREW", "X-ANYTHING"] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
@@ -239,10 +238,7 @@ async fn a_handler_shared_by_routes_is_counted_under_each_route() {
     let server = Server::start(app).await;
     let client = kansoku_tests::http_client();
     for path in ["/a/1", "/a/2", "/b", "/spawned"] {
-        assert_eq!(
-            client.get(server.url(path)).send().await.unwrap().status(),
-            200
-        );
+        assert_eq!(server.get_status(&client, path).await, 200);
     }
     assert_eq!(
         client
@@ -329,24 +325,8 @@ async fn a_5xx_marks_the_transaction_and_nests_the_handler_and_query_spans() {
     let (t, transport) = telemetry(1.0, &[]);
     let server = Server::start(shops_app().layer(KansokuLayer::new(&t))).await;
     let client = kansoku_tests::http_client();
-    assert_eq!(
-        client
-            .get(server.url("/shops/0"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        500
-    );
-    assert_eq!(
-        client
-            .get(server.url("/shops/5"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(server.get_status(&client, "/shops/0").await, 500);
+    assert_eq!(server.get_status(&client, "/shops/5").await, 200);
 
     let text = t.prometheus_text();
     assert_eq!(
@@ -824,15 +804,7 @@ async fn slow_requests_are_counted_and_reported_once() {
     let server = Server::start(app).await;
     let client = kansoku_tests::http_client();
     for _ in 0..3 {
-        assert_eq!(
-            client
-                .get(server.url("/report"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(server.get_status(&client, "/report").await, 200);
     }
     let text = t.prometheus_text();
     assert_eq!(
