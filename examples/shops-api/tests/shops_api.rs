@@ -445,23 +445,28 @@ impl PgDatabase {
         db
     }
 
+    /// `psql` on the machine's PostgreSQL (127.0.0.1:5432, trust auth), connected to `database`.
+    fn psql_on(database: &str) -> Command {
+        let mut command = Command::new(required_tool("psql"));
+        command.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+        ]);
+        command
+    }
+
     fn psql(sql: &str) {
-        let status = Command::new(required_tool("psql"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                "5432",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-q",
-                "-c",
-                sql,
-            ])
+        let status = PgDatabase::psql_on("postgres")
+            .args(["-c", sql])
             .status()
             .expect("run psql");
         assert!(
@@ -477,17 +482,8 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-q",
-                "-c",
-            ])
+        let _ = PgDatabase::psql_on("postgres")
+            .arg("-c")
             .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0))
             .status();
     }
@@ -527,18 +523,8 @@ fn the_example_runs_on_postgresql() {
         "graceful exit"
     );
     // the reservation really is in PostgreSQL
-    let out = Command::new(required_tool("psql"))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            &database.0,
-            "-tA",
-            "-c",
-            "SELECT customer, source FROM reservations",
-        ])
+    let out = PgDatabase::psql_on(&database.0)
+        .args(["-tA", "-c", "SELECT customer, source FROM reservations"])
         .output()
         .expect("psql");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dai|app");
