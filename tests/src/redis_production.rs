@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::redis_support::{free_port, inline, RedisServer};
+use crate::redis_support::{free_port, inline, RedisServer, CLUSTER_NODE};
 use crate::required_tool;
 
 /// A CA and a server certificate it signed for `127.0.0.1` and `localhost`, as PEM files.
@@ -132,19 +132,8 @@ impl TlsCluster {
             .map(|_| {
                 let tls_port = free_port(false);
                 let mut args = tls_args(certificates, tls_port);
-                args.extend(
-                    [
-                        "--tls-cluster",
-                        "yes",
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes.conf",
-                        "--cluster-node-timeout",
-                        "5000",
-                    ]
-                    .map(str::to_owned),
-                );
+                args.extend(["--tls-cluster", "yes"].map(str::to_owned));
+                args.extend(CLUSTER_NODE.map(str::to_owned));
                 let server = RedisServer::start_on(free_port(true), &args);
                 TlsRedis { server, tls_port }
             })

@@ -145,6 +145,16 @@ impl Drop for RedisServer {
     }
 }
 
+/// The `redis-server` arguments of a cluster node (the TLS cluster adds its own).
+pub(crate) const CLUSTER_NODE: [&str; 6] = [
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    "nodes.conf",
+    "--cluster-node-timeout",
+    "5000",
+];
+
 /// A Redis Cluster of three masters on loopback, made with `redis-cli --cluster create`.
 #[derive(Debug)]
 pub struct RedisCluster {
@@ -159,15 +169,7 @@ impl RedisCluster {
     pub fn start() -> RedisCluster {
         let nodes: Vec<RedisServer> = (0..3)
             .map(|_| {
-                let extra = [
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "5000",
-                ];
-                RedisServer::start_with(free_port(true), extra.map(str::to_owned).to_vec())
+                RedisServer::start_with(free_port(true), CLUSTER_NODE.map(str::to_owned).to_vec())
             })
             .collect();
         let addresses: Vec<String> = nodes
