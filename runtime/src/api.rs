@@ -16,10 +16,7 @@ pub use serde_json::Value;
 use crate::Status;
 
 #[cfg(feature = "sentry")]
-use crate::sentry_backend::{
-    call::{with_owner, BackendRef, CallScope, ScopeKind, SharedScope, Trace},
-    TraceSpan,
-};
+use crate::sentry_backend::call::{current_hub, BackendRef, CallScope};
 
 /// A user, for [`set_user`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -61,24 +58,14 @@ impl fmt::Display for EventId {
     }
 }
 
+/// Changes the scope of the call running here (its hub's, which every crate's `sentry::`
+/// calls reach too) or, outside any call, the current telemetry's.
 #[cfg(feature = "sentry")]
-fn owner_scope() -> Option<SharedScope> {
-    with_owner(|owner| owner.shared_scope().clone())
-}
-
-#[cfg(feature = "sentry")]
-fn with_scope(
-    call: impl FnOnce(&mut crate::sentry_backend::call::ScopeData),
-    global: impl FnOnce(&mut sentry::Scope),
-) {
-    if let Some(scope) = owner_scope() {
-        call(
-            &mut scope
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+fn with_scope(change: impl FnOnce(&mut sentry::Scope)) {
+    if let Some(hub) = current_hub() {
+        hub.configure_scope(change);
     } else if let Some(backend) = BackendRef::current() {
-        backend.with_hub(|hub| hub.configure_scope(global));
+        backend.with_hub(|hub| hub.configure_scope(change));
     }
 }
 
@@ -96,12 +83,7 @@ pub fn set_tag(key: impl Into<String>, value: impl Into<String>) {
     #[cfg(feature = "sentry")]
     {
         let (key, value) = (key.into(), value.into());
-        with_scope(
-            |data| {
-                data.tags.insert(key.clone(), value.clone());
-            },
-            |scope| scope.set_tag(&key, value.clone()),
-        );
+        with_scope(|scope| scope.set_tag(&key, value));
     }
 }
 
@@ -124,12 +106,7 @@ pub fn set_context(key: impl Into<String>, value: impl Into<Value>) {
                 std::iter::once(("value".to_owned(), other)).collect(),
             ),
         };
-        with_scope(
-            |data| {
-                data.contexts.insert(key.clone(), context.clone());
-            },
-            |scope| scope.set_context(&key, context.clone()),
-        );
+        with_scope(|scope| scope.set_context(&key, context));
     }
 }
 
@@ -142,12 +119,7 @@ pub fn set_extra(key: impl Into<String>, value: impl Into<Value>) {
     #[cfg(feature = "sentry")]
     {
         let (key, value) = (key.into(), value.into());
-        with_scope(
-            |data| {
-                data.extra.insert(key.clone(), value.clone());
-            },
-            |scope| scope.set_extra(&key, value.clone()),
-        );
+        with_scope(|scope| scope.set_extra(&key, value));
     }
 }
 
@@ -166,10 +138,7 @@ pub fn set_user(user: Option<User>) {
             ip_address: user.ip_address.and_then(|ip| ip.parse().ok()),
             other: user.other.into_iter().collect(),
         });
-        with_scope(
-            |data| data.user.clone_from(&user),
-            |scope| scope.set_user(user.clone()),
-        );
+        with_scope(|scope| scope.set_user(user));
     }
 }
 
@@ -216,6 +185,91 @@ pub fn capture_message(message: &str, level: Level, extra: &[(&str, Value)]) -> 
     None
 }
 
+/// Where the call running here is in its trace: what its Sentry events carry and what
+/// [`inject_trace_headers`](crate::http::inject_trace_headers) sends downstream, sampled or
+/// not. Made by [`trace_context`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceContext {
+    /// The trace's id.
+    pub trace_id: [u8; 16],
+    /// The current span's id: the innermost sampled span, or the unsampled call's own.
+    pub span_id: [u8; 8],
+    /// Whether the trace is recorded here.
+    pub sampled: bool,
+}
+
+impl TraceContext {
+    /// The trace id as 32 lower-case hex digits, as Sentry and W3C `traceparent` write it.
+    pub fn trace_id_hex(&self) -> String {
+        hex(&self.trace_id)
+    }
+
+    /// The span id as 16 lower-case hex digits.
+    pub fn span_id_hex(&self) -> String {
+        hex(&self.span_id)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(2 * bytes.len()), |mut out, byte| {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+}
+
+/// `TRACE_ID-SPAN_ID-SAMPLED`, the `sentry-trace` header's form.
+impl fmt::Display for TraceContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}-{}-{}",
+            self.trace_id_hex(),
+            self.span_id_hex(),
+            u8::from(self.sampled)
+        )
+    }
+}
+
+/// The trace of the call running here (a request served by the HTTP layer, an annotated call,
+/// a hand-made transaction, a task bound with [`bind`]), to join a log line to its Sentry
+/// events and to the next service's request. `None` outside any, and without the `sentry`
+/// feature or a Sentry client.
+///
+/// ```
+/// #[kansoku::monitor_api_endpoint]
+/// fn handler() {
+///     if let Some(trace) = kansoku::trace_context() {
+///         println!("trace_id={} span_id={}", trace.trace_id_hex(), trace.span_id_hex());
+///     }
+/// }
+/// # handler();
+/// ```
+pub fn trace_context() -> Option<TraceContext> {
+    #[cfg(feature = "sentry")]
+    {
+        crate::sentry_backend::call::current_trace().map(|ids| TraceContext {
+            trace_id: ids.trace_id,
+            span_id: ids.span_id,
+            sampled: ids.sampled,
+        })
+    }
+    #[cfg(not(feature = "sentry"))]
+    None
+}
+
+/// The current trace's id in hex ([`trace_context`]).
+pub fn trace_id() -> Option<String> {
+    trace_context().map(|trace| trace.trace_id_hex())
+}
+
+/// The current span's id in hex ([`trace_context`]).
+pub fn span_id() -> Option<String> {
+    trace_context().map(|trace| trace.span_id_hex())
+}
+
 #[cfg(feature = "sentry")]
 fn span_status(status: Status) -> sentry::protocol::SpanStatus {
     use sentry::protocol::SpanStatus;
@@ -242,7 +296,10 @@ fn span_status(status: Status) -> sentry::protocol::SpanStatus {
 pub fn start_transaction(op: &str, name: &str) -> Transaction {
     #[cfg(feature = "sentry")]
     {
-        Transaction::opened(Trace::open(name.to_owned().into(), op.to_owned().into()))
+        Transaction {
+            scope: CallScope::start_transaction(name, op).map(Box::new),
+            status: Status::Ok,
+        }
     }
     #[cfg(not(feature = "sentry"))]
     {
@@ -269,20 +326,29 @@ pub fn continue_transaction<'a>(
 ) -> Transaction {
     #[cfg(feature = "sentry")]
     {
-        let incoming = headers
-            .into_iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case("sentry-trace"))
-            .and_then(|(_, value)| crate::sentry_backend::Incoming::parse(value));
+        let incoming = crate::sentry_backend::Incoming::from_headers(headers);
         // inside a running transaction the call joins that one, as `start_transaction` does
         let Some(incoming) = incoming.filter(|_| !crate::sentry_backend::call::in_transaction())
         else {
             return start_transaction(op, name);
         };
-        Transaction::opened(Trace::open_continuing(
-            name.to_owned().into(),
-            op.to_owned().into(),
-            &incoming,
-        ))
+        let scope = BackendRef::current().map(|backend| {
+            Box::new(CallScope::open_root(
+                backend,
+                crate::sentry_backend::call::ScopeKind::Transaction,
+                "",
+                crate::sentry_backend::call::RootSpec {
+                    name,
+                    op,
+                    incoming: Some(&incoming),
+                    request: None,
+                },
+            ))
+        });
+        Transaction {
+            scope,
+            status: Status::Ok,
+        }
     }
     #[cfg(not(feature = "sentry"))]
     {
@@ -304,42 +370,21 @@ pub struct Transaction {
 #[must_use = "a span finishes when dropped"]
 pub struct Span {
     #[cfg(feature = "sentry")]
-    span: Option<(TraceSpan, BackendRef)>,
+    span: Option<sentry::Span>,
     status: Status,
 }
 
 impl Transaction {
-    /// The transaction of the span `Trace::open…` opened, if a Sentry backend is current.
-    #[cfg(feature = "sentry")]
-    fn opened(opened: Option<(Option<Box<Trace>>, BackendRef)>) -> Transaction {
-        // the transaction's name lives in its span; `name` on a scope only names endpoints
-        let scope = opened.map(|(trace, backend)| {
-            Box::new(CallScope::new(
-                backend,
-                ScopeKind::Transaction,
-                "",
-                None,
-                trace,
-            ))
-        });
-        Transaction {
-            scope,
-            status: Status::Ok,
-        }
-    }
-
     /// Starts a child span of this transaction.
     #[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
     pub fn start_child(&self, op: &str, description: &str) -> Span {
         #[cfg(feature = "sentry")]
         {
-            let span = self.scope.as_ref().and_then(|scope| {
-                let parent = scope.span_handle()?;
-                Some((
-                    parent.child(op, Some(description.to_owned().into())),
-                    scope.backend.clone(),
-                ))
-            });
+            let span = self
+                .scope
+                .as_ref()
+                .and_then(|scope| scope.sampled_span())
+                .map(|parent| parent.start_child(op, description));
             Span {
                 span,
                 status: Status::Ok,
@@ -418,12 +463,10 @@ impl Span {
     pub fn start_child(&self, op: &str, description: &str) -> Span {
         #[cfg(feature = "sentry")]
         {
-            let span = self.span.as_ref().map(|(span, backend)| {
-                (
-                    span.handle().child(op, Some(description.to_owned().into())),
-                    backend.clone(),
-                )
-            });
+            let span = self
+                .span
+                .as_ref()
+                .map(|span| span.start_child(op, description));
             Span {
                 span,
                 status: Status::Ok,
@@ -440,7 +483,7 @@ impl Span {
     )]
     pub fn set_data(&mut self, key: &str, value: impl Into<Value>) {
         #[cfg(feature = "sentry")]
-        if let Some((span, _)) = &mut self.span {
+        if let Some(span) = &self.span {
             span.set_data(key, value.into());
         }
     }
@@ -457,8 +500,9 @@ impl Span {
 impl Drop for Span {
     fn drop(&mut self) {
         #[cfg(feature = "sentry")]
-        if let Some((span, backend)) = self.span.take() {
-            span.finish(span_status(self.status), &backend, None);
+        if let Some(span) = self.span.take() {
+            span.set_status(span_status(self.status));
+            span.finish();
         }
     }
 }
@@ -475,17 +519,7 @@ impl Drop for Span {
 /// ```
 pub fn bind<F: Future>(future: F) -> Carried<F> {
     #[cfg(feature = "sentry")]
-    let scope = with_owner(|owner| {
-        let carried = CallScope::new(
-            owner.backend.clone(),
-            ScopeKind::Carried,
-            owner.name,
-            owner.function,
-            Trace::carrying(owner.span_handle()),
-        );
-        let _ = carried.scope.set(owner.shared_scope().clone());
-        Box::new(carried)
-    });
+    let scope = CallScope::carried().map(Box::new);
     Carried {
         carrying: Carrying {
             #[cfg(feature = "sentry")]

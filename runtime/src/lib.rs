@@ -215,15 +215,17 @@ pub mod __private;
 
 pub use api::{
     bind, capture_error, capture_message, continue_transaction, set_context, set_extra, set_tag,
-    set_user, start_transaction, Carried, EventId, Level, Span, Transaction, TransactionBound,
-    User, Value,
+    set_user, span_id, start_transaction, trace_context, trace_id, Carried, EventId, Level, Span,
+    TraceContext, Transaction, TransactionBound, User, Value,
 };
 pub use backend::{BackendHealth, BackendState};
 pub use error::Error;
 #[cfg(feature = "redis")]
 pub use redis::{Realtime, RealtimeError, DEFAULT_MAX_PENDING};
 #[cfg(feature = "sentry")]
-pub use sentry_backend::{SamplingContext, TracesSampler};
+pub use sentry_backend::{
+    sentry_transport, SamplingContext, SentryTransportFactory, TracesSampler,
+};
 pub use site::Status;
 #[cfg(any(feature = "otel", feature = "redis"))]
 pub use stats::{CallStats, RealtimeSnapshot};

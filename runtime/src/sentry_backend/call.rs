@@ -1,17 +1,29 @@
-//! The Sentry side of one annotated call: its sampled span, its own scope, and the
-//! thread-local chain that tells code running inside it which call it is in.
+//! The Sentry side of one annotated call: its hub (a root call's), its span (a sampled call's),
+//! and the thread-local chain that tells code running inside it which call it is in.
+//!
+//! - A **root** — a request served by the HTTP layer, an endpoint called outside any, a
+//!   hand-made transaction — owns a `sentry::Hub` ([`super::hub`]) and makes it current at every
+//!   poll, so that every crate's `sentry::` calls reach it. Its span, sampled or not, is set on
+//!   that hub's scope once, when the hub is made.
+//! - A **nested** call (an endpoint or query inside a root) makes no hub. Unsampled, it is only a
+//!   link in the chain; sampled, it opens a child span and, while it is polled, makes that span
+//!   the scope's, so that spans opened inside it (sentry-tracing's included) are its children.
+//! - A **carried** scope (`kansoku::bind`) takes a root's hub and the current span into a task.
 
-use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::SystemTime;
 
-use sentry::protocol::{Context, SpanStatus, User, Value};
+use sentry::protocol::{SpanId, SpanStatus, Value};
+use sentry::{Hub, HubSwitchGuard, TransactionOrSpan};
 
-use super::trace::{Incoming, SpanHandle, TraceSpan};
-use super::SentryBackend;
+use super::hub::{self, TraceIds};
+use super::trace::RequestInfo;
+use super::trace::{Finished, Incoming};
+use super::{Decision, SentryBackend};
 use crate::context::Context as TelemetryContext;
 use crate::site::{Attribute, Ending, FnInfo, Site, SiteKind};
 
@@ -50,24 +62,6 @@ fn seed() -> u64 {
     hasher.write_usize(ptr::from_ref(&hasher) as usize);
     hasher.finish() | 1
 }
-
-/// Tags, contexts, user and extra data set inside one call.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct ScopeData {
-    pub(crate) tags: BTreeMap<String, String>,
-    pub(crate) contexts: BTreeMap<String, Context>,
-    pub(crate) extra: BTreeMap<String, Value>,
-    pub(crate) user: Option<User>,
-    /// The message of a panic in this call, left by the panic hook for the unwinding guard.
-    pub(crate) panic: Option<String>,
-    /// The HTTP request this scope serves (the HTTP layer's scope only).
-    pub(crate) request: Option<super::request::RequestDescriber>,
-    /// The trace the request propagates (the HTTP layer's scope only).
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-    pub(crate) propagation: Option<super::request::Propagation>,
-}
-
-pub(crate) type SharedScope = Arc<Mutex<ScopeData>>;
 
 /// The installed telemetry's Sentry backend. Looked up among its backends once, then one load:
 /// every monitored call asks. Nothing is cached before `install` (there is no global context
@@ -112,7 +106,7 @@ impl BackendRef {
     }
 
     /// Whether [`BackendRef::current`] would find a backend, without taking a handle.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    #[cfg(feature = "axum")]
     pub(crate) fn is_current() -> bool {
         crate::context::with_local(|context| context.backend::<SentryBackend>().is_some())
             .unwrap_or_else(|| installed().is_some())
@@ -128,65 +122,89 @@ impl BackendRef {
 /// What a scope belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ScopeKind {
-    /// `#[monitor_api_endpoint]`: owns a scope and, when sampled, a transaction or span.
+    /// `#[monitor_api_endpoint]`: captures its error; a transaction or a child span.
     Monitored,
     /// `#[track_database_query]` inside a sampled call: a child span only.
     Query,
-    /// `kansoku::start_transaction`: owns a scope and a transaction.
+    /// `kansoku::start_transaction`: a transaction or a child span.
     Transaction,
-    /// `kansoku::bind`: carries a call's scope and span into another task.
+    /// `kansoku::bind`: carries a root's hub and the current span into another task.
     Carried,
-    /// A request served by the HTTP layer: owns a scope and a transaction.
+    /// A request served by the HTTP layer: a root with the request's data.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     Request,
 }
 
-/// The Sentry state of one call. Kept small (it is moved with the call's guard on every
-/// call): what only a sampled call needs is boxed, what only some calls need is made lazily.
+/// What only some calls have: a hub (roots), a span (sampled calls), the request (requests).
+#[derive(Debug)]
+struct Own {
+    /// Made current at each poll: a root's own, or the one a carried scope carries.
+    hub: Option<Arc<Hub>>,
+    /// The span spans opened inside parent under: this call's own, or the one it carries.
+    span: Option<TransactionOrSpan>,
+    /// Whether this call finishes `span` when it ends.
+    finishes: bool,
+    /// Where this call is in its trace: always for roots, for nested calls when sampled.
+    ids: TraceIds,
+    request: Option<Arc<RequestInfo>>,
+    /// The hub on whose scope `span` is the span (while this call is polled).
+    on_hub: AtomicPtr<Hub>,
+}
+
+/// The Sentry state of one call. Kept small (it is boxed with the call's guard on every
+/// endpoint call): what only roots and sampled calls need is boxed again.
 #[derive(Debug)]
 pub(crate) struct CallScope {
     pub(crate) backend: BackendRef,
     pub(crate) kind: ScopeKind,
-    /// The endpoint name, for the event's `transaction`.
+    /// The endpoint or request name, for the event's `transaction`.
     pub(crate) name: &'static str,
     /// The annotated function, for the event's `function` tag.
     pub(crate) function: Option<&'static FnInfo>,
     /// Set at every poll: the scope that was current when the poll began. Only followed while
     /// this scope is itself current, when that outer scope is on the same thread's stack.
     outer: AtomicPtr<CallScope>,
-    /// The span this call owns (sampled) and/or the one it parents under (carried).
-    trace: Option<Box<Trace>>,
-    pub(crate) scope: OnceLock<SharedScope>,
+    own: Option<Box<Own>>,
+    /// `#[monitor_api_endpoint(fields(…))]`: the arguments' `Debug` forms, for this call's events.
+    arguments: OnceLock<Box<Mutex<BTreeMap<String, Value>>>>,
 }
 
-#[derive(Debug)]
-pub(crate) struct Trace {
-    span: Option<TraceSpan>,
-    parent: Option<SpanHandle>,
-}
-
-/// Restores the previous current scope when a poll or run ends (also when it unwinds).
-#[derive(Debug)]
+/// Restores what a poll or run changed when it ends (also when it unwinds).
 pub(crate) struct Entered {
     previous: *const CallScope,
+    /// The span the scope had before a sampled nested call made its own the scope's.
+    restore: Option<(Arc<Hub>, Option<TransactionOrSpan>)>,
+    switched: Option<HubSwitchGuard>,
+}
+
+impl std::fmt::Debug for Entered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entered")
+            .field("switched_hub", &self.switched.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for Entered {
     #[inline]
     fn drop(&mut self) {
+        if let Some((hub, previous)) = self.restore.take() {
+            hub.configure_scope(|scope| scope.set_span(previous));
+        }
         CURRENT.with(|current| current.set(self.previous));
     }
 }
 
-/// Whether a monitored call or transaction is current here (a new one then joins it).
-pub(crate) fn in_transaction() -> bool {
-    with_owner(|_| ()).is_some()
+/// Whether a Sentry backend is in reach here (a call running, or a current backend): a caller
+/// can skip preparing what a root needs when not.
+#[cfg(feature = "axum")]
+pub(crate) fn reachable() -> bool {
+    in_transaction() || BackendRef::is_current()
 }
 
-/// Calls `f` with the innermost current scope that owns a scope of its own: an endpoint, a
-/// hand-made transaction or a carried scope, not a query's span.
-pub(crate) fn with_owner<R>(mut f: impl FnMut(&CallScope) -> R) -> Option<R> {
-    find_current(|scope| (scope.kind != ScopeKind::Query).then(|| f(scope)))
+/// Whether a call or transaction is current here (a new one then joins it).
+pub(crate) fn in_transaction() -> bool {
+    find_current(|_| Some(())).is_some()
 }
 
 /// Calls `f` with each scope from the innermost current one outwards, until it returns `Some`.
@@ -204,100 +222,145 @@ pub(crate) fn find_current<R>(mut f: impl FnMut(&CallScope) -> Option<R>) -> Opt
     None
 }
 
-impl Trace {
-    /// A call's own span, boxed; out of line so that the big span value never sits in the
-    /// frame of an unsampled call.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn owning(span: TraceSpan) -> Box<Trace> {
-        Box::new(Trace {
-            span: Some(span),
-            parent: None,
-        })
-    }
+/// The hub of the call running here: the nearest root's (or the one a carried scope carries).
+pub(crate) fn current_hub() -> Option<Arc<Hub>> {
+    find_current(|scope| scope.own.as_ref()?.hub.clone())
+}
 
-    #[cold]
-    #[inline(never)]
-    fn root(
-        name: Cow<'static, str>,
-        op: Cow<'static, str>,
-        incoming: Option<&Incoming>,
-    ) -> Box<Trace> {
-        Trace::owning(TraceSpan::root(name, op, incoming))
-    }
+/// The innermost call that knows its place in a trace, with that place.
+fn current_ids() -> Option<(&'static str, TraceIds)> {
+    find_current(|scope| scope.own.as_ref().map(|own| (scope.name, own.ids)))
+}
 
-    #[cold]
-    #[inline(never)]
-    fn child(parent: &SpanHandle, op: &str, description: Cow<'static, str>) -> Box<Trace> {
-        Trace::owning(parent.child(op, Some(description)))
-    }
+/// Where the call running here is in its trace: the innermost sampled span, or the unsampled
+/// root's ids.
+pub(crate) fn current_trace() -> Option<TraceIds> {
+    current_ids().map(|(_, ids)| ids)
+}
 
-    /// The span a new endpoint or hand-made transaction opens, with the backend it reports to:
-    /// inside an enclosing endpoint or transaction, a child following that one's sampling
-    /// decision and backend; else, when sampled, the root of a new trace. `None` when no
-    /// telemetry here has a Sentry backend.
-    #[inline]
-    pub(crate) fn open(
-        name: Cow<'static, str>,
-        op: Cow<'static, str>,
-    ) -> Option<(Option<Box<Trace>>, BackendRef)> {
-        match with_owner(|owner| (owner.span_handle(), owner.backend.clone())) {
-            Some((Some(parent), outer)) => Some((Some(Trace::child(&parent, &op, name)), outer)),
-            Some((None, outer)) => Some((None, outer)),
-            None => {
-                let backend = BackendRef::current()?;
-                let trace = if backend.sample(&name, &op) {
-                    Some(Trace::root(name, op, None))
-                } else {
-                    None
-                };
-                Some((trace, backend))
+/// The span a new child opens under, if the call running here is sampled: the innermost
+/// sampled call's span, or the span of a hub entered inside it (a sentry-tracing span's).
+fn sampled_parent() -> Option<TransactionOrSpan> {
+    let (span, on_hub) = find_current(|scope| {
+        let own = scope.own.as_deref()?;
+        Some(
+            own.ids
+                .sampled
+                .then(|| (own.span.clone(), own.on_hub.load(Relaxed))),
+        )
+    })??;
+    let current = Hub::current();
+    if ptr::eq(Arc::as_ptr(&current), on_hub) {
+        return span;
+    }
+    // entered inside this call: a hub of sentry-tracing's span (or the application's own)
+    current.configure_scope(|scope| scope.get_span()).or(span)
+}
+
+/// A child span of `parent`, with kansoku's own span id (known without reading it back).
+#[cold]
+#[inline(never)]
+fn child(parent: &TransactionOrSpan, op: &str, description: &str) -> Own {
+    let span_id = TraceIds::new_span();
+    let (trace_id, parent_id) = hub::ids_of(parent);
+    let span =
+        parent.start_child_with_details(op, description, SpanId::from(span_id), SystemTime::now());
+    Own {
+        hub: None,
+        span: Some(span.into()),
+        finishes: true,
+        ids: TraceIds {
+            trace_id,
+            span_id,
+            parent: Some(parent_id),
+            sampled: true,
+        },
+        request: None,
+        on_hub: AtomicPtr::new(ptr::null_mut()),
+    }
+}
+
+/// What a root asks for.
+pub(crate) struct RootSpec<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) op: &'a str,
+    pub(crate) incoming: Option<&'a Incoming>,
+    pub(crate) request: Option<Arc<RequestInfo>>,
+}
+
+/// A root's hub and span: it joins the span of the hub it starts under if that has one (a
+/// sentry-tracing span, a sentry-tower transaction), continues `incoming` if the backend
+/// accepts it, or starts a trace; sampled as the backend decides.
+#[inline(never)]
+fn root(backend: &SentryBackend, spec: RootSpec<'_>) -> Own {
+    let (scope, enclosing) = hub::base();
+    let incoming = spec.incoming.filter(|incoming| backend.continues(incoming));
+    let span_id = TraceIds::new_span();
+    let (ids, span, finishes) = match (incoming, enclosing) {
+        (None, Some(enclosing)) => {
+            let ids = TraceIds {
+                trace_id: enclosing.ids.trace_id,
+                span_id,
+                parent: Some(enclosing.ids.span_id),
+                sampled: enclosing.ids.sampled,
+            };
+            if ids.sampled {
+                let child = enclosing.span.start_child_with_details(
+                    spec.op,
+                    spec.name,
+                    SpanId::from(span_id),
+                    SystemTime::now(),
+                );
+                (ids, TransactionOrSpan::from(child), true)
+            } else {
+                (ids, hub::unsampled(&ids), false)
             }
         }
-    }
-
-    /// Whether [`Trace::open`] or [`Trace::open_continuing`] can find a backend (an owning scope
-    /// on this thread, or a current one): a caller can skip preparing their arguments when not.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-    pub(crate) fn reachable() -> bool {
-        with_owner(|_| ()).is_some() || BackendRef::is_current()
-    }
-
-    /// As [`Trace::open`] for a transaction that continues a caller's trace: its root joins
-    /// `incoming`'s trace under the caller's span, and the caller's sampling decision stands
-    /// when it made one (else this side samples as usual).
-    pub(crate) fn open_continuing(
-        name: Cow<'static, str>,
-        op: Cow<'static, str>,
-        incoming: &Incoming,
-    ) -> Option<(Option<Box<Trace>>, BackendRef)> {
-        let backend = BackendRef::current()?;
-        let sampled = incoming
-            .sampled
-            .unwrap_or_else(|| backend.sample(&name, &op));
-        let trace = sampled.then(|| Trace::root(name, op, Some(incoming)));
-        Some((trace, backend))
-    }
-
-    /// Only the span to parent under (a carried scope).
-    pub(crate) fn carrying(parent: Option<SpanHandle>) -> Option<Box<Trace>> {
-        parent.map(|parent| {
-            Box::new(Trace {
-                span: None,
-                parent: Some(parent),
-            })
-        })
+        (incoming, _) => {
+            let mut ids = TraceIds {
+                trace_id: incoming.map_or_else(TraceIds::new_trace, |incoming| incoming.trace_id),
+                span_id,
+                parent: incoming.map(|incoming| incoming.parent_span_id),
+                sampled: false,
+            };
+            let decided = incoming.and_then(|incoming| incoming.sampled);
+            match backend.decide(spec.name, spec.op, decided) {
+                Decision::Unsampled => (ids, hub::unsampled(&ids), false),
+                Decision::Sampled => {
+                    ids.sampled = true;
+                    let tx =
+                        hub::transaction(backend.factory(), spec.name, spec.op, &ids, Some(true));
+                    (ids, tx.into(), true)
+                }
+                Decision::AskClient => {
+                    let tx = hub::transaction(backend.factory(), spec.name, spec.op, &ids, decided);
+                    #[allow(deprecated)] // whether it records: what its children need to know
+                    let sampled = tx.is_sampled();
+                    ids.sampled = sampled;
+                    (ids, tx.into(), true)
+                }
+            }
+        }
+    };
+    let kept = finishes.then(|| span.clone());
+    let hub = hub::call_hub(backend.client(), scope, span);
+    Own {
+        on_hub: AtomicPtr::new(Arc::as_ptr(&hub).cast_mut()),
+        hub: Some(hub),
+        span: kept,
+        finishes,
+        ids,
+        request: spec.request,
     }
 }
 
 impl CallScope {
-    #[inline]
-    pub(crate) fn new(
+    fn new(
         backend: BackendRef,
         kind: ScopeKind,
         name: &'static str,
         function: Option<&'static FnInfo>,
-        trace: Option<Box<Trace>>,
+        own: Option<Box<Own>>,
     ) -> CallScope {
         CallScope {
             backend,
@@ -305,8 +368,8 @@ impl CallScope {
             name,
             function,
             outer: AtomicPtr::new(ptr::null_mut()),
-            trace,
-            scope: OnceLock::new(),
+            own,
+            arguments: OnceLock::new(),
         }
     }
 
@@ -343,89 +406,180 @@ impl CallScope {
             Attribute::MonitorApiEndpoint { op: Some(op), .. } => op,
             _ => "http.server",
         };
-        let (trace, backend) = Trace::open(name.into(), op.into())?;
+        let (backend, own) = Self::open(name, op)?;
         Some(CallScope::new(
             backend,
             ScopeKind::Monitored,
             name,
             Some(&site.info),
-            trace,
+            own,
+        ))
+    }
+
+    /// An endpoint's or hand-made transaction's backend and span: inside a call, a child
+    /// following its sampling decision (nothing when unsampled); else a root.
+    #[inline]
+    fn open(name: &str, op: &str) -> Option<(BackendRef, Option<Box<Own>>)> {
+        if let Some(backend) = find_current(|scope| Some(scope.backend.clone())) {
+            let own = sampled_parent().map(|p| Box::new(child(&p, op, name)));
+            return Some((backend, own));
+        }
+        let backend = BackendRef::current()?;
+        let own = root(
+            &backend,
+            RootSpec {
+                name,
+                op,
+                incoming: None,
+                request: None,
+            },
+        );
+        Some((backend, Some(Box::new(own))))
+    }
+
+    /// A root for `spec` (a request, or a transaction continuing a caller's trace).
+    pub(crate) fn open_root(
+        backend: BackendRef,
+        kind: ScopeKind,
+        name: &'static str,
+        spec: RootSpec<'_>,
+    ) -> CallScope {
+        let own = root(&backend, spec);
+        CallScope::new(backend, kind, name, None, Some(Box::new(own)))
+    }
+
+    /// A hand-made transaction (`kansoku::start_transaction`): a root, or a child inside a
+    /// call.
+    pub(crate) fn start_transaction(name: &str, op: &str) -> Option<CallScope> {
+        let (backend, own) = Self::open(name, op)?;
+        // its name lives in its span; `name` on a scope only names endpoints and requests
+        Some(CallScope::new(
+            backend,
+            ScopeKind::Transaction,
+            "",
+            None,
+            own,
         ))
     }
 
     #[cold]
     #[inline(never)]
     fn start_query(site: &'static Site) -> Option<CallScope> {
-        let (parent, backend) = find_current(|scope| {
-            scope
-                .span_handle()
-                .map(|span| (span, scope.backend.clone()))
-        })?;
+        let backend = find_current(|scope| Some(scope.backend.clone()))?;
+        let parent = sampled_parent()?;
         let Attribute::TrackDatabaseQuery { operation, table } = site.attribute else {
             return None;
         };
-        let mut span = parent.child(
+        let own = child(
+            &parent,
             "db.query",
-            Some(format!("{} {table}", operation.to_ascii_uppercase()).into()),
+            &format!("{} {table}", operation.to_ascii_uppercase()),
         );
-        span.set_data("db.operation", operation.into());
-        span.set_data("db.sql.table", table.into());
+        if let Some(span) = &own.span {
+            span.set_data("db.operation", operation.into());
+            span.set_data("db.sql.table", table.into());
+        }
         Some(CallScope::new(
             backend,
             ScopeKind::Query,
             site.name(),
             None,
-            Some(Trace::owning(span)),
+            Some(Box::new(own)),
         ))
     }
 
-    /// The span to parent new spans under: this call's, or the one it carries.
-    pub(crate) fn span_handle(&self) -> Option<SpanHandle> {
-        let trace = self.trace.as_deref()?;
-        trace
-            .span
-            .as_ref()
-            .map(TraceSpan::handle)
-            .or_else(|| trace.parent.clone())
+    /// What `kansoku::bind` carries of the call running here into a task: its root's hub,
+    /// request and name, the innermost span and the innermost function.
+    pub(crate) fn carried() -> Option<CallScope> {
+        let backend = find_current(|scope| Some(scope.backend.clone()))?;
+        let (hub, request) = find_current(|scope| {
+            let own = scope.own.as_deref()?;
+            Some((own.hub.clone()?, own.request.clone()))
+        })?;
+        let name = find_current(|scope| {
+            matches!(scope.kind, ScopeKind::Monitored | ScopeKind::Request).then_some(scope.name)
+        })
+        .unwrap_or("");
+        let function = find_current(|scope| scope.function);
+        let (ids, span) = find_current(|scope| {
+            let own = scope.own.as_deref()?;
+            Some((own.ids, own.span.clone()))
+        })?;
+        let own = Own {
+            on_hub: AtomicPtr::new(Arc::as_ptr(&hub).cast_mut()),
+            hub: Some(hub),
+            span: span.filter(|_| ids.sampled),
+            finishes: false,
+            ids,
+            request,
+        };
+        Some(CallScope::new(
+            backend,
+            ScopeKind::Carried,
+            name,
+            function,
+            Some(Box::new(own)),
+        ))
     }
 
-    /// Makes this scope current on this thread until the returned guard drops.
+    /// Makes this scope current on this thread until the returned guard drops: its hub (a
+    /// root's) becomes the thread's, and a sampled nested call's span the scope's.
     #[inline]
     pub(crate) fn enter(&self) -> Entered {
         let previous = CURRENT.with(|current| current.replace(ptr::from_ref(self)));
         self.outer.store(previous.cast_mut(), Relaxed);
-        Entered { previous }
-    }
-
-    /// This call's own scope data, made on first use.
-    pub(crate) fn shared_scope(&self) -> &SharedScope {
-        self.scope.get_or_init(SharedScope::default)
-    }
-
-    /// Puts an argument's `Debug` form into this call's context `arguments`.
-    pub(crate) fn record_argument(&self, name: &'static str, value: &dyn std::fmt::Debug) {
-        let mut data = self
-            .shared_scope()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let context = data
-            .contexts
-            .entry("arguments".to_owned())
-            .or_insert_with(|| Context::Other(BTreeMap::new().into_iter().collect()));
-        if let Context::Other(map) = context {
-            map.insert(name.to_owned(), Value::String(format!("{value:?}")));
+        match self.own.as_deref() {
+            None => Entered {
+                previous,
+                restore: None,
+                switched: None,
+            },
+            Some(own) => own.enter(previous),
         }
     }
 
-    /// The call ended so: an endpoint captures its error or panic, then the span ends.
+    /// Puts an argument's `Debug` form into this call's events' `arguments` context.
+    pub(crate) fn record_argument(&self, name: &'static str, value: &dyn std::fmt::Debug) {
+        self.arguments
+            .get_or_init(Box::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), Value::String(format!("{value:?}")));
+    }
+
+    /// The arguments recorded with [`CallScope::record_argument`], if any.
+    pub(crate) fn arguments(&self) -> Option<BTreeMap<String, Value>> {
+        let arguments = self.arguments.get()?;
+        Some(
+            arguments
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        )
+    }
+
+    /// The request this scope serves, for its events.
+    pub(crate) fn request(&self) -> Option<&Arc<RequestInfo>> {
+        self.own.as_ref()?.request.as_ref()
+    }
+
+    /// The span children of this scope open under, if it is sampled.
+    pub(crate) fn sampled_span(&self) -> Option<&TransactionOrSpan> {
+        let own = self.own.as_deref()?;
+        own.span.as_ref().filter(|_| own.ids.sampled)
+    }
+
+    /// The call ended so: an endpoint captures its error (a panic was captured where it
+    /// happened), then the span ends.
     #[inline(always)]
     pub(crate) fn end_call(self, ending: &Ending<'_>) {
         let status = match ending {
             Ending::Ok => SpanStatus::Ok,
             Ending::Cancelled => SpanStatus::Cancelled,
-            Ending::Error(_) | Ending::Panic => {
+            Ending::Panic => SpanStatus::InternalError,
+            Ending::Error(error) => {
                 if self.kind == ScopeKind::Monitored {
-                    self.capture(ending);
+                    self.capture_error(error);
                 }
                 SpanStatus::InternalError
             }
@@ -433,39 +587,78 @@ impl CallScope {
         self.end(status);
     }
 
-    /// A monitored call's error or panic, captured with the call's scope.
     #[cold]
     #[inline(never)]
-    fn capture(&self, ending: &Ending<'_>) {
+    fn capture_error(&self, error: &crate::site::ErrorRef<'_>) {
         let _entered = self.enter();
-        match ending {
-            Ending::Error(error) => super::capture::capture_outcome_error(self, error),
-            Ending::Panic => super::capture::capture_panic(self),
-            Ending::Ok | Ending::Cancelled => {}
-        }
+        super::capture::capture_outcome_error(self, error);
     }
 
     /// Adds a key-value to this call's own span, if it is sampled.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-    pub(crate) fn set_span_data(&mut self, key: &str, value: Value) {
-        if let Some(span) = self.trace.as_mut().and_then(|trace| trace.span.as_mut()) {
+    #[cfg(feature = "axum")]
+    pub(crate) fn set_span_data(&self, key: &str, value: Value) {
+        if let Some(span) = self.sampled_span() {
             span.set_data(key, value);
         }
     }
 
-    /// Ends a hand-made transaction.
+    /// Ends a hand-made transaction or a request.
     pub(crate) fn finish_with(self, status: SpanStatus) {
         self.end(status);
     }
 
     #[inline]
     fn end(self, status: SpanStatus) {
-        if let Some(span) = self.trace.and_then(|trace| trace.span) {
-            let scope = self
-                .scope
-                .get()
-                .map(|scope| scope.lock().unwrap_or_else(PoisonError::into_inner).clone());
-            span.finish(status, &self.backend, scope.as_ref());
+        let Some(own) = self.own else { return };
+        let Own {
+            hub,
+            span,
+            finishes,
+            request,
+            ..
+        } = *own;
+        let Some(span) = span.filter(|_| finishes) else {
+            return;
+        };
+        span.set_status(status);
+        match (span, hub) {
+            (TransactionOrSpan::Transaction(transaction), Some(hub)) => {
+                self.backend.send_transaction(Finished {
+                    transaction,
+                    hub,
+                    end: SystemTime::now(),
+                    request,
+                });
+            }
+            (span, _) => span.finish(),
+        }
+    }
+}
+
+impl Own {
+    #[inline]
+    fn enter(&self, previous: *const CallScope) -> Entered {
+        if let Some(hub) = &self.hub {
+            return Entered {
+                previous,
+                restore: None,
+                switched: Some(HubSwitchGuard::new(hub.clone())),
+            };
+        }
+        let restore = self.span.as_ref().filter(|_| self.finishes).map(|span| {
+            let current = Hub::current();
+            self.on_hub.store(Arc::as_ptr(&current).cast_mut(), Relaxed);
+            let outer = current.configure_scope(|scope| {
+                let outer = scope.get_span();
+                scope.set_span(Some(span.clone()));
+                outer
+            });
+            (current, outer)
+        });
+        Entered {
+            previous,
+            restore,
+            switched: None,
         }
     }
 }

@@ -3,74 +3,64 @@
 
 use std::sync::Once;
 
-use sentry::protocol::{Event, Exception, Level, Mechanism, Value};
+use sentry::protocol::{Context, Event, Exception, Level, Mechanism, Value};
 use sentry::types::Uuid;
 
-use super::call::{find_current, BackendRef, CallScope, ScopeKind};
+use super::call::{current_hub, find_current, BackendRef, CallScope, ScopeKind};
 use crate::site::ErrorRef;
 
-/// The innermost call's function, the nearest owner of a scope, and the nearest span, as an
-/// event needs them.
-fn decorate(event: &mut Event<'static>) -> Option<super::call::SharedScope> {
-    if let Some(info) = find_current(|scope| scope.function) {
-        let function = format!("{}::{}", info.module_path, info.function);
-        event.tags.insert("function".into(), function);
+/// The event processor on every call hub's scope: an event captured while a kansoku call runs
+/// on this thread — by kansoku, the application, sentry-tracing, sentry-anyhow — gets the
+/// call's transaction name, its request, the innermost annotated function and that call's
+/// `fields(…)` arguments, where the event does not say already.
+pub(crate) fn describe_event(mut event: Event<'static>) -> Option<Event<'static>> {
+    // `ignore_errors` of the call's telemetry, also when the client is the application's
+    if let Some(backend) = find_current(|scope| Some(scope.backend.clone())) {
+        if !backend.ignored().is_empty() {
+            event = keep_event(event, backend.ignored())?;
+        }
     }
-    if let Some(name) = find_current(|scope| {
-        matches!(scope.kind, ScopeKind::Monitored | ScopeKind::Request).then_some(scope.name)
-    }) {
-        event.transaction.get_or_insert_with(|| name.to_owned());
+    if !event.tags.contains_key("function") {
+        if let Some(info) = find_current(|scope| scope.function) {
+            let function = format!("{}::{}", info.module_path, info.function);
+            event.tags.insert("function".into(), function);
+        }
     }
-    if let Some(span) = find_current(CallScope::span_handle) {
-        event
-            .contexts
-            .insert("trace".into(), span.trace_context().into());
+    if event.transaction.is_none() {
+        event.transaction = find_current(|scope| {
+            matches!(
+                scope.kind,
+                ScopeKind::Monitored | ScopeKind::Request | ScopeKind::Carried
+            )
+            .then_some(scope.name)
+            .filter(|name| !name.is_empty())
+        })
+        .map(str::to_owned);
     }
-    let request = find_current(|scope| {
-        let data = scope.scope.get()?;
-        data.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .request
-            .clone()
-    });
-    if let Some(describe) = request {
-        event.request = Some((describe.0)());
+    if event.request.is_none() {
+        event.request = find_current(|scope| scope.request().map(|request| request.describe()));
     }
-    find_current(|scope| scope.scope.get().cloned())
+    if !event.contexts.contains_key("arguments") {
+        if let Some(arguments) = find_current(CallScope::arguments) {
+            event.contexts.insert(
+                "arguments".to_owned(),
+                Context::Other(arguments.into_iter().collect()),
+            );
+        }
+    }
+    Some(event)
 }
 
-/// Captures `event` through `backend` with the current call's scope layered over the hub's.
+/// Captures `event` in the call running here (through its hub: its scope, breadcrumbs,
+/// trace), or, outside any, through `backend`'s hub.
 fn send(backend: &BackendRef, mut event: Event<'static>, extra: &[(&str, Value)]) -> Uuid {
-    let call_scope = decorate(&mut event);
     for (key, value) in extra {
         event.extra.insert((*key).to_owned(), value.clone());
     }
-    backend.with_hub(|hub| {
-        // A copy of the hub's scope with the call's data layered over it: the hub's own scope
-        // stack is not touched, so calls on other threads sharing the hub are unaffected.
-        let mut scope = hub.configure_scope(|scope| scope.clone());
-        if let Some(data) = &call_scope {
-            let data = data
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (key, value) in &data.tags {
-                scope.set_tag(key, value);
-            }
-            for (key, value) in &data.contexts {
-                scope.set_context(key, value.clone());
-            }
-            for (key, value) in &data.extra {
-                scope.set_extra(key, value.clone());
-            }
-            if data.user.is_some() {
-                scope.set_user(data.user.clone());
-            }
-        }
-        match hub.client() {
-            Some(client) => client.capture_event(event, Some(&scope)),
-            None => Uuid::nil(),
-        }
-    })
+    match current_hub() {
+        Some(hub) => hub.capture_event(event),
+        None => backend.with_hub(|hub| hub.capture_event(event)),
+    }
 }
 
 /// An endpoint returned `Err(error)`.
@@ -90,22 +80,6 @@ pub(crate) fn capture_outcome_error(call: &CallScope, error: &ErrorRef<'_>) {
     };
     mark(&mut event, "kansoku.endpoint", true);
     send(&call.backend, event, &[]);
-}
-
-/// An endpoint is unwinding from a panic; the panic hook left its message on the call.
-pub(crate) fn capture_panic(call: &CallScope) {
-    let message = call.scope.get().and_then(|scope| {
-        scope
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .panic
-            .take()
-    });
-    send(
-        &call.backend,
-        panic_event(message.as_deref().unwrap_or("panic")),
-        &[],
-    );
 }
 
 fn panic_event(message: &str) -> Event<'static> {
@@ -180,28 +154,18 @@ pub(crate) fn keep_event(event: Event<'static>, ignored: &[String]) -> Option<Ev
     (!(in_exception || in_message)).then_some(event)
 }
 
-/// Our panic hook, chained before the previous one: inside an endpoint, the message waits on
-/// the call for its guard to capture it with the call's scope as the stack unwinds; outside
-/// any endpoint, the panic is captured at once through the current telemetry.
+/// Our panic hook, chained before the previous one: a panic is captured where it happens,
+/// in the call it happens in (the call's hub is current), once: not when the client in use
+/// has sentry's panic integration, which captures it itself, through the same hub.
 pub(crate) fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let message = panic_message(info);
-            let in_endpoint = find_current(|scope| {
-                matches!(scope.kind, ScopeKind::Monitored).then(|| {
-                    let mut data = scope
-                        .shared_scope()
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    data.panic.get_or_insert_with(|| message.clone());
-                })
-            });
-            if in_endpoint.is_none() {
-                if let Some(backend) = BackendRef::current() {
-                    send(&backend, panic_event(&message), &[]);
-                }
+            let backend =
+                find_current(|scope| Some(scope.backend.clone())).or_else(BackendRef::current);
+            if let Some(backend) = backend.filter(|backend| !backend.panics_captured_by_client()) {
+                send(&backend, panic_event(&panic_message(info)), &[]);
             }
             previous(info);
         }));

@@ -1,29 +1,33 @@
-//! The `sentry` backend: transactions and spans from the attributes, error, panic and message
-//! capture with a scope of its own per call.
+//! The `sentry` backend: transactions and spans from the attributes and the HTTP layer, error,
+//! panic and message capture, each in the call it belongs to.
 //!
 //! Design, in the order a call meets it:
 //!
-//! - **Sampling first.** `#[monitor_api_endpoint]` decides whether its transaction is sampled
-//!   with a thread-local random number before doing any Sentry work. An unsampled call that
-//!   neither errors nor touches its scope costs a few nanoseconds and allocates nothing.
-//! - **A scope per call, made lazily.** Each endpoint call carries a [`call::CallScope`] inside
-//!   its guard. `kansoku::set_tag` and friends write into the innermost endpoint call being
-//!   polled on this thread (found through a thread-local pointer set for the duration of each
-//!   poll), so a tag set in one request can never reach another's events, however the runtime
-//!   schedules them. Nothing is allocated until something is set.
-//! - **Spans recorded, not built.** A sampled call records its span (ids, times, status) into
-//!   a shared per-transaction record; when the transaction's root finishes, the record goes to
-//!   a background thread that builds the Sentry transaction and hands it to the client's
-//!   transport. The request thread never serialises, and never waits on the network.
-//! - **Errors are always captured**, sampled or not, with the call's scope, trace context, and
-//!   the function's name; the transport sends them off the request path, bounded.
+//! - **One client: the application's.** The client the application bound with `sentry::init`
+//!   (or handed over with `sentry_client`) is used, with all its options (`before_send`,
+//!   release, sample rates, integrations); kansoku builds and binds one only when it has a DSN
+//!   and none is bound.
+//! - **A hub per root call** ([`hub`]): a request served by the HTTP layer, or an endpoint or
+//!   hand-made transaction outside any, runs with a `sentry::Hub` of its own current at every
+//!   poll, so every crate's `configure_scope`, breadcrumbs and captures reach that call alone.
+//! - **Sampling first.** A root decides whether it is sampled with a thread-local random number
+//!   (at the client's rate) before doing any other Sentry work; an unsampled root's scope carries
+//!   a transaction of a client-less hub that holds its trace ids and records nothing, so every
+//!   event is in the call's trace and spans opened inside record nothing.
+//! - **Sampled spans are sentry's own** (`sentry::Transaction`/`Span`), so sentry-tracing's spans
+//!   nest in them; a sampled root's transaction is finished on a background thread, under the
+//!   call's hub, so the request thread never builds, scopes or serialises it.
+//! - **Errors are always captured**, sampled or not, in their call's hub.
 //! - **kansoku's own transport** ([`transport`]): the `sentry` crate's transports hold 30
 //!   envelopes and send one at a time, which loses errors in a burst. Errors wait apart from
 //!   transactions and go first; rate limits apply per category; every loss, here or in the
-//!   client (`before_send`, sampling), is counted for the metric and reported to Sentry.
+//!   client (`before_send`, sampling), is counted for the metric and reported to Sentry. The
+//!   application can give it to its own client ([`sentry_transport`]).
 
 pub(crate) mod call;
 mod capture;
+mod hub;
+#[cfg(feature = "axum")]
 pub(crate) mod request;
 mod trace;
 mod transport;
@@ -32,7 +36,8 @@ pub(crate) use call::CallScope;
 pub(crate) use capture::{capture_error_event, capture_message_event, install_panic_hook};
 #[cfg(feature = "axum")]
 pub(crate) use request::outgoing_headers;
-pub(crate) use trace::{Incoming, TraceSpan};
+pub(crate) use trace::Incoming;
+pub use transport::{sentry_transport, SentryTransportFactory};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -41,7 +46,7 @@ use std::time::Duration;
 
 use crate::backend::{Backend, BackendHealth, BoxFuture, CounterFamily, HealthCell};
 
-use sentry::{ClientOptions, Hub};
+use sentry::{ClientOptions, Hub, TracesSamplingStrategy};
 
 /// What decides a transaction's sampling: the name and op it would have.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +70,8 @@ pub(crate) struct SentryConfig {
     pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) transport: transport::TransportConfig,
     pub(crate) customize: Option<Arc<dyn Fn(ClientOptions) -> ClientOptions + Send + Sync>>,
+    /// The client the application handed over (`sentry_client`).
+    pub(crate) client: Option<Arc<sentry::Client>>,
 }
 
 impl fmt::Debug for SentryConfig {
@@ -84,15 +91,56 @@ impl fmt::Debug for SentryConfig {
 /// The default of `TelemetryBuilder::sentry_shutdown_timeout`.
 pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// One telemetry's Sentry client, hub and span pipeline.
+/// How a root's sampling is decided.
+enum Sampling {
+    /// A fixed rate: `rate × 2^32`, compared with a random `u32` (`u64` so that 1.0 samples
+    /// everything). The common case is one comparison.
+    Rate(u64),
+    /// kansoku's own traces sampler (with kansoku's own client).
+    Sampler(TracesSampler),
+    /// The application's client has a traces sampler of its own: it decides, per transaction.
+    Client,
+    /// The client in use has tracing off: no transaction is recorded.
+    Off,
+}
+
+/// What [`SentryBackend::decide`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    Sampled,
+    Unsampled,
+    /// Start a transaction and let the client's sampler decide.
+    AskClient,
+}
+
+/// Whose client kansoku sends through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientSource {
+    /// Bound by the application (`sentry::init`) on the main hub.
+    Application,
+    /// Handed over with `sentry_client`.
+    Handed,
+    /// Built by kansoku from its DSN.
+    Own,
+}
+
+/// One telemetry's Sentry client and span pipeline.
 pub(crate) struct SentryBackend {
-    /// The installed instance captures through the thread's current hub (the main hub, bound
-    /// to this client, unless the application binds another); a built instance has its own.
-    own_hub: Option<Arc<Hub>>,
     client: Arc<sentry::Client>,
-    /// `rate × 2^32`, compared with a random `u32`; `u64` so that 1.0 samples everything.
-    threshold: u64,
-    sampler: Option<TracesSampler>,
+    source: ClientSource,
+    /// A hub of the client with an empty scope: what transactions are started through, and
+    /// where events outside any call go for an instance that is not the installed one.
+    factory: Arc<Hub>,
+    /// Whether this is the installed instance (its events outside calls go through the
+    /// thread's current hub, as the application's own do).
+    global: bool,
+    sampling: Sampling,
+    /// Whether the client has sentry's panic integration, which then captures panics itself.
+    panic_integration: bool,
+    /// `sentry-org_id` of the client (its option, else its DSN's host), for trace continuation.
+    org_id: Option<u64>,
+    strict_trace_continuation: bool,
+    ignore_errors: Vec<String>,
     /// Finished transactions to the span thread. No lock: a sampled call only `try_send`s, and
     /// the thread polls its queue instead of sleeping in `recv`, so no send has to wake it.
     spans: mpsc::SyncSender<trace::Job>,
@@ -103,7 +151,7 @@ pub(crate) struct SentryBackend {
     /// Everything lost, by category and reason: the metric, the health report, and the
     /// client reports kansoku's transport sends.
     losses: Arc<transport::Losses>,
-    /// kansoku's transport, unless the application brought its own.
+    /// kansoku's transport, when the client in use has it.
     transport: Option<Arc<transport::KansokuTransport>>,
     /// A traces sampler returned a rate outside 0.0..=1.0 (said once).
     sampler_warned: AtomicBool,
@@ -112,7 +160,8 @@ pub(crate) struct SentryBackend {
 impl fmt::Debug for SentryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SentryBackend")
-            .field("threshold", &self.threshold)
+            .field("source", &self.source)
+            .field("target", &self.target)
             .finish_non_exhaustive()
     }
 }
@@ -126,137 +175,266 @@ fn threshold(rate: f32) -> u64 {
 }
 
 /// Finished transactions waiting for the background thread; beyond this they are dropped
-/// (counted as `queue_overflow` transactions) rather than slowing requests down. The thread empties it far
-/// faster than requests fill it, except in a burst of sampled calls.
+/// (counted as `queue_overflow` transactions) rather than slowing requests down. The thread
+/// empties it far faster than requests fill it, except in a burst of sampled calls.
 const SPAN_QUEUE: usize = 8192;
 
+/// The client kansoku uses, where it came from, and kansoku's transport when it built it.
+type Resolved = (
+    Arc<sentry::Client>,
+    ClientSource,
+    Option<Arc<transport::KansokuTransport>>,
+);
+
+/// The client kansoku uses, and where it came from.
+fn resolve_client(
+    config: &SentryConfig,
+    release: Option<&str>,
+    environment: Option<&str>,
+    global: bool,
+) -> Result<Option<Resolved>, crate::error::Error> {
+    if let Some(client) = &config.client {
+        if config.dsn.is_some() {
+            tracing::warn!("kansoku: a Sentry client was handed over with `sentry_client`; it is used, and kansoku's DSN is not");
+        }
+        return Ok(Some((client.clone(), ClientSource::Handed, None)));
+    }
+    if global {
+        if let Some(client) = Hub::main().client().filter(|client| client.is_enabled()) {
+            if config.dsn.is_some() {
+                tracing::warn!("kansoku: the application bound a Sentry client (`sentry::init`); kansoku uses it, with its options, and does not build one from its own DSN");
+            }
+            return Ok(Some((client, ClientSource::Application, None)));
+        }
+    }
+    let Some(dsn) = config.dsn.as_deref() else {
+        return Ok(None);
+    };
+    let (client, transport) = own_client(config, dsn, release, environment)?;
+    Ok(Some((client, ClientSource::Own, transport)))
+}
+
+/// kansoku's own client for `dsn`, with kansoku's transport unless `sentry_options` brings one.
+fn own_client(
+    config: &SentryConfig,
+    dsn: &str,
+    release: Option<&str>,
+    environment: Option<&str>,
+) -> Result<
+    (
+        Arc<sentry::Client>,
+        Option<Arc<transport::KansokuTransport>>,
+    ),
+    crate::error::Error,
+> {
+    let dsn: sentry::types::Dsn = dsn
+        .parse()
+        .map_err(|e| crate::error::Error::InvalidDsn(format!("{e}")))?;
+    let rate = config.traces_sample_rate;
+    // NaN is outside too
+    if !(0.0..=1.0).contains(&rate) {
+        return Err(crate::error::Error::InvalidSampleRate(rate));
+    }
+    config.transport.validate()?;
+    let mut options = ClientOptions::new()
+        .maybe_release(release.map(str::to_owned))
+        .shutdown_timeout(config.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT))
+        // so that transactions the application's sentry-tracing starts outside kansoku's
+        // calls are sampled as kansoku's are
+        .traces_sample_rate(rate);
+    options.dsn = Some(dsn);
+    if let Some(environment) = environment {
+        options = options.environment(environment.to_owned());
+    }
+    let ignored = config.ignore_errors.clone();
+    if !ignored.is_empty() {
+        options = options.before_send(move |event| capture::keep_event(event, &ignored));
+    }
+    if let Some(customize) = &config.customize {
+        options = customize(options);
+    }
+    let factory = options.transport.is_none().then(|| {
+        let factory = SentryTransportFactory::new().with_config(config.transport);
+        options.transport = Some(Arc::new(factory.clone()));
+        factory
+    });
+    // the proxies and `SSL_VERIFY` from the environment, as the crate's transports read them
+    let options = sentry::apply_defaults(options);
+    let client = Arc::new(sentry::Client::with_options(options));
+    let transport = factory.and_then(|factory| factory.created());
+    Ok((client, transport))
+}
+
 impl SentryBackend {
-    /// A client for `config`, or `Ok(None)` when no DSN is configured.
+    /// The backend for `config`: with the application's client, a handed one, or kansoku's
+    /// own; `Ok(None)` when there is neither a client nor a DSN.
     pub(crate) fn new(
         config: &SentryConfig,
         release: Option<&str>,
         environment: Option<&str>,
         global: bool,
     ) -> Result<Option<Arc<SentryBackend>>, crate::error::Error> {
-        let Some(dsn) = config.dsn.as_deref() else {
+        let Some((client, source, own_transport)) =
+            resolve_client(config, release, environment, global)?
+        else {
             return Ok(None);
         };
-        let dsn: sentry::types::Dsn = dsn
-            .parse()
-            .map_err(|e| crate::error::Error::InvalidDsn(format!("{e}")))?;
-        let (dsn_host, dsn_project) = (dsn.host().to_owned(), dsn.project_id().to_string());
-        let dsn_for_transport = dsn.clone();
-        let rate = config.traces_sample_rate;
-        // NaN is outside too
-        if !(0.0..=1.0).contains(&rate) {
-            return Err(crate::error::Error::InvalidSampleRate(rate));
-        }
-        let sizes = config.transport;
-        if sizes.error_queue == 0 || sizes.transaction_queue == 0 || sizes.max_requests == 0 {
-            return Err(crate::error::Error::Sentry(
-                "sentry_queue_sizes and sentry_max_requests must be at least 1".to_owned(),
-            ));
-        }
-        let mut options = ClientOptions::new()
-            .maybe_release(release.map(str::to_owned))
-            .shutdown_timeout(config.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT));
-        options.dsn = Some(dsn);
-        if let Some(environment) = environment {
-            options = options.environment(environment.to_owned());
-        }
-        let ignored = config.ignore_errors.clone();
-        if !ignored.is_empty() {
-            options = options.before_send(move |event| capture::keep_event(event, &ignored));
-        }
-        if let Some(customize) = &config.customize {
-            options = customize(options);
-        }
-        let own_transport = options.transport.is_none();
-        // the proxies and `SSL_VERIFY` from the environment, as the crate's transports read them
-        let mut options = sentry::apply_defaults(options);
-        let losses = Arc::new(transport::Losses::default());
-        // kansoku's transport, unless the application brought one in `sentry_options`
-        let transport = if own_transport {
-            let proxy = match dsn_for_transport.scheme() {
-                sentry::types::Scheme::Https => options.https_proxy.as_deref(),
-                sentry::types::Scheme::Http => options.http_proxy.as_deref(),
+        let options = client.options();
+        let (dsn_host, dsn_project) = options.dsn.as_ref().map_or_else(
+            || ("(no DSN)".to_owned(), String::new()),
+            |dsn| (dsn.host().to_owned(), dsn.project_id().to_string()),
+        );
+        let sampling = match (source, &options.traces_sampling_strategy) {
+            (ClientSource::Own, _) => match &config.traces_sampler {
+                Some(sampler) => Sampling::Sampler(sampler.clone()),
+                None => Sampling::Rate(threshold(config.traces_sample_rate)),
+            },
+            (_, TracesSamplingStrategy::FixedRate(rate)) => {
+                Sampling::Rate(threshold(rate.clamp(0.0, 1.0)))
             }
-            .filter(|proxy| !proxy.trim().is_empty());
-            if options.accept_invalid_certs {
-                tracing::warn!(
-                    "kansoku: `accept_invalid_certs` is not supported by kansoku's Sentry transport; certificates are verified"
-                );
+            (_, TracesSamplingStrategy::Function(_)) => Sampling::Client,
+            (_, _) => Sampling::Off,
+        };
+        if source != ClientSource::Own {
+            if config.traces_sample_rate != 0.0 || config.traces_sampler.is_some() {
+                tracing::warn!("kansoku: the Sentry client in use is the application's; its traces_sample_rate / traces_sampler apply, kansoku's are not used");
             }
-            let transport = transport::KansokuTransport::start(
-                &dsn_for_transport,
-                &options.user_agent,
-                config.transport,
-                proxy,
-                losses.clone(),
-            )
-            .map_err(crate::error::Error::Sentry)?;
-            options.transport = Some(Arc::new(transport.clone()));
-            Some(transport)
-        } else {
-            None
-        };
-        let client = Arc::new(sentry::Client::with_options(options));
-        // The installed instance's client goes on the main hub in `bind_main_hub`, once the
-        // install can no longer fail.
-        let own_hub = if global {
-            None
-        } else {
-            Some(Arc::new(Hub::new(
-                Some(client.clone()),
-                Arc::new(sentry::Scope::default()),
-            )))
-        };
+            if config.customize.is_some() {
+                tracing::warn!("kansoku: `sentry_options` shapes only a client kansoku builds; the application's client keeps its own options");
+            }
+        }
+        let transport = own_transport.or_else(|| match source {
+            ClientSource::Own => None,
+            _ => transport::registered(&client),
+        });
+        if transport.is_none() && options.transport_channel_capacity.is_none() {
+            tracing::warn!("kansoku: the Sentry client in use keeps the sentry crate's transport with its default of 30 queued envelopes, which loses errors in a burst; pass `.transport(kansoku::sentry_transport())` to `sentry::init` for kansoku's (errors first, bounded queues, every loss counted)");
+        }
+        let losses = transport
+            .as_ref()
+            .map_or_else(Arc::default, |transport| transport.losses().clone());
+        let panic_integration = options
+            .integrations
+            .iter()
+            .any(|integration| integration.name() == "panic");
+        let org_id = options
+            .org_id
+            .or_else(|| options.dsn.as_ref()?.org_id())
+            .and_then(|org| org.to_string().parse().ok());
         let (sender, receiver) = mpsc::sync_channel(SPAN_QUEUE);
-        let worker_client = client.clone();
         std::thread::Builder::new()
             .name("kansoku-sentry".into())
-            .spawn(move || trace::run_worker(&receiver, &worker_client))
+            .spawn(move || trace::run_worker(&receiver))
             .map_err(|e| {
                 crate::error::Error::Sentry(format!("cannot start the span thread: {e}"))
             })?;
         install_panic_hook();
-        let threshold = threshold(rate);
         Ok(Some(Arc::new(SentryBackend {
+            factory: Arc::new(Hub::new(Some(client.clone()), Arc::default())),
             target: format!("{dsn_host}/{dsn_project}"),
             health: HealthCell::default(),
             losses,
             transport,
             sampler_warned: AtomicBool::new(false),
-            own_hub,
-            client,
-            threshold,
-            sampler: config.traces_sampler.clone(),
+            source,
+            global,
+            sampling,
+            panic_integration,
+            org_id,
+            strict_trace_continuation: options.strict_trace_continuation,
+            ignore_errors: config.ignore_errors.clone(),
             spans: sender,
             shutdown_timeout: config.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+            client,
         })))
     }
 
-    /// Makes the main hub (the one every thread starts with) send through this client, so the
-    /// application's own `sentry::` calls share it. For the installed instance only.
-    pub(crate) fn bind_main_hub(&self) {
-        Hub::main().bind_client(Some(self.client.clone()));
-    }
-
-    /// Runs `f` with the hub events of this telemetry go through.
-    pub(crate) fn with_hub<R>(&self, f: impl FnOnce(&Hub) -> R) -> R {
-        match &self.own_hub {
-            Some(hub) => f(hub),
-            None => f(&Hub::current()),
+    /// Binds kansoku's own client to the main hub (the one every thread starts with), as
+    /// `sentry::init` would, so the application's own `sentry::` calls share it — unless the
+    /// application bound one meanwhile. For the installed instance only.
+    fn bind_main_hub(&self) {
+        if self.source != ClientSource::Own {
+            return;
+        }
+        let main = Hub::main();
+        match main.client() {
+            Some(bound) if !Arc::ptr_eq(&bound, &self.client) && bound.is_enabled() => {
+                tracing::warn!("kansoku: a Sentry client was bound to the main hub while kansoku started; kansoku keeps its own for its calls and leaves the application's bound");
+            }
+            _ => main.bind_client(Some(self.client.clone())),
         }
     }
 
-    /// Whether a new transaction named `name` is sampled. The common case is one comparison.
+    /// Runs `f` with the hub events outside any call go through: the thread's current one for
+    /// the installed instance (as the application's own events), else this instance's own.
+    pub(crate) fn with_hub<R>(&self, f: impl FnOnce(&Hub) -> R) -> R {
+        if self.global {
+            let current = Hub::current();
+            if current
+                .client()
+                .is_some_and(|client| Arc::ptr_eq(&client, &self.client))
+            {
+                return f(&current);
+            }
+        }
+        f(&self.factory)
+    }
+
+    /// The hub transactions are started through.
+    pub(crate) fn factory(&self) -> &Hub {
+        &self.factory
+    }
+
+    /// Whether the client captures panics itself (sentry's panic integration).
+    pub(crate) fn panics_captured_by_client(&self) -> bool {
+        self.panic_integration
+    }
+
+    /// The `ignore_errors` patterns.
+    pub(crate) fn ignored(&self) -> &[String] {
+        &self.ignore_errors
+    }
+
+    /// Whether a caller's trace may be continued here: its organization is this client's, or
+    /// one side does not say and continuation is not strict (sentry's own rule).
+    pub(crate) fn continues(&self, incoming: &Incoming) -> bool {
+        match (incoming.org_id, self.org_id) {
+            (Some(theirs), Some(ours)) => theirs == ours,
+            (Some(_), None) | (None, Some(_)) => !self.strict_trace_continuation,
+            (None, None) => true,
+        }
+    }
+
+    /// Whether a new root named `name` is sampled: `incoming` (the caller's decision) stands
+    /// when given, else the client's rate decides.
     #[inline]
-    pub(crate) fn sample(&self, name: &str, op: &str) -> bool {
-        let threshold = match &self.sampler {
-            None => self.threshold,
-            Some(sampler) => threshold(self.checked_rate(sampler(&SamplingContext { name, op }))),
+    pub(crate) fn decide(&self, name: &str, op: &str, incoming: Option<bool>) -> Decision {
+        if matches!(self.sampling, Sampling::Off) {
+            return Decision::Unsampled;
+        }
+        match incoming {
+            Some(true) => return Decision::Sampled,
+            Some(false) => return Decision::Unsampled,
+            None => {}
+        }
+        let threshold = match &self.sampling {
+            Sampling::Rate(threshold) => *threshold,
+            Sampling::Sampler(sampler) => {
+                threshold(self.checked_rate(sampler(&SamplingContext { name, op })))
+            }
+            Sampling::Client => return Decision::AskClient,
+            Sampling::Off => return Decision::Unsampled,
         };
+        if self.sample(threshold) {
+            Decision::Sampled
+        } else {
+            Decision::Unsampled
+        }
+    }
+
+    /// One draw against `threshold`; an unsampled one is counted.
+    #[inline]
+    fn sample(&self, threshold: u64) -> bool {
         let draw = call::random_u32();
         let sampled = threshold != 0 && u64::from(draw) < threshold;
         if !sampled {
@@ -294,6 +472,7 @@ impl SentryBackend {
             .try_send(trace::Job::Send(Box::new(finished)))
             .is_err()
         {
+            // counted as the client would: the transaction, not its spans one by one
             self.losses.record(
                 transport::Category::Transaction,
                 transport::Reason::QueueOverflow,
@@ -317,13 +496,20 @@ impl SentryBackend {
         self.client.flush(Some(transport_bound(deadline)))
     }
 
-    /// Sends what is queued and closes the client, within the shutdown timeout (the same
-    /// caveat as [`Self::flush_blocking`]). The span thread stops once its queue is drained.
+    /// Sends what is queued and closes kansoku's own client (the application closes its own,
+    /// when its `sentry::init` guard drops: this only flushes it), within the shutdown timeout
+    /// (the same caveat as [`Self::flush_blocking`]). The span thread stops once its queue is
+    /// drained.
     pub(crate) fn close_blocking(&self) {
         let deadline = std::time::Instant::now() + self.shutdown_timeout;
         self.ask_worker(trace::Job::Stop, self.shutdown_timeout);
         self.collect_client_losses();
-        self.client.close(Some(transport_bound(deadline)));
+        let bound = Some(transport_bound(deadline));
+        if self.source == ClientSource::Own {
+            self.client.close(bound);
+        } else {
+            self.client.flush(bound);
+        }
     }
 
     /// The client keeps the losses it decides itself (`before_send`…) until it sends its next
@@ -378,8 +564,13 @@ impl Backend for SentryBackend {
             None => self.health.report(
                 "sentry",
                 format!(
-                    "sending to {} (through the application's transport)",
-                    self.target
+                    "sending to {} through {}",
+                    self.target,
+                    match self.source {
+                        ClientSource::Own => "the application's transport (set in sentry_options)",
+                        ClientSource::Application | ClientSource::Handed =>
+                            "the application's client and its transport",
+                    }
                 ),
             ),
         };

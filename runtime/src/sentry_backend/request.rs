@@ -1,77 +1,40 @@
-//! A request served by the HTTP layer, as the Sentry backend sees it: a scope of its own that
-//! owns the request's transaction, what the request looked like (described lazily, off the
-//! request's path), and the trace it propagates to outgoing calls.
+//! A request served by the HTTP layer, as the Sentry backend sees it: a root with a hub of its
+//! own, what the request looked like (described lazily, off the request's path), and the trace
+//! it propagates to outgoing calls.
 
-// Used by the HTTP layers (feature `axum`) only.
-#![cfg_attr(not(feature = "axum"), allow(dead_code))]
-
-use std::fmt;
 use std::sync::Arc;
 
-use sentry::protocol::{self, SpanStatus, Value};
+use sentry::protocol::{SpanStatus, Value};
 
-use super::call::{find_current, CallScope, ScopeKind, Trace};
-use super::trace::Incoming;
+use super::call::{current_hub, current_trace, BackendRef, CallScope, RootSpec, ScopeKind};
+pub(crate) use super::trace::RequestDescriber;
+use super::trace::{Incoming, RequestInfo};
 
-/// Describes the request for an event or a transaction, scrubbed. Called only when one is
-/// sent: on the span thread for a transaction, when capturing for an event.
-#[derive(Clone)]
-pub(crate) struct RequestDescriber(pub(crate) Arc<dyn Fn() -> protocol::Request + Send + Sync>);
-
-impl fmt::Debug for RequestDescriber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RequestDescriber")
-    }
-}
-
-/// The trace a request belongs to, for outgoing headers when it is not sampled (a sampled
-/// request propagates its span).
-#[derive(Debug, Clone)]
-pub(crate) struct Propagation {
-    pub(crate) trace_id: [u8; 16],
-    pub(crate) sampled: bool,
-    /// The caller's `baggage`, passed on as it came.
-    pub(crate) baggage: Option<String>,
-}
-
-/// Opens the scope and transaction of a request named `name` (`GET /shops/{id}`), continuing
-/// `incoming` when the caller sent a valid `sentry-trace`. `None` when no telemetry here has a
-/// Sentry backend: then nothing is described or allocated.
+/// Opens the root of a request named `name` (`GET /shops/{id}`), continuing `incoming` when
+/// the caller sent a valid `sentry-trace` the backend accepts. `None` when no telemetry here has
+/// a Sentry backend: then nothing is described or allocated.
 pub(crate) fn start_request(
     name: &'static str,
     incoming: Option<&Incoming>,
     baggage: Option<&str>,
     describe: impl FnOnce() -> RequestDescriber,
 ) -> Option<CallScope> {
-    let op = "http.server";
-    let (trace, backend) = match incoming {
-        Some(incoming) => Trace::open_continuing(name.into(), op.into(), incoming)?,
-        None => Trace::open(name.into(), op.into())?,
-    };
-    let scope = CallScope::new(backend, ScopeKind::Request, name, None, trace);
-    let trace_id = match (scope.span_handle(), incoming) {
-        (Some(span), _) => span.trace_id(),
-        (None, Some(incoming)) => incoming.trace_id,
-        (None, None) => {
-            let mut id = [0; 16];
-            id[..8].copy_from_slice(&super::call::random_u64().to_be_bytes());
-            id[8..].copy_from_slice(&super::call::random_u64().to_be_bytes());
-            id
-        }
-    };
-    {
-        let mut data = scope
-            .shared_scope()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        data.request = Some(describe());
-        data.propagation = Some(Propagation {
-            trace_id,
-            sampled: scope.span_handle().is_some(),
-            baggage: baggage.map(str::to_owned),
-        });
-    }
-    Some(scope)
+    let backend = BackendRef::current()?;
+    let request = Arc::new(RequestInfo {
+        describe: describe(),
+        baggage: baggage.map(str::to_owned),
+    });
+    Some(CallScope::open_root(
+        backend,
+        ScopeKind::Request,
+        name,
+        RootSpec {
+            name,
+            op: "http.server",
+            incoming,
+            request: Some(request),
+        },
+    ))
 }
 
 /// The status of a request's transaction for an answer with `code`.
@@ -94,7 +57,7 @@ pub(crate) fn status_of(code: u16) -> SpanStatus {
 
 impl CallScope {
     /// Ends a request's transaction: answered with `code`, or (`None`) abandoned.
-    pub(crate) fn finish_request(mut self, code: Option<u16>) {
+    pub(crate) fn finish_request(self, code: Option<u16>) {
         let status = match code {
             Some(code) => {
                 self.set_span_data("http.response.status_code", Value::from(code));
@@ -107,53 +70,26 @@ impl CallScope {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
-}
-
 /// `sentry-trace` and `baggage` for an outgoing request made here: the innermost sampled span
-/// (`-1`), else the unsampled request's trace (`-0`). `None` outside any request or call.
+/// (`-1`), else the unsampled call's trace and span (`-0`). `None` outside any request or call.
 pub(crate) fn outgoing_headers() -> Option<(String, Option<String>)> {
-    let propagation = find_current(|scope| {
-        let data = scope.scope.get()?;
-        data.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .propagation
-            .clone()
-    });
-    let baggage = propagation.as_ref().and_then(|p| p.baggage.clone());
-    if let Some(span) = find_current(CallScope::span_handle) {
-        let context = span.trace_context();
-        return Some((
-            format!("{}-{}-1", context.trace_id, context.span_id),
-            baggage,
-        ));
-    }
-    let propagation = propagation?;
-    let span_id = super::call::random_u64().max(1).to_be_bytes();
-    Some((
-        format!(
-            "{}-{}-{}",
-            hex(&propagation.trace_id),
-            hex(&span_id),
-            u8::from(propagation.sampled)
-        ),
-        baggage,
-    ))
-}
-
-/// The sampling decision in a `baggage` header's `sentry-sampled` entry, if any.
-pub(crate) fn baggage_sampled(baggage: &str) -> Option<bool> {
-    baggage.split(',').find_map(|entry| {
-        let (key, value) = entry.split_once('=')?;
-        (key.trim() == "sentry-sampled").then(|| match value.trim() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        })?
-    })
+    let trace = current_trace()?;
+    let baggage = super::call::find_current(|scope| scope.request()?.baggage.clone());
+    // the hub's scope knows best when a span of someone else's (sentry-tracing's) is entered
+    let header = current_hub()
+        .and_then(|hub| {
+            let current = sentry::Hub::current();
+            (!Arc::ptr_eq(&hub, &current) && trace.sampled)
+                .then(|| {
+                    current.configure_scope(|scope| {
+                        scope
+                            .iter_trace_propagation_headers()
+                            .find(|(name, _)| *name == "sentry-trace")
+                            .map(|(_, value)| value)
+                    })
+                })
+                .flatten()
+        })
+        .unwrap_or_else(|| trace.sentry_trace());
+    Some((header, baggage))
 }

@@ -1,164 +1,49 @@
-//! Sampled spans: recorded cheaply on the request's thread, turned into a Sentry transaction on
-//! a background thread when the transaction's root finishes.
+//! Finished transactions on their way out, and the trace a caller propagates.
+//!
+//! A sampled root's transaction (sentry's own type, so that sentry-tracing's spans and any
+//! crate's `configure_scope(|s| s.get_span())` nest in it) is finished on a background thread,
+//! under the call's hub: the request thread never builds the envelope, applies the scope or
+//! describes the request.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, SystemTime};
 
-use sentry::protocol::{self, SpanId, SpanStatus, TraceContext, TraceId, Value};
+use sentry::Hub;
 
-use super::call::{random_u64, ScopeData};
-use super::SentryBackend;
+use std::fmt;
 
-/// One sampled transaction while it runs.
-#[derive(Debug)]
-pub(crate) struct TxRecord {
-    pub(crate) trace_id: [u8; 16],
-    /// The caller's span when the transaction continues an incoming trace.
-    remote_parent: Option<[u8; 8]>,
-    /// Children that have finished, in Sentry's form.
-    spans: Mutex<Vec<protocol::Span>>,
-}
+use sentry::protocol;
 
-/// Where a new child span goes: which transaction, under which span.
-#[derive(Debug, Clone)]
-pub(crate) struct SpanHandle {
-    tx: Arc<TxRecord>,
-    span_id: [u8; 8],
-}
-
-impl SpanHandle {
-    pub(crate) fn child(&self, op: &str, description: Option<Cow<'static, str>>) -> TraceSpan {
-        TraceSpan {
-            tx: self.tx.clone(),
-            span_id: new_span_id(),
-            parent: Some(self.span_id),
-            name: description.unwrap_or(Cow::Borrowed("")),
-            op: Cow::Owned(op.to_owned()),
-            start: SystemTime::now(),
-            data: BTreeMap::new(),
-        }
-    }
-
-    /// The id of the trace this span is in.
-    pub(crate) fn trace_id(&self) -> [u8; 16] {
-        self.tx.trace_id
-    }
-
-    pub(crate) fn trace_context(&self) -> TraceContext {
-        TraceContext {
-            trace_id: TraceId::from(self.tx.trace_id),
-            span_id: SpanId::from(self.span_id),
-            ..TraceContext::default()
-        }
-    }
-}
-
-fn new_span_id() -> [u8; 8] {
-    let id = random_u64().max(1);
-    id.to_be_bytes()
-}
-
-/// A sampled span in progress: a transaction's root (no parent) or a child.
-#[derive(Debug)]
-pub(crate) struct TraceSpan {
-    tx: Arc<TxRecord>,
-    span_id: [u8; 8],
-    parent: Option<[u8; 8]>,
-    /// The transaction's name (root) or the span's description (child).
-    name: Cow<'static, str>,
-    op: Cow<'static, str>,
-    start: SystemTime,
-    data: BTreeMap<String, Value>,
-}
-
-/// A finished root, on its way to the background thread.
-#[derive(Debug)]
+/// A sampled root that ended, with what its transaction still needs.
 pub(crate) struct Finished {
-    root: TraceSpan,
-    status: SpanStatus,
-    end: SystemTime,
-    scope: Option<ScopeData>,
+    pub(crate) transaction: sentry::Transaction,
+    /// The call's hub: its scope (tags, user, contexts) goes on the transaction.
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) end: SystemTime,
+    /// The request it served, described only now.
+    pub(crate) request: Option<Arc<RequestInfo>>,
 }
 
-impl TraceSpan {
-    /// The root of a new transaction: in a new trace, or in the caller's when `incoming`.
-    pub(crate) fn root(
-        name: Cow<'static, str>,
-        op: Cow<'static, str>,
-        incoming: Option<&Incoming>,
-    ) -> TraceSpan {
-        let trace_id = incoming.map_or_else(
-            || {
-                let mut trace_id = [0; 16];
-                trace_id[..8].copy_from_slice(&random_u64().to_be_bytes());
-                trace_id[8..].copy_from_slice(&random_u64().to_be_bytes());
-                trace_id
-            },
-            |incoming| incoming.trace_id,
-        );
-        TraceSpan {
-            tx: Arc::new(TxRecord {
-                trace_id,
-                remote_parent: incoming.map(|incoming| incoming.parent_span_id),
-                spans: Mutex::new(Vec::new()),
-            }),
-            span_id: new_span_id(),
-            parent: None,
-            name,
-            op,
-            start: SystemTime::now(),
-            data: BTreeMap::new(),
-        }
+impl fmt::Debug for Finished {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Finished")
+            .field("end", &self.end)
+            .finish_non_exhaustive()
     }
+}
 
-    pub(crate) fn handle(&self) -> SpanHandle {
-        SpanHandle {
-            tx: self.tx.clone(),
-            span_id: self.span_id,
+impl Finished {
+    fn send(self) {
+        let Finished {
+            transaction,
+            hub,
+            end,
+            request,
+        } = self;
+        if let Some(request) = request {
+            transaction.set_request(request.describe());
         }
-    }
-
-    pub(crate) fn set_data(&mut self, key: &str, value: Value) {
-        self.data.insert(key.to_owned(), value);
-    }
-
-    /// Ends the span: a child joins its transaction's record; a root sends the transaction.
-    pub(crate) fn finish(
-        self,
-        status: SpanStatus,
-        backend: &SentryBackend,
-        scope: Option<&ScopeData>,
-    ) {
-        let end = SystemTime::now();
-        match self.parent {
-            Some(parent) => {
-                let span = protocol::Span {
-                    span_id: SpanId::from(self.span_id),
-                    trace_id: TraceId::from(self.tx.trace_id),
-                    parent_span_id: Some(SpanId::from(parent)),
-                    op: Some(self.op.into_owned()),
-                    description: (!self.name.is_empty()).then(|| self.name.into_owned()),
-                    timestamp: Some(end),
-                    start_timestamp: self.start,
-                    status: Some(status),
-                    data: self.data.into_iter().collect(),
-                    ..protocol::Span::default()
-                };
-                self.tx
-                    .spans
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(span);
-            }
-            None => backend.send_transaction(Finished {
-                root: self,
-                status,
-                end,
-                scope: scope.cloned(),
-            }),
-        }
+        Hub::run(hub, || transaction.finish_with_timestamp(end));
     }
 }
 
@@ -179,14 +64,14 @@ pub(crate) enum Job {
 /// transaction never has to wake it (a futex call per transaction, measured by `bench/`). Idle,
 /// it polls every 10 ms; busy, every millisecond. With the queue's 8192 places that absorbs a
 /// burst of 800,000 sampled transactions a second before any is dropped.
-pub(crate) fn run_worker(jobs: &mpsc::Receiver<Job>, client: &sentry::Client) {
+pub(crate) fn run_worker(jobs: &mpsc::Receiver<Job>) {
     const BUSY: Duration = Duration::from_millis(1);
     const IDLE: Duration = Duration::from_millis(10);
     let mut pause = BUSY;
     loop {
         match jobs.try_recv() {
             Ok(Job::Send(done)) => {
-                client.send_envelope(envelope(*done, client));
+                done.send();
                 pause = BUSY;
             }
             Ok(Job::Flush(done)) => {
@@ -205,47 +90,6 @@ pub(crate) fn run_worker(jobs: &mpsc::Receiver<Job>, client: &sentry::Client) {
     }
 }
 
-fn envelope(done: Finished, client: &sentry::Client) -> protocol::Envelope {
-    let Finished {
-        root,
-        status,
-        end,
-        scope,
-    } = done;
-    let spans = std::mem::take(&mut *root.tx.spans.lock().unwrap_or_else(PoisonError::into_inner));
-    let trace = TraceContext {
-        trace_id: TraceId::from(root.tx.trace_id),
-        span_id: SpanId::from(root.span_id),
-        parent_span_id: root.tx.remote_parent.map(SpanId::from),
-        op: Some(root.op.into_owned()),
-        status: Some(status),
-        data: root.data.into_iter().collect(),
-        ..TraceContext::default()
-    };
-    let options = client.options();
-    let mut transaction = protocol::Transaction {
-        name: Some(root.name.into_owned()),
-        start_timestamp: root.start,
-        timestamp: Some(end),
-        spans,
-        release: options.release.clone(),
-        environment: options.environment.clone(),
-        server_name: options.server_name.clone(),
-        ..protocol::Transaction::default()
-    };
-    transaction.contexts.insert("trace".into(), trace.into());
-    if let Some(scope) = scope {
-        transaction.tags.extend(scope.tags);
-        transaction.extra.extend(scope.extra);
-        transaction.contexts.extend(scope.contexts);
-        transaction.user = scope.user;
-        transaction.request = scope.request.map(|describe| (describe.0)());
-    }
-    let mut envelope = protocol::Envelope::new();
-    envelope.add_item(transaction);
-    envelope
-}
-
 /// A trace a caller started, from its `sentry-trace` header: `TRACE_ID-SPAN_ID[-SAMPLED]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Incoming {
@@ -253,9 +97,38 @@ pub(crate) struct Incoming {
     pub(crate) parent_span_id: [u8; 8],
     /// The caller's sampling decision, honoured when present.
     pub(crate) sampled: Option<bool>,
+    /// The caller's Sentry organization (`sentry-org_id` in its `baggage`), if it said.
+    pub(crate) org_id: Option<u64>,
 }
 
 impl Incoming {
+    /// The trace among `headers` (any case): a valid `sentry-trace`, with what `baggage` adds.
+    pub(crate) fn from_headers<'a>(
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Option<Incoming> {
+        let (mut trace, mut baggage) = (None, None);
+        for (name, value) in headers {
+            if name.eq_ignore_ascii_case("sentry-trace") {
+                trace = Some(value);
+            } else if name.eq_ignore_ascii_case("baggage") {
+                baggage = Some(value);
+            }
+        }
+        Incoming::parse(trace?).map(|incoming| incoming.with_baggage(baggage))
+    }
+
+    /// The sampling decision and organization `baggage` carries, where `sentry-trace` did not
+    /// decide.
+    pub(crate) fn with_baggage(mut self, baggage: Option<&str>) -> Incoming {
+        if let Some(baggage) = baggage {
+            if self.sampled.is_none() {
+                self.sampled = baggage_sampled(baggage);
+            }
+            self.org_id = baggage_org_id(baggage);
+        }
+        self
+    }
+
     /// Parses a `sentry-trace` header value; `None` if it is malformed (a new trace starts).
     pub(crate) fn parse(header: &str) -> Option<Incoming> {
         let mut parts = header.trim().split('-');
@@ -274,6 +147,7 @@ impl Incoming {
             trace_id,
             parent_span_id,
             sampled,
+            org_id: None,
         })
     }
 }
@@ -290,9 +164,58 @@ fn hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// Describes the request for an event or a transaction, scrubbed. Called only when one is
+/// sent: on the span thread for a transaction, when capturing for an event.
+#[derive(Clone)]
+pub(crate) struct RequestDescriber(pub(crate) Arc<dyn Fn() -> protocol::Request + Send + Sync>);
+
+impl fmt::Debug for RequestDescriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RequestDescriber")
+    }
+}
+
+/// What a request's events and outgoing calls need of it.
+#[derive(Debug)]
+pub(crate) struct RequestInfo {
+    pub(crate) describe: RequestDescriber,
+    /// The caller's `baggage`, passed on as it came (by the HTTP layer's outgoing calls).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) baggage: Option<String>,
+}
+
+impl RequestInfo {
+    pub(crate) fn describe(&self) -> protocol::Request {
+        (self.describe.0)()
+    }
+}
+
+/// The value of the Sentry entry `key` (`sentry-sampled`, `sentry-org_id`) in a `baggage`
+/// header, if any.
+fn baggage_entry<'a>(baggage: &'a str, key: &str) -> Option<&'a str> {
+    baggage.split(',').find_map(|entry| {
+        let (name, value) = entry.split_once('=')?;
+        (name.trim() == key).then(|| value.trim())
+    })
+}
+
+/// The sampling decision in a `baggage` header's `sentry-sampled` entry, if any.
+pub(crate) fn baggage_sampled(baggage: &str) -> Option<bool> {
+    match baggage_entry(baggage, "sentry-sampled")? {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// The organization in a `baggage` header's `sentry-org_id` entry, if any.
+pub(crate) fn baggage_org_id(baggage: &str) -> Option<u64> {
+    baggage_entry(baggage, "sentry-org_id")?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Incoming;
+    use super::{baggage_org_id, baggage_sampled, Incoming};
 
     #[test]
     fn sentry_trace_headers_parse_or_are_refused() {
@@ -318,5 +241,14 @@ mod tests {
         ] {
             assert_eq!(Incoming::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn sentry_entries_are_read_from_baggage() {
+        let baggage = "other=1, sentry-sampled=true,sentry-org_id=43 ";
+        assert_eq!(baggage_sampled(baggage), Some(true));
+        assert_eq!(baggage_org_id(baggage), Some(43));
+        assert_eq!(baggage_sampled("sentry-sampled=maybe"), None);
+        assert_eq!(baggage_org_id("sentry-org_id=x"), None);
     }
 }

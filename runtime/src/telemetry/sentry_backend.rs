@@ -13,6 +13,24 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The Sentry client kansoku sends through, when the application holds it itself (a
+    /// `sentry::Client` it built, or `sentry::Hub::current().client()`). Without it, the
+    /// installed instance uses the client the application bound with `sentry::init`, and
+    /// builds its own from [`Self::sentry_dsn`] only when none is bound.
+    ///
+    /// The client's options apply to everything kansoku sends: `before_send`, release,
+    /// environment, server name, integrations, sample rates.
+    ///
+    /// ```
+    /// let client = std::sync::Arc::new(sentry::Client::from(sentry::ClientOptions::new()));
+    /// let telemetry = kansoku::Telemetry::builder().sentry_client(client).build()?;
+    /// # Ok::<(), kansoku::Error>(())
+    /// ```
+    pub fn sentry_client(mut self, client: Arc<sentry::Client>) -> Self {
+        self.backends.sentry.client = Some(client);
+        self
+    }
+
     /// The share of `#[monitor_api_endpoint]` calls (and `start_transaction`s) sent as Sentry
     /// transactions, 0.0 to 1.0; default 0. Errors are captured whatever the rate.
     pub fn traces_sample_rate(mut self, rate: f32) -> Self {

@@ -158,14 +158,13 @@ fn start_sentry(
     request: http::Request<axum::body::Body>,
     config: &Config,
 ) -> (RequestState, http::Request<axum::body::Body>) {
-    use crate::sentry_backend::call::Trace;
     use crate::sentry_backend::{request as sentry_request, Incoming};
     // named once: a `&str` name is parsed at every lookup
     static BAGGAGE: http::HeaderName = http::HeaderName::from_static("baggage");
     static SENTRY_TRACE: http::HeaderName = http::HeaderName::from_static("sentry-trace");
 
     // No Sentry backend in reach (no DSN): nothing to read off the request, no scope to open.
-    if !Trace::reachable() {
+    if !crate::sentry_backend::call::reachable() {
         return (RequestState { scope: None }, request);
     }
     let name = crate::serving::with_current(|served| served.name).unwrap_or("");
@@ -178,12 +177,7 @@ fn start_sentry(
     let baggage = header(&BAGGAGE);
     let incoming = header(&SENTRY_TRACE)
         .and_then(Incoming::parse)
-        .map(|mut incoming| {
-            if incoming.sampled.is_none() {
-                incoming.sampled = baggage.and_then(sentry_request::baggage_sampled);
-            }
-            incoming
-        });
+        .map(|incoming| incoming.with_baggage(baggage));
     let captured = config
         .capture_body
         .then(|| Arc::new(std::sync::Mutex::new(super::body::Captured::default())));

@@ -58,6 +58,150 @@ impl Default for TransportConfig {
     }
 }
 
+impl TransportConfig {
+    pub(crate) fn validate(&self) -> Result<(), crate::error::Error> {
+        if self.error_queue == 0 || self.transaction_queue == 0 || self.max_requests == 0 {
+            return Err(crate::error::Error::Sentry(
+                "sentry_queue_sizes and sentry_max_requests must be at least 1".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// kansoku's Sentry transport, for the application's own `sentry::init`: what kansoku sends
+/// through when it builds the client itself — errors queued apart from transactions and sent
+/// first, rate limits per category, bounded queues, every loss counted (in
+/// `ns_sentry_events_dropped_total`, `Telemetry::health`, and client reports) — instead of
+/// the `sentry` crate's transports and their 30 queued envelopes. Made by [`sentry_transport`].
+///
+/// ```
+/// let _guard = sentry::init(
+///     sentry::ClientOptions::new()
+///         .dsn("https://public@sentry.example.com/1")
+///         .transport(kansoku::sentry_transport().queue_sizes(5_000, 1_000)),
+/// );
+/// ```
+#[derive(Debug, Clone)]
+pub struct SentryTransportFactory {
+    config: TransportConfig,
+    /// The transport it made last (a client makes one), for the backend of a client kansoku
+    /// built.
+    created: Arc<std::sync::Mutex<Option<std::sync::Weak<KansokuTransport>>>>,
+}
+
+/// kansoku's Sentry transport for `sentry::ClientOptions::transport`: see
+/// [`SentryTransportFactory`]. kansoku finds it again at `install` and reports its losses.
+pub fn sentry_transport() -> SentryTransportFactory {
+    SentryTransportFactory::new()
+}
+
+/// The transports made for the application's clients, with their DSN: the backend of the
+/// application's client finds its own by DSN (the latest made).
+static REGISTERED: std::sync::Mutex<Vec<(String, std::sync::Weak<KansokuTransport>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// kansoku's transport of `client`, if its factory made one.
+pub(crate) fn registered(client: &sentry::Client) -> Option<Arc<KansokuTransport>> {
+    let dsn = client.options().dsn.as_ref()?.to_string();
+    let mut registered = REGISTERED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    registered.retain(|(_, transport)| transport.strong_count() > 0);
+    registered
+        .iter()
+        .rev()
+        .find(|(made_for, _)| *made_for == dsn)
+        .and_then(|(_, transport)| transport.upgrade())
+}
+
+impl SentryTransportFactory {
+    pub(crate) fn new() -> SentryTransportFactory {
+        SentryTransportFactory {
+            config: TransportConfig::default(),
+            created: Arc::default(),
+        }
+    }
+
+    pub(crate) fn with_config(mut self, config: TransportConfig) -> SentryTransportFactory {
+        self.config = config;
+        self
+    }
+
+    /// How many error events and transactions may wait to be sent, each in its own queue
+    /// (default 2000 each; see `TelemetryBuilder::sentry_queue_sizes`). Zero is taken as 1.
+    #[must_use]
+    pub fn queue_sizes(mut self, errors: usize, transactions: usize) -> SentryTransportFactory {
+        self.config.error_queue = errors.max(1);
+        self.config.transaction_queue = transactions.max(1);
+        self
+    }
+
+    /// How many requests to Sentry may be in flight at once (default 4). Zero is taken as 1.
+    #[must_use]
+    pub fn max_requests(mut self, requests: usize) -> SentryTransportFactory {
+        self.config.max_requests = requests.max(1);
+        self
+    }
+
+    pub(crate) fn created(&self) -> Option<Arc<KansokuTransport>> {
+        self.created
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(std::sync::Weak::upgrade)
+    }
+}
+
+impl sentry::TransportFactory for SentryTransportFactory {
+    fn create_transport_with_options(
+        &self,
+        options: sentry::TransportOptions,
+    ) -> Arc<dyn sentry::Transport> {
+        if options.accept_invalid_certs {
+            tracing::warn!(
+                "kansoku: `accept_invalid_certs` is not supported by kansoku's Sentry transport; certificates are verified"
+            );
+        }
+        let proxy = match options.dsn.scheme() {
+            sentry::types::Scheme::Https => options.https_proxy.as_deref(),
+            sentry::types::Scheme::Http => options.http_proxy.as_deref(),
+        }
+        .filter(|proxy| !proxy.trim().is_empty());
+        match KansokuTransport::start(
+            &options.dsn,
+            &options.user_agent,
+            self.config,
+            proxy,
+            Arc::default(),
+        ) {
+            Ok(transport) => {
+                *self
+                    .created
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some(Arc::downgrade(&transport));
+                REGISTERED
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((options.dsn.to_string(), Arc::downgrade(&transport)));
+                transport
+            }
+            Err(error) => {
+                tracing::error!(%error, "kansoku: cannot start its Sentry transport; nothing is sent to Sentry");
+                Arc::new(Unstarted)
+            }
+        }
+    }
+}
+
+/// What a client gets when kansoku's transport cannot start (no thread): it sends nothing.
+struct Unstarted;
+
+impl sentry::Transport for Unstarted {
+    fn send_envelope(&self, _envelope: Envelope) {}
+}
+
 /// The transport; the `sentry` client holds it through an `Arc`, and so does the backend
 /// (for flush and health).
 #[derive(Debug)]
@@ -94,6 +238,11 @@ impl KansokuTransport {
             commands,
             shared,
         }))
+    }
+
+    /// What it lost, by category and reason.
+    pub(crate) fn losses(&self) -> &Arc<Losses> {
+        &self.shared.losses
     }
 
     /// The health the sending task notes.
