@@ -100,6 +100,9 @@ struct State {
     connections: std::sync::atomic::AtomicUsize,
     policy: Box<Policy>,
     release: watch::Sender<bool>,
+    /// Each event and transaction whole, as the `sentry` crate serializes it, with its
+    /// request's answer.
+    documents: Mutex<Vec<(u16, serde_json::Value)>>,
 }
 
 /// The running endpoint; stops when dropped.
@@ -135,6 +138,7 @@ impl Ingest {
             connections: std::sync::atomic::AtomicUsize::new(0),
             policy: Box::new(policy),
             release: watch::channel(false).0,
+            documents: Mutex::new(Vec::new()),
         });
         let serving = state.clone();
         runtime.spawn(async move {
@@ -199,6 +203,27 @@ impl Ingest {
             .sum()
     }
 
+    /// Every accepted event (errors and messages) whole, as JSON, in arrival order.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.documents("event")
+    }
+
+    /// Every accepted transaction whole, as JSON (`spans` included), in arrival order.
+    pub fn transactions(&self) -> Vec<serde_json::Value> {
+        self.documents("transaction")
+    }
+
+    fn documents(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.state
+            .documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(status, document)| (200..300).contains(status) && document["type"] == kind)
+            .map(|(_, document)| document.clone())
+            .collect()
+    }
+
     /// How many TCP connections were opened to it.
     pub fn connections(&self) -> usize {
         self.state
@@ -242,6 +267,14 @@ async fn handle(
     } else {
         Reply::status(404)
     };
+    if valid_path {
+        let whole = documents(&body);
+        state
+            .documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(whole.into_iter().map(|document| (reply.status, document)));
+    }
     state
         .received
         .lock()
@@ -298,6 +331,25 @@ fn decode(body: &[u8]) -> Vec<Item> {
                     .collect(),
             ),
             other => Item::Other(format!("{other:?}").chars().take(40).collect()),
+        })
+        .collect()
+}
+
+/// The events and transactions of an envelope whole, each with `"type"` set.
+fn documents(body: &[u8]) -> Vec<serde_json::Value> {
+    let Ok(envelope) = Envelope::from_slice(body) else {
+        return Vec::new();
+    };
+    envelope
+        .into_items()
+        .filter_map(|item| {
+            let (kind, mut document) = match item {
+                EnvelopeItem::Event(event) => ("event", serde_json::to_value(event).ok()?),
+                EnvelopeItem::Transaction(tx) => ("transaction", serde_json::to_value(tx).ok()?),
+                _ => return None,
+            };
+            document["type"] = kind.into();
+            Some(document)
         })
         .collect()
 }

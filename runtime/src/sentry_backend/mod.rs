@@ -556,22 +556,30 @@ fn transport_bound(deadline: std::time::Instant) -> Duration {
 
 impl Backend for SentryBackend {
     fn health(&self) -> BackendHealth {
+        let client = match self.source {
+            ClientSource::Own => "kansoku's client",
+            ClientSource::Application => "the application's client (sentry::init)",
+            ClientSource::Handed => "the application's client (sentry_client)",
+        };
+        let through = match (&self.transport, self.source) {
+            (Some(_), _) => format!("{client} and kansoku's transport"),
+            (None, ClientSource::Own) => {
+                format!("{client} and the application's transport (sentry_options)")
+            }
+            (None, _) => format!("{client} and its own transport"),
+        };
         let mut report = match &self.transport {
             Some(transport) => transport.health().report(
                 "sentry",
-                format!("sending to {}; {}", self.target, transport.state()),
+                format!(
+                    "sending to {} through {through}; {}",
+                    self.target,
+                    transport.state()
+                ),
             ),
             None => self.health.report(
                 "sentry",
-                format!(
-                    "sending to {} through {}",
-                    self.target,
-                    match self.source {
-                        ClientSource::Own => "the application's transport (set in sentry_options)",
-                        ClientSource::Application | ClientSource::Handed =>
-                            "the application's client and its transport",
-                    }
-                ),
+                format!("sending to {} through {through}", self.target),
             ),
         };
         report.dropped = self.losses.by_reason();

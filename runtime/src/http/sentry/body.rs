@@ -75,3 +75,48 @@ impl<B: Body<Data = Bytes>> Body for CapturedBody<B> {
         self.inner.size_hint()
     }
 }
+
+#[cfg(feature = "sentry")]
+pin_project! {
+    /// A streamed response body produced inside its request's scope: each poll makes the
+    /// request's hub current, so `tracing` events, breadcrumbs and captures made while the
+    /// body streams belong to that request (sentry-rust #1208 loses the hub there).
+    pub(crate) struct ScopedBody<B> {
+        #[pin]
+        inner: B,
+        scope: Box<crate::sentry_backend::CallScope>,
+    }
+}
+
+#[cfg(feature = "sentry")]
+impl<B> ScopedBody<B> {
+    pub(crate) fn new(inner: B, scope: crate::sentry_backend::CallScope) -> ScopedBody<B> {
+        ScopedBody {
+            inner,
+            scope: Box::new(scope),
+        }
+    }
+}
+
+#[cfg(feature = "sentry")]
+impl<B: Body<Data = Bytes>> Body for ScopedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        let _entered = this.scope.enter();
+        this.inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

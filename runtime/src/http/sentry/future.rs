@@ -1,7 +1,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
@@ -47,8 +47,10 @@ impl<F> SentryFuture<F> {
 impl<F, ResBody, E> Future for SentryFuture<F>
 where
     F: Future<Output = Result<http::Response<ResBody>, E>>,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
 {
-    type Output = F::Output;
+    type Output = Result<http::Response<axum::body::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -59,13 +61,16 @@ where
         let unwinding = OnUnwind(Some(this.state));
         let polled = this.inner.poll(cx);
         let state = unwinding.defuse();
+        let Poll::Ready(result) = polled else {
+            return Poll::Pending;
+        };
+        let code = result
+            .as_ref()
+            .map_or(500, |response| response.status().as_u16());
+        // still inside the request's scope: a streamed body takes it along
+        let result = result.map(|response| state.scoped(response));
         drop(entered);
-        let result = ready!(polled);
-        state.finish(
-            result
-                .as_ref()
-                .map_or(500, |response| response.status().as_u16()),
-        );
+        state.finish(code);
         Poll::Ready(result)
     }
 }
@@ -125,6 +130,29 @@ impl RequestState {
                 .as_ref()
                 .map(crate::sentry_backend::CallScope::enter)
         }
+    }
+
+    /// The response, its body made to run inside the request's scope when it is produced
+    /// later (a stream: no exact size and not ended), so that what it logs or captures while it
+    /// streams reaches the request's hub and trace.
+    #[cfg_attr(not(feature = "sentry"), allow(clippy::unused_self))]
+    fn scoped<B>(&self, response: http::Response<B>) -> http::Response<axum::body::Body>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        #[cfg(feature = "sentry")]
+        if self.scope.is_some() {
+            let body = response.body();
+            if body.size_hint().exact().is_none() && !body.is_end_stream() {
+                if let Some(scope) = crate::sentry_backend::CallScope::carried() {
+                    return response.map(|body| {
+                        axum::body::Body::new(super::body::ScopedBody::new(body, scope))
+                    });
+                }
+            }
+        }
+        response.map(axum::body::Body::new)
     }
 
     #[cfg_attr(not(feature = "sentry"), allow(unused_variables, clippy::unused_self))]

@@ -44,8 +44,10 @@ impl<S> SentryService<S> {
 impl<S, ResBody> Service<http::Request<axum::body::Body>> for SentryService<S>
 where
     S: Service<http::Request<axum::body::Body>, Response = http::Response<ResBody>>,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
 {
-    type Response = S::Response;
+    type Response = http::Response<axum::body::Body>;
     type Error = S::Error;
     type Future = SentryFuture<S::Future>;
 
