@@ -184,11 +184,15 @@ fn optional(value: Option<&LitStr>) -> TokenStream {
 /// Expands one attribute. On any error, the errors are emitted next to the unchanged `item`,
 /// so the user sees them and nothing that follows from a missing or mangled function.
 pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> TokenStream {
+    let tokens = args.clone();
     let args = syn::parse2::<A>(args);
     let function = target::function(A::ATTRIBUTE, item.clone());
     let error = match (args, function) {
         (Ok(mut args), Ok(function)) => match args.check(&function) {
             Ok(()) => {
+                if let Some(reordered) = tracing_below::<A>(&tokens, &function) {
+                    return reordered;
+                }
                 args.adopt(&function);
                 return instrument_fn(&args, function, &item);
             }
@@ -203,6 +207,36 @@ pub(crate) fn instrument<A: SiteArgs>(args: TokenStream, item: TokenStream) -> T
     let mut tokens = error.to_compile_error();
     tokens.extend(target::fallback(item));
     tokens
+}
+
+/// `#[tracing::instrument]` right below this attribute (only inert attributes between) expands
+/// first: this attribute is emitted again below it, so that the `tracing` span is inside the
+/// call (a child of the endpoint's span, its events in the call) instead of around it.
+///
+/// ```text
+/// #[kansoku::monitor_api_endpoint(ARGS)] #[tracing::instrument(T)] async fn f() {}
+/// // becomes
+/// #[tracing::instrument(T)] #[::kansoku::monitor_api_endpoint(ARGS)] async fn f() {}
+/// ```
+fn tracing_below<A: SiteArgs>(args: &TokenStream, function: &ItemFn) -> Option<TokenStream> {
+    let position = function.attrs.iter().position(|attr| !is_inert(attr))?;
+    let path = function.attrs[position].path();
+    let tracing = match path.segments.len() {
+        1 => path.segments[0].ident == "instrument",
+        2 => path.segments[0].ident == "tracing" && path.segments[1].ident == "instrument",
+        _ => false,
+    };
+    if !tracing {
+        return None;
+    }
+    let mut function = function.clone();
+    let instrument = function.attrs.remove(position);
+    let name = Ident::new(A::ATTRIBUTE, Span::call_site());
+    Some(quote! {
+        #instrument
+        #[::kansoku::#name(#args)]
+        #function
+    })
 }
 
 // Input:

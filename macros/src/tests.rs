@@ -439,3 +439,25 @@ snapshot!(
         Box::pin(Node { v })
     }
 );
+
+// `#[tracing::instrument]` right below: expanded first, kansoku's attribute emitted again below
+// it, so that the span is inside the call.
+snapshot!(
+    tracing_instrument_below_expands_first,
+    EndpointArgs,
+    (name = "orders"),
+    #[doc = "Orders."]
+    #[tracing::instrument(skip_all, fields(order = id))]
+    async fn order(id: u32) -> Result<u32, Error> {
+        Ok(id)
+    }
+);
+
+// anything else named `instrument` under a path is not tracing's: expanded as usual
+snapshot!(
+    other_instrument_attribute_is_left_below,
+    RequestArgs,
+    (),
+    #[metrics::instrument]
+    async fn list() {}
+);

@@ -207,6 +207,17 @@ mod otel;
 #[cfg(feature = "sentry")]
 mod sentry_backend;
 
+/// `tracing` inside kansoku's calls (feature `tracing`): [`layer()`](tracing::layer) makes
+/// events breadcrumbs and Sentry events of the call running here and spans child spans of its
+/// transaction; [`TraceIdFormat`](tracing::TraceIdFormat) puts the call's trace id on each
+/// log line.
+#[cfg(feature = "tracing")]
+pub mod tracing {
+    pub use crate::sentry_backend::tracing_layer::{
+        default_event_filter, layer, EventFilter, Layer, TraceIdFormat,
+    };
+}
+
 #[cfg(feature = "redis")]
 mod redis;
 

@@ -241,6 +241,11 @@ pub(crate) fn current_trace() -> Option<TraceIds> {
 /// The span a new child opens under, if the call running here is sampled: the innermost
 /// sampled call's span, or the span of a hub entered inside it (a sentry-tracing span's).
 fn sampled_parent() -> Option<TransactionOrSpan> {
+    // a `tracing` span entered inside the innermost call (kansoku's layer's)
+    #[cfg(feature = "tracing")]
+    if let Some(span) = super::tracing_layer::innermost() {
+        return Some(span);
+    }
     let (span, on_hub) = find_current(|scope| {
         let own = scope.own.as_deref()?;
         Some(
@@ -255,6 +260,23 @@ fn sampled_parent() -> Option<TransactionOrSpan> {
     }
     // entered inside this call: a hub of sentry-tracing's span (or the application's own)
     current.configure_scope(|scope| scope.get_span()).or(span)
+}
+
+/// The span a `tracing` span opened here nests in: the innermost sampled span of the call
+/// running here (none outside a call or in an unsampled one).
+#[cfg(feature = "tracing")]
+pub(crate) fn sampled_parent_for_tracing() -> Option<TransactionOrSpan> {
+    if CURRENT.with(Cell::get).is_null() {
+        return None;
+    }
+    sampled_parent()
+}
+
+/// The innermost call entered on this thread (null outside any): tells whether one was entered
+/// since.
+#[cfg(feature = "tracing")]
+pub(crate) fn current_ptr() -> *const CallScope {
+    CURRENT.with(Cell::get)
 }
 
 /// A child span of `parent`, with kansoku's own span id (known without reading it back).

@@ -30,6 +30,8 @@ mod hub;
 #[cfg(feature = "axum")]
 pub(crate) mod request;
 mod trace;
+#[cfg(feature = "tracing")]
+pub(crate) mod tracing_layer;
 mod transport;
 
 pub(crate) use call::CallScope;

@@ -1,0 +1,404 @@
+//! kansoku's own `tracing` layer (`kansoku::tracing::layer()`) in an application with its own
+//! `sentry::init`: breadcrumbs and scope changes made inside `#[tracing::instrument]` spans stay
+//! on their request (sentry-tracing's layers lose them at the span's exit), `error!` is an event
+//! in the request's trace, spans nest in sampled transactions with their fields and cost nothing
+//! in unsampled ones, and each log line starts with the request's trace id.
+//!
+//! The application samples by route (a `traces_sampler` honouring the caller's decision): rate 0
+//! under `/r0`, 0.1 under `/r10`, 1 under `/r100`. Every event's trace id must be its request's,
+//! equal to what `inject_trace_headers` sends, whether sampled or not, continued or not.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use axum::extract::Path;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use kansoku::http::KansokuLayer;
+use kansoku::Telemetry;
+use kansoku_tests::http_support::Server;
+use kansoku_tests::sentry_ingest::Ingest;
+use serde_json::{json, Value};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+struct App {
+    ingest: Ingest,
+    telemetry: Telemetry,
+    runtime: tokio::runtime::Runtime,
+    server: Server,
+    _sentry: sentry::ClientInitGuard,
+}
+
+/// Every log line the fmt layer wrote.
+static LINES: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Lines;
+
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LINES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn log_lines() -> Vec<String> {
+    String::from_utf8_lossy(&LINES.lock().unwrap_or_else(PoisonError::into_inner))
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[derive(Debug)]
+struct OrderFailed(u32, Value);
+
+impl std::fmt::Display for OrderFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "order {} failed", self.0)
+    }
+}
+
+impl std::error::Error for OrderFailed {}
+
+impl IntoResponse for OrderFailed {
+    fn into_response(self) -> axum::response::Response {
+        (http::StatusCode::INTERNAL_SERVER_ERROR, Json(self.1)).into_response()
+    }
+}
+
+fn seen_trace() -> Value {
+    let context = kansoku::trace_context().expect("a trace inside the request");
+    let mut headers = http::HeaderMap::new();
+    kansoku::http::inject_trace_headers(&mut headers);
+    json!({
+        "trace_id": context.trace_id_hex(),
+        "sampled": context.sampled,
+        "sentry_trace": headers.get("sentry-trace").and_then(|v| v.to_str().ok()),
+    })
+}
+
+#[tracing::instrument(fields(stage = "stock"))]
+async fn reserve_stock(id: u32) {
+    tokio::time::sleep(Duration::from_millis(u64::from(id % 5))).await;
+    tracing::info!("stock reserved for order {id}");
+    sentry::configure_scope(|scope| scope.set_tag("stock", id));
+}
+
+/// Odd orders fail (kansoku captures the error), even ones log `error!` (an event by kansoku's
+/// layer).
+#[kansoku::monitor_api_endpoint(name = "orders")]
+#[tracing::instrument(skip_all, fields(order = id))]
+async fn order(Path(id): Path<u32>) -> Result<Json<Value>, OrderFailed> {
+    tracing::info!("order {id} received");
+    reserve_stock(id).await;
+    tracing::info!("order {id} priced");
+    let trace = seen_trace();
+    if id % 2 == 1 {
+        return Err(OrderFailed(id, trace));
+    }
+    tracing::error!(order = id, tags.shop = "namba", "order {id} had a problem");
+    Ok(Json(trace))
+}
+
+fn app() -> &'static App {
+    static APP: OnceLock<App> = OnceLock::new();
+    APP.get_or_init(|| {
+        let ingest = Ingest::start();
+        let guard = sentry::init(
+            sentry::ClientOptions::new()
+                .dsn(&ingest.dsn())
+                .release("traced-app@2.0.0")
+                .traces_sampler(|context| {
+                    if let Some(sampled) = context.sampled() {
+                        return if sampled { 1.0 } else { 0.0 };
+                    }
+                    let name = context.name();
+                    if name.contains("/r100/") {
+                        1.0
+                    } else if name.contains("/r10/") {
+                        0.1
+                    } else {
+                        0.0
+                    }
+                })
+                .transport(kansoku::sentry_transport()),
+        );
+        tracing_subscriber::registry()
+            .with(kansoku::tracing::layer())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(kansoku::tracing::TraceIdFormat::new(
+                        tracing_subscriber::fmt::format().with_ansi(false),
+                    ))
+                    .with_writer(|| Lines),
+            )
+            .init();
+        let telemetry = Telemetry::builder()
+            .namespace("traced")
+            .install()
+            .expect("kansoku installs beside the application's Sentry");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap();
+        let router = Router::new()
+            .route("/r0/orders/{id}", get(order))
+            .route("/r10/orders/{id}", get(order))
+            .route("/r100/orders/{id}", get(order))
+            .layer(KansokuLayer::new(&telemetry));
+        let server = runtime.block_on(Server::start(router));
+        App {
+            ingest,
+            telemetry,
+            runtime,
+            server,
+            _sentry: guard,
+        }
+    })
+}
+
+/// Sends `GET path` for each id at once, with `sentry-trace` when given; what each handler saw.
+fn requests(app: &App, path: &str, ids: &[u32], incoming: Option<&str>) -> BTreeMap<u32, Value> {
+    let client = kansoku_tests::http_client();
+    let seen = app.runtime.block_on(async {
+        let requests = ids.iter().map(|&id| {
+            let mut request = client.get(app.server.url(&format!("{path}/{id}")));
+            if let Some(header) = incoming {
+                request = request.header("sentry-trace", header);
+            }
+            async move {
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status(), if id % 2 == 1 { 500 } else { 200 });
+                let body = response.text().await.unwrap();
+                (id, serde_json::from_str::<Value>(&body).unwrap())
+            }
+        });
+        futures::future::join_all(requests).await
+    });
+    assert!(app
+        .runtime
+        .block_on(app.telemetry.flush(Duration::from_secs(10))));
+    seen.into_iter().collect()
+}
+
+fn text(event: &Value) -> String {
+    event["exception"]["values"][0]["value"]
+        .as_str()
+        .or_else(|| event["message"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn breadcrumbs(event: &Value) -> Vec<String> {
+    event["breadcrumbs"]["values"]
+        .as_array()
+        .map(|values| {
+            values
+                .iter()
+                .filter_map(|b| b["message"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The event of order `id`, checked as a user reads it: its own breadcrumbs (those logged
+/// inside the instrumented spans included), its own tag, the trace its handler saw.
+fn check_event(app: &App, id: u32, seen: &Value) -> Value {
+    let expected = if id % 2 == 1 {
+        format!("order {id} failed")
+    } else {
+        format!("order {id} had a problem")
+    };
+    let events: Vec<Value> = app
+        .ingest
+        .events()
+        .into_iter()
+        .filter(|e| text(e) == expected)
+        .collect();
+    assert_eq!(events.len(), 1, "one event for {expected:?}");
+    let event = events.into_iter().next().unwrap();
+    assert_eq!(event["release"], "traced-app@2.0.0");
+    assert_eq!(
+        breadcrumbs(&event),
+        vec![
+            format!("order {id} received"),
+            format!("stock reserved for order {id}"),
+            format!("order {id} priced"),
+        ],
+        "{event:#}"
+    );
+    assert_eq!(event["tags"]["stock"], id.to_string(), "{event:#}");
+    if id.is_multiple_of(2) {
+        assert_eq!(event["tags"]["shop"], "namba", "{event:#}");
+        // `error` is the protocol's default level, left out on the wire
+        assert!(
+            event["level"].is_null() || event["level"] == "error",
+            "{event:#}"
+        );
+    }
+    let trace_id = seen["trace_id"].as_str().unwrap();
+    assert_eq!(
+        event["contexts"]["trace"]["trace_id"], trace_id,
+        "{event:#}"
+    );
+    let header = seen["sentry_trace"].as_str().unwrap();
+    assert!(header.starts_with(&format!("{trace_id}-")), "{header}");
+    event
+}
+
+/// The transactions in `trace_id`.
+fn transactions_in(app: &App, trace_id: &str) -> Vec<Value> {
+    app.ingest
+        .transactions()
+        .into_iter()
+        .filter(|t| t["contexts"]["trace"]["trace_id"] == trace_id)
+        .collect()
+}
+
+#[test]
+fn a_sampled_request_nests_its_tracing_spans_with_their_fields() {
+    let app = app();
+    let ids: Vec<u32> = (100..120).collect();
+    let seen = requests(app, "/r100/orders", &ids, None);
+    for &id in &ids {
+        check_event(app, id, &seen[&id]);
+        assert_eq!(seen[&id]["sampled"], true);
+        let trace_id = seen[&id]["trace_id"].as_str().unwrap();
+        let transactions = transactions_in(app, trace_id);
+        assert_eq!(transactions.len(), 1, "order {id}");
+        let tx = &transactions[0];
+        assert_eq!(tx["transaction"], "GET /r100/orders/{id}");
+        let spans = tx["spans"].as_array().unwrap();
+        let find = |description: &str| {
+            spans
+                .iter()
+                .find(|s| s["description"] == description)
+                .unwrap_or_else(|| panic!("no {description:?} span in {tx:#}"))
+        };
+        let (endpoint, order, stock) = (find("orders"), find("order"), find("reserve_stock"));
+        // the instrumented handler in the endpoint's span, the inner function in the handler's
+        assert_eq!(order["parent_span_id"], endpoint["span_id"], "{tx:#}");
+        assert_eq!(stock["parent_span_id"], order["span_id"], "{tx:#}");
+        assert_eq!(order["data"]["order"], id, "{order:#}");
+        assert_eq!(stock["data"]["id"], id, "{stock:#}");
+        assert_eq!(stock["data"]["stage"], "stock", "{stock:#}");
+    }
+    // each log line of a request starts with its trace id
+    let lines = log_lines();
+    for &id in &ids {
+        let trace_id = seen[&id]["trace_id"].as_str().unwrap();
+        let line = lines
+            .iter()
+            .find(|line| line.ends_with(&format!("order {id} received")))
+            .unwrap_or_else(|| panic!("no log line for order {id}"));
+        assert!(
+            line.starts_with(&format!("trace_id={trace_id} span_id=")),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn an_unsampled_request_has_its_own_trace_and_no_spans() {
+    let app = app();
+    let ids: Vec<u32> = (200..220).collect();
+    let seen = requests(app, "/r0/orders", &ids, None);
+    for &id in &ids {
+        check_event(app, id, &seen[&id]);
+        assert_eq!(seen[&id]["sampled"], false);
+        let trace_id = seen[&id]["trace_id"].as_str().unwrap();
+        assert!(transactions_in(app, trace_id).is_empty());
+        let header = seen[&id]["sentry_trace"].as_str().unwrap();
+        assert!(header.ends_with("-0"), "{header}");
+    }
+    let traces: std::collections::BTreeSet<&str> = seen
+        .values()
+        .map(|s| s["trace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        traces.len(),
+        ids.len(),
+        "a trace per request, not one per process"
+    );
+}
+
+#[test]
+fn at_ten_percent_every_event_is_in_its_requests_trace_sampled_or_not() {
+    let app = app();
+    let ids: Vec<u32> = (300..400).collect();
+    let seen = requests(app, "/r10/orders", &ids, None);
+    let mut sampled = 0;
+    for &id in &ids {
+        check_event(app, id, &seen[&id]);
+        let trace_id = seen[&id]["trace_id"].as_str().unwrap();
+        let transactions = transactions_in(app, trace_id);
+        if seen[&id]["sampled"] == true {
+            sampled += 1;
+            assert_eq!(transactions.len(), 1, "order {id}");
+        } else {
+            assert!(transactions.is_empty(), "order {id}");
+        }
+    }
+    assert!(
+        (1..50).contains(&sampled),
+        "{sampled} of 100 sampled at 10%"
+    );
+}
+
+#[test]
+fn an_incoming_trace_is_continued_with_its_decision() {
+    let app = app();
+    let caller_trace = "771a43a4192642f0b136d5159a501700";
+    let caller_span = "a1b2c3d4e5f60718";
+    // sampled by the caller, on a route sampled at 0: continued and sampled
+    let seen = requests(
+        app,
+        "/r0/orders",
+        &[500, 501],
+        Some(&format!("{caller_trace}-{caller_span}-1")),
+    );
+    for id in [500, 501] {
+        assert_eq!(seen[&id]["trace_id"], caller_trace);
+        assert_eq!(seen[&id]["sampled"], true);
+        check_event(app, id, &seen[&id]);
+    }
+    let transactions = transactions_in(app, caller_trace);
+    assert_eq!(transactions.len(), 2);
+    for tx in &transactions {
+        assert_eq!(tx["contexts"]["trace"]["parent_span_id"], caller_span);
+    }
+    // not sampled by the caller, on a route sampled at 1: continued, not sampled
+    let other_trace = "881a43a4192642f0b136d5159a501700";
+    let seen = requests(
+        app,
+        "/r100/orders",
+        &[600, 601],
+        Some(&format!("{other_trace}-{caller_span}-0")),
+    );
+    for id in [600, 601] {
+        assert_eq!(seen[&id]["trace_id"], other_trace);
+        assert_eq!(seen[&id]["sampled"], false);
+        check_event(app, id, &seen[&id]);
+    }
+    assert!(transactions_in(app, other_trace).is_empty());
+    // malformed: a trace of its own, the request served
+    let seen = requests(
+        app,
+        "/r0/orders",
+        &[700],
+        Some("+71a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-1"),
+    );
+    assert_ne!(seen[&700]["trace_id"], "+71a43a4192642f0b136d5159a501700");
+    check_event(app, 700, &seen[&700]);
+    let _ = std::io::stderr().flush();
+}
