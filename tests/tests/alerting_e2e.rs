@@ -8,6 +8,9 @@
 //!   warning to Slack, the critical alert to Slack and e-mail, and holds back the slow burn,
 //!   which the fast one inhibits.
 //!
+//! And a real Alertmanager given alerts as Prometheus would send them: a target that is down
+//! silences the alerts of its own instance and no other's.
+//!
 //! The service here is a small axum server in the test wearing kansoku's `KansokuLayer` and
 //! `ops_router` (the token-guarded `/metrics`, the health checks). To run this against
 //! `examples/shops-api` instead, replace [`Service::start`] with starting the example
@@ -463,4 +466,186 @@ async fn prometheus_and_alertmanager_run_the_generated_rules_dashboard_and_route
         .await;
     assert_eq!(app_alert.len(), 1, "{app_alert:?}");
     assert!(service.telemetry.alerts()[0].firing);
+}
+
+// ------------------------------------------------------------------------------------------
+// inhibition, with alerts as Prometheus sends them
+
+/// The alert `name` as the generated rule makes it: the rule's labels and `extra`, its
+/// annotations with `{{ $labels.x }}` filled in, as Prometheus would post it.
+fn alert(config: &Config, name: &str, extra: &[(&str, &str)]) -> serde_json::Value {
+    let rule = deploy::alert_rules(config)
+        .into_iter()
+        .find(|rule| rule.name == name)
+        .unwrap_or_else(|| panic!("no alert {name}"));
+    let mut labels = serde_json::Map::new();
+    labels.insert("alertname".to_owned(), name.into());
+    for (k, v) in rule
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(extra.iter().copied())
+    {
+        labels.insert(k.to_owned(), v.into());
+    }
+    let mut annotations = serde_json::Map::new();
+    for (k, v) in &rule.annotations {
+        let mut text = v.clone();
+        for (label, value) in &labels {
+            text = text.replace(
+                &format!("{{{{ $labels.{label} }}}}"),
+                value.as_str().unwrap(),
+            );
+        }
+        annotations.insert(k.clone(), text.into());
+    }
+    serde_json::json!({ "labels": labels, "annotations": annotations })
+}
+
+/// The state Alertmanager gives each of `alerts` (by alert name and `instance` or `slo`):
+/// `active`, or `suppressed` with what inhibits it.
+fn states(alerts: &serde_json::Value) -> Vec<(String, String, bool)> {
+    let mut out: Vec<(String, String, bool)> = alerts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let labels = &a["labels"];
+            let which = labels["instance"]
+                .as_str()
+                .or(labels["slo"].as_str())
+                .or(labels["endpoint"].as_str())
+                .unwrap_or_default();
+            let inhibited = a["status"]["inhibitedBy"]
+                .as_array()
+                .is_some_and(|by| !by.is_empty());
+            (
+                format!(
+                    "{} {}",
+                    labels["alertname"].as_str().unwrap_or_default(),
+                    a["status"]["state"].as_str().unwrap_or_default()
+                ),
+                which.to_owned(),
+                inhibited,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `alerts` posted to Alertmanager's API, as Prometheus posts them.
+async fn post_alerts(alertmanager: &Server, client: &reqwest::Client, alerts: &serde_json::Value) {
+    let posted = client
+        .post(format!("{}/api/v2/alerts", alertmanager.url()))
+        .header("content-type", "application/json")
+        .body(alerts.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(posted.status().is_success(), "{posted:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_down_silences_its_own_instance_only_and_a_fast_burn_its_own_objective() {
+    let client = client();
+    let slack = WebhookListener::start(&[], Answer::Ok).await;
+    let smtp = SmtpListener::start().await;
+    let slack_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(slack_file.path(), slack.url()).unwrap();
+    let config = config(slack_file.path().to_str().unwrap(), &smtp.address());
+    let alertmanager = Server::alertmanager(&deploy::alertmanager_config(&config).unwrap(), &[]);
+    alertmanager.ready(&client).await;
+
+    let (down, up) = ("10.0.0.1:8000", "10.0.0.2:8000");
+    let target = |instance| [("job", "shops-api"), ("instance", instance)];
+    let alerts = serde_json::Value::Array(vec![
+        alert(&config, "ScrapeTargetDown", &target(down)),
+        alert(&config, "DatabasePoolSaturated", &target(down)),
+        alert(&config, "DatabasePoolSaturated", &target(up)),
+        // about an endpoint, no instance: a label both lack is no reason to silence it
+        alert(&config, "HighLatencyP95", &[("endpoint", "/shops")]),
+        alert(
+            &config,
+            "SLOAvailabilityBudgetBurnFast",
+            &[("slo", "availability")],
+        ),
+        alert(
+            &config,
+            "SLOAvailabilityBudgetBurnSlow",
+            &[("slo", "availability")],
+        ),
+        alert(
+            &config,
+            "SLOLatencyBudgetBurnSlow",
+            &[("slo", "shops-latency")],
+        ),
+    ]);
+    post_alerts(&alertmanager, &client, &alerts).await;
+
+    let expected: Vec<(String, String, bool)> = vec![
+        ("DatabasePoolSaturated active", up, false),
+        ("DatabasePoolSaturated suppressed", down, true),
+        ("HighLatencyP95 active", "/shops", false),
+        (
+            "SLOAvailabilityBudgetBurnFast active",
+            "availability",
+            false,
+        ),
+        (
+            "SLOAvailabilityBudgetBurnSlow suppressed",
+            "availability",
+            true,
+        ),
+        ("SLOLatencyBudgetBurnSlow active", "shops-latency", false),
+        ("ScrapeTargetDown active", down, false),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c))
+    .collect();
+    wait_until("the inhibitions in Alertmanager", || async {
+        let now = states(&alertmanager.get_json(&client, "/api/v2/alerts", &[]).await);
+        if now == expected {
+            Ok(serde_json::Value::Null)
+        } else {
+            Err(format!("{now:#?}"))
+        }
+    })
+    .await;
+
+    // the other instance's pool reaches people; the silenced one is in no notification
+    let pool_on_slack = |bodies: &[serde_json::Value]| {
+        bodies
+            .iter()
+            .map(ToString::to_string)
+            .filter(|b| b.contains("DatabasePoolSaturated"))
+            .collect::<Vec<_>>()
+    };
+    slack
+        .wait_for("the pool of the instance that is up", LIMIT, |bodies| {
+            pool_on_slack(bodies).iter().any(|b| b.contains(up))
+        })
+        .await;
+    slack
+        .wait_for("the latency slow burn", LIMIT, |bodies| {
+            bodies
+                .iter()
+                .any(|b| b.to_string().contains("SLOLatencyBudgetBurnSlow"))
+        })
+        .await;
+    assert!(
+        pool_on_slack(&slack.bodies())
+            .iter()
+            .all(|b| !b.contains(down)),
+        "{:#?}",
+        slack.bodies()
+    );
+    assert!(
+        slack
+            .bodies()
+            .iter()
+            .all(|b| !b.to_string().contains("SLOAvailabilityBudgetBurnSlow")),
+        "{:#?}",
+        slack.bodies()
+    );
 }

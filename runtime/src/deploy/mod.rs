@@ -34,8 +34,9 @@
 //!   10m), `DatabasePoolSaturated` (above 90% for 5m), `ScrapeTargetDown`, and per objective the
 //!   SRE workbook's multi-window, multi-burn-rate pair: 14.4× over 1h and 5m (critical), 6× over
 //!   6h and 30m (warning).
-//! - **Alertmanager**: warnings to Slack, critical to Slack and e-mail, a critical alert
-//!   silencing the matching warning.
+//! - **Alertmanager**: warnings to Slack, critical to Slack and e-mail; a target that is down
+//!   silences the other alerts of that instance only, a fast burn the slow burn of its
+//!   objective.
 
 mod alertmanager;
 mod config;

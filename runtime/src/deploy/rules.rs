@@ -40,6 +40,9 @@ pub struct AlertRule {
     pub annotations: Vec<(String, String)>,
 }
 
+/// The name of the target-down alert (the source of an inhibition).
+pub(crate) const TARGET_DOWN: &str = "ScrapeTargetDown";
+
 /// The SRE workbook's pairs: (long window, short window, burn rate, severity, which `for`).
 const BURN_RATES: [(&str, &str, f64, Severity, &str); 2] = [
     ("1h", "5m", 14.4, Severity::Critical, "Fast"),
@@ -133,7 +136,7 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
         ),
         AlertRule::new(
             config,
-            "ScrapeTargetDown",
+            TARGET_DOWN,
             Severity::Critical,
             format!("up{{job=\"{}\"}} == 0", config.job()),
             &t.target_down_for,
