@@ -2,28 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::config::{Config, Slo, SloKind};
+use super::config::{Config, Severity, Slo, SloKind};
 use super::promql::{self, number, Recording, Series};
 use super::yaml::quote;
-
-/// How urgent an alert is: its `severity` label, which Alertmanager routes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    /// Someone should look today: Slack.
-    Warning,
-    /// Someone should look now: Slack and e-mail.
-    Critical,
-}
-
-impl Severity {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
 
 /// One alerting rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,14 +21,12 @@ pub struct AlertRule {
     pub annotations: Vec<(String, String)>,
 }
 
+/// The SRE workbook's pairs: (long window, short window, burn rate, name suffix).
+const BURN_RATES: [(&str, &str, f64, &str); 2] =
+    [("1h", "5m", 14.4, "Fast"), ("6h", "30m", 6.0, "Slow")];
+
 /// The name of the target-down alert (the source of an inhibition).
 pub(crate) const TARGET_DOWN: &str = "ScrapeTargetDown";
-
-/// The SRE workbook's pairs: (long window, short window, burn rate, severity, which `for`).
-const BURN_RATES: [(&str, &str, f64, Severity, &str); 2] = [
-    ("1h", "5m", 14.4, Severity::Critical, "Fast"),
-    ("6h", "30m", 6.0, Severity::Warning, "Slow"),
-];
 
 fn percent(ratio: f64) -> String {
     format!("{}%", number(ratio * 100.0))
@@ -87,7 +66,7 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
         AlertRule::new(
             config,
             "HighErrorRatio",
-            Severity::Warning,
+            t.error_severity,
             format!(
                 "{long} > {r}\nand\n{short} > {r}",
                 long = s.error_ratio(&t.error_window),
@@ -107,7 +86,7 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
         AlertRule::new(
             config,
             "HighLatencyP95",
-            Severity::Warning,
+            t.latency_severity,
             format!("{} > {}", s.latency("p95", &t.rate_window), number(t.latency_p95_seconds)),
             &t.latency_for,
         )
@@ -122,7 +101,7 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
         AlertRule::new(
             config,
             "DatabasePoolSaturated",
-            Severity::Warning,
+            t.pool_severity,
             format!("{} > {}", s.pool_use(), number(t.pool_use)),
             &t.pool_for,
         )
@@ -137,7 +116,7 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
         AlertRule::new(
             config,
             TARGET_DOWN,
-            Severity::Critical,
+            t.target_down_severity,
             format!("up{{job=\"{}\"}} == 0", config.job()),
             &t.target_down_for,
         )
@@ -172,10 +151,10 @@ fn burn_rate_alerts(config: &Config, slo: &Slo) -> Vec<AlertRule> {
     };
     BURN_RATES
         .iter()
-        .map(|&(long, short, rate, severity, speed)| {
-            let for_ = match speed {
-                "Fast" => &config.alerts.slo_fast_for,
-                _ => &config.alerts.slo_slow_for,
+        .map(|&(long, short, rate, speed)| {
+            let (for_, severity) = match speed {
+                "Fast" => (&config.alerts.slo_fast_for, config.alerts.slo_fast_severity),
+                _ => (&config.alerts.slo_slow_for, config.alerts.slo_slow_severity),
             };
             let condition = |w: &str| {
                 format!(
