@@ -2,11 +2,11 @@
 //! `prometheus` scraping it every second with the generated rules loaded (the test's copy,
 //! with `for` shortened), traffic with errors and slow requests, then:
 //! - every dashboard panel's expression returns data through Prometheus' HTTP API;
-//! - the error-ratio alert, the fast SLO burn (both critical, as the guide and the SRE
-//!   workbook have them) and the p95 alert (a warning) become firing;
+//! - the error-ratio alert, the crash alert after a first panic, the fast SLO burn (all
+//!   critical, as the guide has them) and the p95 alert (a warning) become firing;
 //! - a real Alertmanager with the generated configuration (receivers pointed at the test's
 //!   Slack-webhook and SMTP listeners — the stand-ins for Slack and a mail server) posts the
-//!   warning to Slack only, the error rate to Slack and e-mail at once, and holds
+//!   warning to Slack only, the error rate and the crash to Slack and e-mail at once, and holds
 //!   back the slow burn, which the fast one inhibits.
 //!
 //! And a real Alertmanager given alerts as Prometheus would send them: a target that is down
@@ -73,6 +73,13 @@ async fn get_shop(id: u64) -> Result<u64, ShopError> {
 async fn slow_shops() -> Result<u64, ShopError> {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     Ok(0)
+}
+
+/// Every call panics: the crash alert's first panic.
+#[kansoku::monitor_api_endpoint]
+#[kansoku::track_api_request(method = "POST", endpoint = "/shops/{id}/reserve")]
+async fn reserve(id: u64) -> Result<u64, ShopError> {
+    panic!("reservation {id}: the queue is gone");
 }
 
 #[derive(Clone)]
@@ -165,6 +172,12 @@ impl Service {
             .spawn(&telemetry)
             .unwrap();
         Service { url, telemetry }
+    }
+
+    /// One call of `/shops/{id}/reserve`, which panics (`status="panic"`, `kind="panic"`).
+    async fn panic_once(&self) {
+        let call = tokio::spawn(self.telemetry.scope(reserve(7))).await;
+        assert!(call.is_err_and(|e| e.is_panic()));
     }
 
     /// Requests until the test ends: errors on `/shops/{id}`, a slow one now and then.
@@ -417,10 +430,20 @@ async fn prometheus_and_alertmanager_run_the_generated_rules_dashboard_and_route
         .await;
     assert_eq!(budgets.len(), 2, "one per objective: {budgets:?}");
 
+    // a first panic, once Prometheus scrapes the service: a new series at 1
+    service.panic_once().await;
+
     // the alerts, with the guide's severities
     let error_ratio = firing(&prometheus, &client, "HighErrorRatio").await;
     assert_eq!(error_ratio["labels"]["endpoint"], "/shops/{id}");
     assert_eq!(error_ratio["labels"]["severity"], "critical");
+    let crash = firing(&prometheus, &client, "EndpointPanicked").await;
+    assert_eq!(
+        crash["labels"]["endpoint"], "/shops/{id}/reserve",
+        "{crash}"
+    );
+    assert_eq!(crash["labels"]["kind"], "panic", "{crash}");
+    assert_eq!(crash["labels"]["severity"], "critical", "{crash}");
     let p95 = firing(&prometheus, &client, "HighLatencyP95").await;
     assert_eq!(p95["labels"]["endpoint"], "/shops/slow");
     assert_eq!(p95["labels"]["severity"], "warning");
@@ -428,9 +451,19 @@ async fn prometheus_and_alertmanager_run_the_generated_rules_dashboard_and_route
     assert_eq!(fast["labels"]["severity"], "critical");
     let slow = firing(&prometheus, &client, "SLOAvailabilityBudgetBurnSlow").await;
     assert_eq!(slow["labels"]["severity"], "critical");
-    // to people: the error rate and the fast burn to Slack and by e-mail, each in
+    // both attributes counted the panic; it is one alert
+    let crashes = prometheus
+        .query(&client, "ALERTS{alertname=\"EndpointPanicked\"}")
+        .await;
+    assert_eq!(crashes.len(), 1, "{crashes:?}");
+
+    // to people: the error rate, the crash and the fast burn to Slack and by e-mail, each in
     // one notification of the receiver that holds both
-    for alert in ["HighErrorRatio", "SLOAvailabilityBudgetBurnFast"] {
+    for alert in [
+        "HighErrorRatio",
+        "EndpointPanicked",
+        "SLOAvailabilityBudgetBurnFast",
+    ] {
         slack
             .wait_for(&format!("{alert} on Slack"), LIMIT, |bodies| {
                 bodies.iter().any(|b| b.to_string().contains(alert))
@@ -447,6 +480,11 @@ async fn prometheus_and_alertmanager_run_the_generated_rules_dashboard_and_route
             ["slack-and-email"]
         );
     }
+    let crash_mail = mail_about(&smtp, "EndpointPanicked").await;
+    assert!(
+        crash_mail.contains("/shops/{id}/reserve") && crash_mail.contains("panic"),
+        "{crash_mail}"
+    );
     // the warning to Slack only
     slack
         .wait_for("the HighLatencyP95 warning", LIMIT, |bodies| {

@@ -514,7 +514,7 @@ fn promtool_test_rules_every_alert_fires_when_it_should_and_only_then() {
             ],
         ),
     ];
-    promtool_test_rules(&config, &cases);
+    promtool_test_rules(&config, &[&cases[..], &crash_cases(&config)].concat());
 }
 
 /// `promtool test rules` of `cases` against the rules generated from `config`.
@@ -550,8 +550,142 @@ fn input(ns: &str, name: &str, labels: &str, values: &str) -> String {
     )
 }
 
-/// A second input: another namespace, and every threshold, window and severity the pool and
-/// error alerts read changed, as an operator would in `[alerts]`.
+/// The panic counter of `#[track_api_request]` on `/shops`.
+fn request_panics(ns: &str, values: &str) -> String {
+    input(
+        ns,
+        "api_requests_total",
+        "endpoint=\"/shops\",method=\"GET\",status=\"panic\"",
+        values,
+    )
+}
+
+/// `up` of target `a:1`.
+fn up(ns: &str, values: &str) -> String {
+    format!("      - series: 'up{{job=\"{ns}\",instance=\"a:1\"}}'\n        values: '{values}'\n")
+}
+
+/// The crash alert with the defaults: `for: 0s`, a panic counts as new for 5m. Samples every
+/// 15 s, so `_x8` leaves the first two minutes empty.
+#[allow(clippy::too_many_lines)] // one list of cases, read top to bottom
+fn crash_cases(config: &Config) -> Vec<String> {
+    let ns = config.namespace.as_str();
+    let crash = |endpoint: &str| {
+        expected(
+            config,
+            "EndpointPanicked",
+            "critical",
+            &[("endpoint", endpoint), ("kind", "panic")],
+        )
+    };
+    let shops = crash("/shops");
+    let quiet = |times: &[&str]| -> Vec<String> {
+        times
+            .iter()
+            .map(|t| at(t, "EndpointPanicked", &[]))
+            .collect()
+    };
+    vec![
+        // `api_requests_total{status="panic"}` appears at 1 at 2m: `rate` and `increase` see
+        // one sample and nothing else; the alert fires at the first evaluation, stays 5m
+        case(
+            "a first panic of a new series fires at once",
+            &(input(
+                ns,
+                "api_requests_total",
+                "endpoint=\"/shops\",method=\"GET\",status=\"ok\"",
+                "0+10x80",
+            ) + &request_panics(ns, "_x8 1x72")),
+            &[
+                at("1m", "EndpointPanicked", &[]),
+                at("2m", "EndpointPanicked", std::slice::from_ref(&shops)),
+                at("6m", "EndpointPanicked", std::slice::from_ref(&shops)),
+                at("8m", "EndpointPanicked", &[]),
+            ],
+        ),
+        // at 1 since the start (its alert over by 5m), a second panic at 10m
+        case(
+            "a later panic (1 to 2) fires at once",
+            &request_panics(ns, "1x39 2x40"),
+            &[
+                at("8m", "EndpointPanicked", &[]),
+                at("10m", "EndpointPanicked", std::slice::from_ref(&shops)),
+                at("14m", "EndpointPanicked", std::slice::from_ref(&shops)),
+                at("16m", "EndpointPanicked", &[]),
+            ],
+        ),
+        // `#[monitor_api_endpoint]` counts the panic in `errors_total{kind="panic"}`
+        case(
+            "a panic of a monitored endpoint fires",
+            &input(
+                ns,
+                "errors_total",
+                "endpoint=\"/reserve\",kind=\"panic\"",
+                "_x8 1x40",
+            ),
+            &[
+                at("1m", "EndpointPanicked", &[]),
+                at("2m", "EndpointPanicked", &[crash("/reserve")]),
+            ],
+        ),
+        // both attributes on one function: both counters, one alert
+        case(
+            "a panic counted twice is one alert",
+            &(input(
+                ns,
+                "errors_total",
+                "endpoint=\"/shops\",kind=\"panic\"",
+                "_x8 1x40",
+            ) + &request_panics(ns, "_x8 1x40")),
+            &[at("2m", "EndpointPanicked", std::slice::from_ref(&shops))],
+        ),
+        case(
+            "an error that is not a panic is no crash",
+            &(input(
+                ns,
+                "errors_total",
+                "endpoint=\"/shops\",kind=\"ShopError\"",
+                "_x8 1x40",
+            ) + &input(
+                ns,
+                "api_requests_total",
+                "endpoint=\"/shops\",method=\"GET\",status=\"error\"",
+                "_x8 1+1x40",
+            )),
+            &quiet(&["2m", "3m", "5m"]),
+        ),
+        // a minute of failed scrapes from 5m (stale, then nothing): at 10m the value 5m ago is
+        // missing, yet it is the same count as before: no new panic
+        case(
+            "a failed scrape is no new panic",
+            &(request_panics(ns, "1x19 stale _x3 1x40") + &up(ns, "1x19 0x3 1x40")),
+            &quiet(&["8m", "9m", "10m", "11m", "12m"]),
+        ),
+        // six minutes of failed scrapes from 5m, longer than the window: at 11m `increase`
+        // sees one sample, but the count differs from the last one before the gap
+        case(
+            "a panic during failed scrapes fires when they work again",
+            &(request_panics(ns, "1x19 stale _x23 2x40") + &up(ns, "1x19 0x23 1x40")),
+            &[
+                at("10m", "EndpointPanicked", &[]),
+                at("11m", "EndpointPanicked", std::slice::from_ref(&shops)),
+            ],
+        ),
+        // the process restarted at 5m; its first panic, at 15m, brings the count back to 1,
+        // the value the last process ended on
+        case(
+            "the first panic after a restart fires",
+            &(request_panics(ns, "1x19 stale _x39 1x20") + &up(ns, "1x80")),
+            &[
+                at("12m", "EndpointPanicked", &[]),
+                at("15m", "EndpointPanicked", std::slice::from_ref(&shops)),
+            ],
+        ),
+    ]
+}
+
+/// A second input: another namespace, and every threshold, window and severity the crash,
+/// pool and error alerts read changed, as an operator would in `[alerts]`.
 fn other_config() -> Config {
     let mut config: Config = toml::from_str(
         r#"
@@ -560,6 +694,8 @@ namespace = "other"
 error_ratio = 0.2
 error_for = "2m"
 error_severity = "warning"
+crash_for = "1m"
+crash_window = "3m"
 pool_use = 0.5
 pool_for = "2m"
 pool_severity = "warning"
@@ -575,8 +711,34 @@ slo_slow_severity = "warning"
 fn promtool_test_rules_another_namespace_with_its_thresholds_and_severities() {
     let config = other_config();
     let ns = "other";
+    let crash = expected(
+        &config,
+        "EndpointPanicked",
+        "critical",
+        &[("endpoint", "/shops"), ("kind", "panic")],
+    );
     let instance = [("instance", "a:1"), ("job", "other")];
     let cases = [
+        // pending at 2m, firing after its `for` of 1m, over 3m after the panic
+        case(
+            "a first panic fires after the crash_for the input names",
+            &request_panics(ns, "_x8 1x40"),
+            &[
+                at("2m", "EndpointPanicked", &[]),
+                at("3m", "EndpointPanicked", std::slice::from_ref(&crash)),
+                at("4m", "EndpointPanicked", std::slice::from_ref(&crash)),
+                at("6m", "EndpointPanicked", &[]),
+            ],
+        ),
+        case(
+            "a later panic fires after the crash_for the input names",
+            &request_panics(ns, "1x39 2x40"),
+            &[
+                at("8m", "EndpointPanicked", &[]),
+                at("10m", "EndpointPanicked", &[]),
+                at("11m", "EndpointPanicked", std::slice::from_ref(&crash)),
+            ],
+        ),
         case(
             "a pool 60% used is a warning here",
             &(input(ns, "database_connections_used", "", "6x40")
@@ -658,6 +820,7 @@ fn promtool_test_rules_another_namespace_with_its_thresholds_and_severities() {
 fn default_receiver(alert: &str) -> &'static str {
     match alert {
         "HighErrorRatio"
+        | "EndpointPanicked"
         | "DatabasePoolSaturated"
         | "ScrapeTargetDown"
         | "SLOAvailabilityBudgetBurnFast"
@@ -679,7 +842,7 @@ fn check_routes(config: &Config, receiver: impl Fn(&str) -> &'static str) {
     )
     .unwrap();
     let rules = deploy::alert_rules(config);
-    assert!(rules.len() >= 8, "{rules:?}");
+    assert!(rules.len() >= 9, "{rules:?}");
     for rule in rules {
         let want = receiver(&rule.name);
         let mut args = vec![
@@ -690,6 +853,7 @@ fn check_routes(config: &Config, receiver: impl Fn(&str) -> &'static str) {
             format!("--verify.receivers={want}"),
             format!("alertname={}", rule.name),
             "endpoint=/shops".to_owned(),
+            "kind=panic".to_owned(),
             "instance=10.0.0.1:8000".to_owned(),
         ];
         args.extend(rule.labels.iter().map(|(k, v)| format!("{k}={v}")));

@@ -92,8 +92,8 @@ impl Severity {
 }
 
 /// Thresholds, durations (Prometheus durations: `30s`, `5m`, `1h`, `30d`) and the severity of
-/// each alert. The severities follow the monitoring guide where it names one (the error rate
-/// and the exhausted pool go to Slack and e-mail) and the SRE workbook for the
+/// each alert. The severities follow the monitoring guide where it names one (crashes, the
+/// error rate and the exhausted pool go to Slack and e-mail) and the SRE workbook for the
 /// burn rates (both pairs page).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -110,6 +110,14 @@ pub struct Thresholds {
     pub error_short_window: String,
     /// Of `HighErrorRatio`; the guide mails it: critical.
     pub error_severity: Severity,
+    /// How long a panic must keep counting as new before `EndpointPanicked` fires; `0s`, the
+    /// default, fires at the first evaluation that sees it. Shorter than `crash_window`.
+    pub crash_for: String,
+    /// How long after a panic it counts as new: `EndpointPanicked` stays firing this long
+    /// after an endpoint's last panic, then resolves.
+    pub crash_window: String,
+    /// Of `EndpointPanicked`; the guide sends a new crash to Slack and e-mail: critical.
+    pub crash_severity: Severity,
     /// p95 request latency, in seconds, above which it alerts.
     pub latency_p95_seconds: f64,
     /// How long the p95 must stay above it.
@@ -149,6 +157,9 @@ impl Default for Thresholds {
             error_window: "5m".to_owned(),
             error_short_window: "1m".to_owned(),
             error_severity: Severity::Critical,
+            crash_for: "0s".to_owned(),
+            crash_window: "5m".to_owned(),
+            crash_severity: Severity::Critical,
             latency_p95_seconds: 3.0,
             latency_for: "10m".to_owned(),
             latency_severity: Severity::Warning,
@@ -313,6 +324,8 @@ impl Config {
             ("alerts.error_for", &t.error_for),
             ("alerts.error_window", &t.error_window),
             ("alerts.error_short_window", &t.error_short_window),
+            ("alerts.crash_for", &t.crash_for),
+            ("alerts.crash_window", &t.crash_window),
             ("alerts.latency_for", &t.latency_for),
             ("alerts.rate_window", &t.rate_window),
             ("alerts.pool_for", &t.pool_for),
@@ -335,6 +348,13 @@ impl Config {
                     "{name} = `{value}`: expected a Prometheus duration such as `30s`, `5m`, `1h`"
                 ));
             }
+        }
+        if seconds(&t.crash_for) >= seconds(&t.crash_window) {
+            return bad(format!(
+                "alerts.crash_for = `{}` is not shorter than alerts.crash_window = `{}`: \
+                 a panic counts as new for crash_window only, so the alert would never fire",
+                t.crash_for, t.crash_window
+            ));
         }
         for (name, value) in [
             ("alerts.error_ratio", t.error_ratio),
@@ -501,12 +521,13 @@ mod tests {
         assert_eq!(
             [
                 t.error_severity,
+                t.crash_severity,
                 t.pool_severity,
                 t.target_down_severity,
                 t.slo_fast_severity,
                 t.slo_slow_severity,
             ],
-            [Severity::Critical; 5]
+            [Severity::Critical; 6]
         );
         assert_eq!(t.latency_severity, Severity::Warning);
         let t: Thresholds = serde_json::from_str(
@@ -523,6 +544,16 @@ mod tests {
             error.contains("warning") && error.contains("critical"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_crash_for_not_shorter_than_its_window_is_refused() {
+        let mut config = Config::new("shop");
+        config.alerts.crash_for = "5m".to_owned();
+        let error = config.validate().unwrap_err().0;
+        assert!(error.contains("alerts.crash_for"), "{error}");
+        config.alerts.crash_for = "4m".to_owned();
+        assert_eq!(config.validate(), Ok(()));
     }
 
     #[test]

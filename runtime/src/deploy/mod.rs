@@ -31,7 +31,8 @@
 //!   Ratios divide by a denominator filtered to `> 0`: no traffic, no ratio, no alert.
 //! - **Alerts** (severities as the monitoring guide and the SRE workbook set them, each one
 //!   configurable in `[alerts]`): `HighErrorRatio` (errors over requests per endpoint, above 5%
-//!   over 5m and over 1m, for 5m; critical), `HighLatencyP95` (the quantile of the buckets'
+//!   over 5m and over 1m, for 5m; critical), `EndpointPanicked` (a call of an endpoint panicked,
+//!   its first panic included; critical, at once), `HighLatencyP95` (the quantile of the buckets'
 //!   *rates*, above 3 s for 10m; warning), `DatabasePoolSaturated` (above 90% for 5m; critical),
 //!   `ScrapeTargetDown` (critical), and per objective the SRE workbook's multi-window,
 //!   multi-burn-rate pair: 14.4× over 1h and 5m, 6× over 6h and 30m (both critical: the

@@ -28,6 +28,9 @@ const BURN_RATES: [(&str, &str, f64, &str); 2] =
 /// The name of the target-down alert (the source of an inhibition).
 pub(crate) const TARGET_DOWN: &str = "ScrapeTargetDown";
 
+/// The name of the crash alert.
+pub(crate) const CRASH: &str = "EndpointPanicked";
+
 fn percent(ratio: f64) -> String {
     format!("{}%", number(ratio * 100.0))
 }
@@ -83,6 +86,7 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
                 t.error_window, t.error_short_window, percent(t.error_ratio), t.error_for
             ),
         ),
+        crash_alert(config),
         AlertRule::new(
             config,
             "HighLatencyP95",
@@ -133,6 +137,27 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
         alerts.extend(burn_rate_alerts(config, slo));
     }
     alerts
+}
+
+/// The guide's "a new crash occurs": a call of an endpoint panicked.
+fn crash_alert(config: &Config) -> AlertRule {
+    let t = &config.alerts;
+    AlertRule::new(
+        config,
+        CRASH,
+        t.crash_severity,
+        promql::new_panics(config, &t.crash_window),
+        &t.crash_for,
+    )
+    .describe(
+        format!("{}: a call of {{{{ $labels.endpoint }}}} panicked", config.namespace),
+        format!(
+            "A call of endpoint {{{{ $labels.endpoint }}}} panicked within the last {}: the first panic \
+             of the endpoint, or one more. The alert resolves {} after its last panic. Sentry holds the \
+             panic's message and backtrace.",
+            t.crash_window, t.crash_window
+        ),
+    )
 }
 
 fn burn_rate_alerts(config: &Config, slo: &Slo) -> Vec<AlertRule> {
@@ -249,4 +274,35 @@ pub fn prometheus_rules(config: &Config) -> Result<String, super::ConfigError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{alert_rules, Config, CRASH};
+
+    #[test]
+    fn the_crash_alert_reads_both_panic_counters_and_keeps_endpoint_and_kind() {
+        let mut config = Config::new("shop");
+        config.alerts.crash_window = "2m".to_owned();
+        config.alerts.crash_for = "30s".to_owned();
+        let crash = alert_rules(&config)
+            .into_iter()
+            .find(|rule| rule.name == CRASH)
+            .unwrap();
+        assert_eq!(crash.for_, "30s");
+        assert_eq!(
+            crash.labels[0],
+            ("severity".to_owned(), "critical".to_owned())
+        );
+        for part in [
+            "count by (endpoint, kind) (\n  shop_errors_total{kind=\"panic\"} > 0 and (",
+            "label_replace(count by (endpoint) (\n  shop_api_requests_total{status=\"panic\"} > 0 and (",
+            "increase(shop_errors_total{kind=\"panic\"}[2m]) > 0",
+            "last_over_time(shop_api_requests_total{status=\"panic\"}[1h] offset 2m)",
+            "unless on (job, instance) (up offset 2m == 0)",
+            "), \"kind\", \"panic\", \"\", \"\")",
+        ] {
+            assert!(crash.expr.contains(part), "{part} not in\n{}", crash.expr);
+        }
+    }
 }
