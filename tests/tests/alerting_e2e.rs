@@ -2,11 +2,15 @@
 //! `prometheus` scraping it every second with the generated rules loaded (the test's copy,
 //! with `for` shortened), traffic with errors and slow requests, then:
 //! - every dashboard panel's expression returns data through Prometheus' HTTP API;
-//! - the error-ratio alert (a warning) and the fast SLO burn (critical) become firing;
+//! - the error-ratio alert, the crash alert after a first panic, the fast SLO burn (all
+//!   critical, as the guide has them) and the p95 alert (a warning) become firing;
 //! - a real Alertmanager with the generated configuration (receivers pointed at the test's
 //!   Slack-webhook and SMTP listeners — the stand-ins for Slack and a mail server) posts the
-//!   warning to Slack, the critical alert to Slack and e-mail, and holds back the slow burn,
-//!   which the fast one inhibits.
+//!   warning to Slack only, the error rate and the crash to Slack and e-mail at once, and holds
+//!   back the slow burn, which the fast one inhibits.
+//!
+//! And a real Alertmanager given alerts as Prometheus would send them: a target that is down
+//! silences the alerts of its own instance and no other's.
 //!
 //! The service here is a small axum server in the test wearing kansoku's `KansokuLayer` and
 //! `ops_router` (the token-guarded `/metrics`, the health checks). To run this against
@@ -69,6 +73,13 @@ async fn get_shop(id: u64) -> Result<u64, ShopError> {
 async fn slow_shops() -> Result<u64, ShopError> {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     Ok(0)
+}
+
+/// Every call panics: the crash alert's first panic.
+#[kansoku::monitor_api_endpoint]
+#[kansoku::track_api_request(method = "POST", endpoint = "/shops/{id}/reserve")]
+async fn reserve(id: u64) -> Result<u64, ShopError> {
+    panic!("reservation {id}: the queue is gone");
 }
 
 #[derive(Clone)]
@@ -163,6 +174,12 @@ impl Service {
         Service { url, telemetry }
     }
 
+    /// One call of `/shops/{id}/reserve`, which panics (`status="panic"`, `kind="panic"`).
+    async fn panic_once(&self) {
+        let call = tokio::spawn(self.telemetry.scope(reserve(7))).await;
+        assert!(call.is_err_and(|e| e.is_panic()));
+    }
+
     /// Requests until the test ends: errors on `/shops/{id}`, a slow one now and then.
     fn drive(&self) {
         let url = self.url.clone();
@@ -207,8 +224,10 @@ fn config(slack_file: &str, smtp: &str) -> Config {
         },
     ];
     // shortened only here, so the test does not wait minutes; the slow burn waits longer than
-    // the fast one, so Alertmanager already holds the critical alert that inhibits it
+    // the fast one, so Alertmanager already holds the alert that inhibits it. The p95
+    // threshold is lowered so that `/shops/slow` raises a warning.
     config.alerts = deploy::Thresholds {
+        latency_p95_seconds: 1.0,
         error_for: "3s".to_owned(),
         latency_for: "3s".to_owned(),
         pool_for: "3s".to_owned(),
@@ -284,6 +303,39 @@ async fn firing(prometheus: &Server, client: &reqwest::Client, name: &str) -> se
             .ok_or_else(|| answer.to_string())
     })
     .await
+}
+
+/// The first mail about `alert`, unfolded.
+async fn mail_about(smtp: &SmtpListener, alert: &str) -> String {
+    let mail = wait_until(&format!("{alert} by e-mail"), || async {
+        smtp.mails()
+            .into_iter()
+            .map(|m| unfold(&m))
+            .find(|m| m.contains(&format!("] {alert} (")))
+            .map(serde_json::Value::String)
+            .ok_or_else(|| format!("{} mails: {:?}", smtp.mails().len(), smtp.mails()))
+    })
+    .await;
+    mail.as_str().unwrap().to_owned()
+}
+
+/// The receivers Alertmanager routed the alert `name` to (`/api/v2/alerts`).
+async fn receivers_in_alertmanager(
+    alertmanager: &Server,
+    client: &reqwest::Client,
+    name: &str,
+) -> Vec<String> {
+    let alerts = alertmanager.get_json(client, "/api/v2/alerts", &[]).await;
+    let alert = alerts
+        .as_array()
+        .and_then(|all| all.iter().find(|a| a["labels"]["alertname"] == name))
+        .unwrap_or_else(|| panic!("no {name} in Alertmanager: {alerts}"));
+    alert["receivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Mail text with quoted-printable soft line breaks undone.
@@ -378,53 +430,72 @@ async fn prometheus_and_alertmanager_run_the_generated_rules_dashboard_and_route
         .await;
     assert_eq!(budgets.len(), 2, "one per objective: {budgets:?}");
 
-    // the alerts
+    // a first panic, once Prometheus scrapes the service: a new series at 1
+    service.panic_once().await;
+
+    // the alerts, with the guide's severities
     let error_ratio = firing(&prometheus, &client, "HighErrorRatio").await;
     assert_eq!(error_ratio["labels"]["endpoint"], "/shops/{id}");
-    assert_eq!(error_ratio["labels"]["severity"], "warning");
+    assert_eq!(error_ratio["labels"]["severity"], "critical");
+    let crash = firing(&prometheus, &client, "EndpointPanicked").await;
+    assert_eq!(
+        crash["labels"]["endpoint"], "/shops/{id}/reserve",
+        "{crash}"
+    );
+    assert_eq!(crash["labels"]["kind"], "panic", "{crash}");
+    assert_eq!(crash["labels"]["severity"], "critical", "{crash}");
+    let p95 = firing(&prometheus, &client, "HighLatencyP95").await;
+    assert_eq!(p95["labels"]["endpoint"], "/shops/slow");
+    assert_eq!(p95["labels"]["severity"], "warning");
     let fast = firing(&prometheus, &client, "SLOAvailabilityBudgetBurnFast").await;
     assert_eq!(fast["labels"]["severity"], "critical");
     let slow = firing(&prometheus, &client, "SLOAvailabilityBudgetBurnSlow").await;
-    assert_eq!(slow["labels"]["severity"], "warning");
+    assert_eq!(slow["labels"]["severity"], "critical");
+    // both attributes counted the panic; it is one alert
+    let crashes = prometheus
+        .query(&client, "ALERTS{alertname=\"EndpointPanicked\"}")
+        .await;
+    assert_eq!(crashes.len(), 1, "{crashes:?}");
 
-    // to people: the warning to Slack
-    slack
-        .wait_for("the HighErrorRatio warning", LIMIT, |bodies| {
-            bodies
-                .iter()
-                .any(|b| b.to_string().contains("HighErrorRatio"))
-        })
-        .await;
-    // the critical one to Slack and by e-mail
-    slack
-        .wait_for("the fast burn on Slack", LIMIT, |bodies| {
-            bodies
-                .iter()
-                .any(|b| b.to_string().contains("SLOAvailabilityBudgetBurnFast"))
-        })
-        .await;
-    let mail = wait_until("the critical alert by e-mail", || async {
-        smtp.mails()
-            .into_iter()
-            .map(|m| unfold(&m))
-            .find(|m| m.contains("SLOAvailabilityBudgetBurnFast"))
-            .map(serde_json::Value::String)
-            .ok_or_else(|| format!("{} mails: {:?}", smtp.mails().len(), smtp.mails()))
-    })
-    .await;
-    let mail = mail.as_str().unwrap();
+    // to people: the error rate, the crash and the fast burn to Slack and by e-mail, each in
+    // one notification of the receiver that holds both
+    for alert in [
+        "HighErrorRatio",
+        "EndpointPanicked",
+        "SLOAvailabilityBudgetBurnFast",
+    ] {
+        slack
+            .wait_for(&format!("{alert} on Slack"), LIMIT, |bodies| {
+                bodies.iter().any(|b| b.to_string().contains(alert))
+            })
+            .await;
+        let mail = mail_about(&smtp, alert).await;
+        assert!(
+            mail.contains(&format!("Subject: [FIRING] {alert} (shop)")),
+            "{mail}"
+        );
+        assert!(mail.contains("To: oncall@example.com"), "{mail}");
+        assert_eq!(
+            receivers_in_alertmanager(&alertmanager, &client, alert).await,
+            ["slack-and-email"]
+        );
+    }
+    let crash_mail = mail_about(&smtp, "EndpointPanicked").await;
     assert!(
-        mail.contains("Subject: [FIRING] SLOAvailabilityBudgetBurnFast (shop)"),
-        "{mail}"
+        crash_mail.contains("/shops/{id}/reserve") && crash_mail.contains("panic"),
+        "{crash_mail}"
     );
-    assert!(mail.contains("To: oncall@example.com"), "{mail}");
-    // warnings are not mailed
-    assert!(
-        smtp.mails()
-            .iter()
-            .all(|m| !unfold(m).contains("HighErrorRatio")),
-        "{:?}",
-        smtp.mails()
+    // the warning to Slack only
+    slack
+        .wait_for("the HighLatencyP95 warning", LIMIT, |bodies| {
+            bodies
+                .iter()
+                .any(|b| b.to_string().contains("HighLatencyP95"))
+        })
+        .await;
+    assert_eq!(
+        receivers_in_alertmanager(&alertmanager, &client, "HighLatencyP95").await,
+        ["slack"]
     );
 
     // the slow burn reached Alertmanager and is inhibited by the fast one: never on Slack
@@ -454,6 +525,14 @@ async fn prometheus_and_alertmanager_run_the_generated_rules_dashboard_and_route
         "{:#?}",
         slack.bodies()
     );
+    // warnings are not mailed, nor is what is inhibited
+    for alert in ["HighLatencyP95", "SLOAvailabilityBudgetBurnSlow"] {
+        assert!(
+            smtp.mails().iter().all(|m| !unfold(m).contains(alert)),
+            "{alert} was mailed: {:?}",
+            smtp.mails()
+        );
+    }
     // the application's own alert is on the dashboard's panel too
     let app_alert = prometheus
         .query(
@@ -463,4 +542,189 @@ async fn prometheus_and_alertmanager_run_the_generated_rules_dashboard_and_route
         .await;
     assert_eq!(app_alert.len(), 1, "{app_alert:?}");
     assert!(service.telemetry.alerts()[0].firing);
+}
+
+// ------------------------------------------------------------------------------------------
+// inhibition, with alerts as Prometheus sends them
+
+/// The alert `name` as the generated rule makes it: the rule's labels and `extra`, its
+/// annotations with `{{ $labels.x }}` filled in, as Prometheus would post it.
+fn alert(config: &Config, name: &str, extra: &[(&str, &str)]) -> serde_json::Value {
+    let rule = deploy::alert_rules(config)
+        .into_iter()
+        .find(|rule| rule.name == name)
+        .unwrap_or_else(|| panic!("no alert {name}"));
+    let mut labels = serde_json::Map::new();
+    labels.insert("alertname".to_owned(), name.into());
+    for (k, v) in rule
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(extra.iter().copied())
+    {
+        labels.insert(k.to_owned(), v.into());
+    }
+    let mut annotations = serde_json::Map::new();
+    for (k, v) in &rule.annotations {
+        let mut text = v.clone();
+        for (label, value) in &labels {
+            text = text.replace(
+                &format!("{{{{ $labels.{label} }}}}"),
+                value.as_str().unwrap(),
+            );
+        }
+        annotations.insert(k.clone(), text.into());
+    }
+    serde_json::json!({ "labels": labels, "annotations": annotations })
+}
+
+/// The state Alertmanager gives each of `alerts` (by alert name and `instance` or `slo`):
+/// `active`, or `suppressed` with what inhibits it.
+fn states(alerts: &serde_json::Value) -> Vec<(String, String, bool)> {
+    let mut out: Vec<(String, String, bool)> = alerts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let labels = &a["labels"];
+            let which = labels["instance"]
+                .as_str()
+                .or(labels["slo"].as_str())
+                .or(labels["endpoint"].as_str())
+                .unwrap_or_default();
+            let inhibited = a["status"]["inhibitedBy"]
+                .as_array()
+                .is_some_and(|by| !by.is_empty());
+            (
+                format!(
+                    "{} {}",
+                    labels["alertname"].as_str().unwrap_or_default(),
+                    a["status"]["state"].as_str().unwrap_or_default()
+                ),
+                which.to_owned(),
+                inhibited,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `alerts` posted to Alertmanager's API, as Prometheus posts them.
+async fn post_alerts(alertmanager: &Server, client: &reqwest::Client, alerts: &serde_json::Value) {
+    let posted = client
+        .post(format!("{}/api/v2/alerts", alertmanager.url()))
+        .header("content-type", "application/json")
+        .body(alerts.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(posted.status().is_success(), "{posted:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_down_silences_its_own_instance_only_and_a_fast_burn_its_own_objective() {
+    let client = client();
+    let slack = WebhookListener::start(&[], Answer::Ok).await;
+    let smtp = SmtpListener::start().await;
+    let slack_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(slack_file.path(), slack.url()).unwrap();
+    let config = config(slack_file.path().to_str().unwrap(), &smtp.address());
+    let alertmanager = Server::alertmanager(&deploy::alertmanager_config(&config).unwrap(), &[]);
+    alertmanager.ready(&client).await;
+
+    let (down, up) = ("10.0.0.1:8000", "10.0.0.2:8000");
+    let target = |instance| [("job", "shops-api"), ("instance", instance)];
+    let alerts = serde_json::Value::Array(vec![
+        alert(&config, "ScrapeTargetDown", &target(down)),
+        alert(&config, "DatabasePoolSaturated", &target(down)),
+        alert(&config, "DatabasePoolSaturated", &target(up)),
+        // about an endpoint, no instance: a label both lack is no reason to silence it
+        alert(&config, "HighLatencyP95", &[("endpoint", "/shops")]),
+        alert(
+            &config,
+            "SLOAvailabilityBudgetBurnFast",
+            &[("slo", "availability")],
+        ),
+        alert(
+            &config,
+            "SLOAvailabilityBudgetBurnSlow",
+            &[("slo", "availability")],
+        ),
+        alert(
+            &config,
+            "SLOLatencyBudgetBurnSlow",
+            &[("slo", "shops-latency")],
+        ),
+    ]);
+    post_alerts(&alertmanager, &client, &alerts).await;
+
+    let expected: Vec<(String, String, bool)> = vec![
+        ("DatabasePoolSaturated active", up, false),
+        ("DatabasePoolSaturated suppressed", down, true),
+        ("HighLatencyP95 active", "/shops", false),
+        (
+            "SLOAvailabilityBudgetBurnFast active",
+            "availability",
+            false,
+        ),
+        (
+            "SLOAvailabilityBudgetBurnSlow suppressed",
+            "availability",
+            true,
+        ),
+        ("SLOLatencyBudgetBurnSlow active", "shops-latency", false),
+        ("ScrapeTargetDown active", down, false),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c))
+    .collect();
+    wait_until("the inhibitions in Alertmanager", || async {
+        let now = states(&alertmanager.get_json(&client, "/api/v2/alerts", &[]).await);
+        if now == expected {
+            Ok(serde_json::Value::Null)
+        } else {
+            Err(format!("{now:#?}"))
+        }
+    })
+    .await;
+
+    // the other instance's pool reaches people, by Slack and e-mail (critical, as the guide's
+    // DatabaseConnectionPoolExhausted); the silenced one is in no notification
+    let pool_on_slack = |bodies: &[serde_json::Value]| {
+        bodies
+            .iter()
+            .map(ToString::to_string)
+            .filter(|b| b.contains("DatabasePoolSaturated"))
+            .collect::<Vec<_>>()
+    };
+    slack
+        .wait_for("the pool of the instance that is up", LIMIT, |bodies| {
+            pool_on_slack(bodies).iter().any(|b| b.contains(up))
+        })
+        .await;
+    let mail = mail_about(&smtp, "DatabasePoolSaturated").await;
+    assert!(mail.contains(up) && !mail.contains(down), "{mail}");
+    slack
+        .wait_for("the latency slow burn", LIMIT, |bodies| {
+            bodies
+                .iter()
+                .any(|b| b.to_string().contains("SLOLatencyBudgetBurnSlow"))
+        })
+        .await;
+    assert!(
+        pool_on_slack(&slack.bodies())
+            .iter()
+            .all(|b| !b.contains(down)),
+        "{:#?}",
+        slack.bodies()
+    );
+    assert!(
+        slack
+            .bodies()
+            .iter()
+            .all(|b| !b.to_string().contains("SLOAvailabilityBudgetBurnSlow")),
+        "{:#?}",
+        slack.bodies()
+    );
 }

@@ -82,6 +82,7 @@ fn promtool_check_rules_accepts_every_generated_rule_file() {
     for (name, config) in [
         ("example.yml", example_config()),
         ("shop.yml", shop_config()),
+        ("other.yml", other_config()),
         ("defaults.yml", Config::new("kansoku")),
     ] {
         std::fs::write(
@@ -108,6 +109,7 @@ fn amtool_check_config_accepts_the_alertmanager_configuration() {
     for (name, config) in [
         ("example.yml", example_config()),
         ("shop.yml", shop_config()),
+        ("other.yml", other_config()),
     ] {
         std::fs::write(
             dir.path().join(name),
@@ -117,7 +119,7 @@ fn amtool_check_config_accepts_the_alertmanager_configuration() {
         let (ok, report) = run("amtool", &["check-config", name], dir.path());
         assert!(ok, "amtool check-config {name}:\n{report}");
         assert!(
-            report.contains("1 inhibit rules") && report.contains("2 receivers"),
+            report.contains("2 inhibit rules") && report.contains("2 receivers"),
             "{report}"
         );
     }
@@ -251,14 +253,23 @@ async fn every_family_the_exporter_prints_is_in_names_with_its_kind_and_labels()
 // ---------------------------------------------------------------------------------------------
 // promtool test rules
 
-/// The expected entry of one firing alert: the rule's labels and `extra`, its annotations
-/// with `{{ $labels.x }}` filled in from them, in promtool's test format.
-fn expected(config: &Config, alert: &str, extra: &[(&str, &str)]) -> String {
+/// The expected entry of one firing alert: `severity` as the test states it, the rule's other
+/// labels and `extra`, its annotations with `{{ $labels.x }}` filled in from them, in
+/// promtool's test format. The severity is the test's, not read from the rule, so a wrong
+/// default fails the case.
+fn expected(config: &Config, alert: &str, severity: &str, extra: &[(&str, &str)]) -> String {
     let rule = deploy::alert_rules(config)
         .into_iter()
         .find(|rule| rule.name == alert)
         .unwrap_or_else(|| panic!("no alert {alert}"));
-    let mut labels: Vec<(String, String)> = rule.labels.clone();
+    let mut labels: Vec<(String, String)> = rule
+        .labels
+        .iter()
+        .map(|(k, v)| {
+            let v = if k == "severity" { severity } else { v };
+            (k.clone(), v.to_owned())
+        })
+        .collect();
     labels.extend(
         extra
             .iter()
@@ -348,27 +359,25 @@ fn case(name: &str, series: &str, checks: &[String]) -> String {
 #[allow(clippy::too_many_lines)] // one list of cases, read top to bottom
 fn promtool_test_rules_every_alert_fires_when_it_should_and_only_then() {
     let config = shop_config();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("rules.yml"),
-        deploy::prometheus_rules(&config).unwrap(),
-    )
-    .unwrap();
     let shops = [("endpoint", "/shops")];
-    let error_ratio = expected(&config, "HighErrorRatio", &shops);
-    let p95 = expected(&config, "HighLatencyP95", &shops);
+    // the guide: an error rate above 5% goes to Slack and e-mail, so it is critical
+    let error_ratio = expected(&config, "HighErrorRatio", "critical", &shops);
+    let p95 = expected(&config, "HighLatencyP95", "warning", &shops);
     let instance = [("instance", "a:1"), ("job", "shop")];
     let fast_burn = |slo: &str, kind: &str| {
         expected(
             &config,
             &format!("SLO{kind}BudgetBurnFast"),
+            "critical",
             &[("slo", slo)],
         )
     };
+    // the SRE workbook pages on the 6× burn as on the 14.4× one
     let slow_burn = |slo: &str, kind: &str| {
         expected(
             &config,
             &format!("SLO{kind}BudgetBurnSlow"),
+            "critical",
             &[("slo", slo)],
         )
     };
@@ -445,7 +454,8 @@ fn promtool_test_rules_every_alert_fires_when_it_should_and_only_then() {
             "      - series: 'shop_database_connections_used{job=\"shop\",instance=\"a:1\"}'\n        values: '19x40 17x40'\n      - series: 'shop_database_connections_max{job=\"shop\",instance=\"a:1\"}'\n        values: '20x80'\n",
             &[
                 at("3m", "DatabasePoolSaturated", &[]),
-                at("8m", "DatabasePoolSaturated", &[expected(&config, "DatabasePoolSaturated", &instance)]),
+                // the guide's DatabaseConnectionPoolExhausted: critical
+                at("8m", "DatabasePoolSaturated", &[expected(&config, "DatabasePoolSaturated", "critical", &instance)]),
                 at("18m", "DatabasePoolSaturated", &[]),
             ],
         ),
@@ -459,7 +469,7 @@ fn promtool_test_rules_every_alert_fires_when_it_should_and_only_then() {
             "      - series: 'up{job=\"shop\",instance=\"a:1\"}'\n        values: '1x8 0x40'\n",
             &[
                 at("2m", "ScrapeTargetDown", &[]),
-                at("5m", "ScrapeTargetDown", &[expected(&config, "ScrapeTargetDown", &instance)]),
+                at("5m", "ScrapeTargetDown", &[expected(&config, "ScrapeTargetDown", "critical", &instance)]),
             ],
         ),
         // 2% errors: 20× the 0.1% budget of 99.9% — a fast burn (over 14.4×) pages within
@@ -504,6 +514,17 @@ fn promtool_test_rules_every_alert_fires_when_it_should_and_only_then() {
             ],
         ),
     ];
+    promtool_test_rules(&config, &[&cases[..], &crash_cases(&config)].concat());
+}
+
+/// `promtool test rules` of `cases` against the rules generated from `config`.
+fn promtool_test_rules(config: &Config, cases: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        deploy::prometheus_rules(config).unwrap(),
+    )
+    .unwrap();
     let tests = format!(
         "rule_files:\n  - rules.yml\nevaluation_interval: 1m\ntests:\n{}",
         cases.concat()
@@ -515,4 +536,347 @@ fn promtool_test_rules_every_alert_fires_when_it_should_and_only_then() {
         "promtool test rules:\n{report}\n--- tests.yml:\n{tests}"
     );
     assert!(report.contains("SUCCESS"), "{report}");
+}
+
+/// One input series of `ns` (the name after the namespace, with its labels) on target `a:1`.
+fn input(ns: &str, name: &str, labels: &str, values: &str) -> String {
+    let labels = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{labels},")
+    };
+    format!(
+        "      - series: '{ns}_{name}{{{labels}job=\"{ns}\",instance=\"a:1\"}}'\n        values: '{values}'\n"
+    )
+}
+
+/// The panic counter of `#[track_api_request]` on `/shops`.
+fn request_panics(ns: &str, values: &str) -> String {
+    input(
+        ns,
+        "api_requests_total",
+        "endpoint=\"/shops\",method=\"GET\",status=\"panic\"",
+        values,
+    )
+}
+
+/// `up` of target `a:1`.
+fn up(ns: &str, values: &str) -> String {
+    format!("      - series: 'up{{job=\"{ns}\",instance=\"a:1\"}}'\n        values: '{values}'\n")
+}
+
+/// The crash alert with the defaults: `for: 0s`, a panic counts as new for 5m. Samples every
+/// 15 s, so `_x8` leaves the first two minutes empty.
+#[allow(clippy::too_many_lines)] // one list of cases, read top to bottom
+fn crash_cases(config: &Config) -> Vec<String> {
+    let ns = config.namespace.as_str();
+    let crash = |endpoint: &str| {
+        expected(
+            config,
+            "EndpointPanicked",
+            "critical",
+            &[("endpoint", endpoint), ("kind", "panic")],
+        )
+    };
+    let shops = crash("/shops");
+    let quiet = |times: &[&str]| -> Vec<String> {
+        times
+            .iter()
+            .map(|t| at(t, "EndpointPanicked", &[]))
+            .collect()
+    };
+    vec![
+        // `api_requests_total{status="panic"}` appears at 1 at 2m: `rate` and `increase` see
+        // one sample and nothing else; the alert fires at the first evaluation, stays 5m
+        case(
+            "a first panic of a new series fires at once",
+            &(input(
+                ns,
+                "api_requests_total",
+                "endpoint=\"/shops\",method=\"GET\",status=\"ok\"",
+                "0+10x80",
+            ) + &request_panics(ns, "_x8 1x72")),
+            &[
+                at("1m", "EndpointPanicked", &[]),
+                at("2m", "EndpointPanicked", std::slice::from_ref(&shops)),
+                at("6m", "EndpointPanicked", std::slice::from_ref(&shops)),
+                at("8m", "EndpointPanicked", &[]),
+            ],
+        ),
+        // at 1 since the start (its alert over by 5m), a second panic at 10m
+        case(
+            "a later panic (1 to 2) fires at once",
+            &request_panics(ns, "1x39 2x40"),
+            &[
+                at("8m", "EndpointPanicked", &[]),
+                at("10m", "EndpointPanicked", std::slice::from_ref(&shops)),
+                at("14m", "EndpointPanicked", std::slice::from_ref(&shops)),
+                at("16m", "EndpointPanicked", &[]),
+            ],
+        ),
+        // `#[monitor_api_endpoint]` counts the panic in `errors_total{kind="panic"}`
+        case(
+            "a panic of a monitored endpoint fires",
+            &input(
+                ns,
+                "errors_total",
+                "endpoint=\"/reserve\",kind=\"panic\"",
+                "_x8 1x40",
+            ),
+            &[
+                at("1m", "EndpointPanicked", &[]),
+                at("2m", "EndpointPanicked", &[crash("/reserve")]),
+            ],
+        ),
+        // both attributes on one function: both counters, one alert
+        case(
+            "a panic counted twice is one alert",
+            &(input(
+                ns,
+                "errors_total",
+                "endpoint=\"/shops\",kind=\"panic\"",
+                "_x8 1x40",
+            ) + &request_panics(ns, "_x8 1x40")),
+            &[at("2m", "EndpointPanicked", std::slice::from_ref(&shops))],
+        ),
+        case(
+            "an error that is not a panic is no crash",
+            &(input(
+                ns,
+                "errors_total",
+                "endpoint=\"/shops\",kind=\"ShopError\"",
+                "_x8 1x40",
+            ) + &input(
+                ns,
+                "api_requests_total",
+                "endpoint=\"/shops\",method=\"GET\",status=\"error\"",
+                "_x8 1+1x40",
+            )),
+            &quiet(&["2m", "3m", "5m"]),
+        ),
+        // a minute of failed scrapes from 5m (stale, then nothing): at 10m the value 5m ago is
+        // missing, yet it is the same count as before: no new panic
+        case(
+            "a failed scrape is no new panic",
+            &(request_panics(ns, "1x19 stale _x3 1x40") + &up(ns, "1x19 0x3 1x40")),
+            &quiet(&["8m", "9m", "10m", "11m", "12m"]),
+        ),
+        // six minutes of failed scrapes from 5m, longer than the window: at 11m `increase`
+        // sees one sample, but the count differs from the last one before the gap
+        case(
+            "a panic during failed scrapes fires when they work again",
+            &(request_panics(ns, "1x19 stale _x23 2x40") + &up(ns, "1x19 0x23 1x40")),
+            &[
+                at("10m", "EndpointPanicked", &[]),
+                at("11m", "EndpointPanicked", std::slice::from_ref(&shops)),
+            ],
+        ),
+        // the process restarted at 5m; its first panic, at 15m, brings the count back to 1,
+        // the value the last process ended on
+        case(
+            "the first panic after a restart fires",
+            &(request_panics(ns, "1x19 stale _x39 1x20") + &up(ns, "1x80")),
+            &[
+                at("12m", "EndpointPanicked", &[]),
+                at("15m", "EndpointPanicked", std::slice::from_ref(&shops)),
+            ],
+        ),
+    ]
+}
+
+/// A second input: another namespace, and every threshold, window and severity the crash,
+/// pool and error alerts read changed, as an operator would in `[alerts]`.
+fn other_config() -> Config {
+    let mut config: Config = toml::from_str(
+        r#"
+namespace = "other"
+[alerts]
+error_ratio = 0.2
+error_for = "2m"
+error_severity = "warning"
+crash_for = "1m"
+crash_window = "3m"
+pool_use = 0.5
+pool_for = "2m"
+pool_severity = "warning"
+slo_slow_severity = "warning"
+"#,
+    )
+    .expect("the [alerts] keys parse");
+    config.slo = shop_config().slo;
+    config
+}
+
+#[test]
+fn promtool_test_rules_another_namespace_with_its_thresholds_and_severities() {
+    let config = other_config();
+    let ns = "other";
+    let crash = expected(
+        &config,
+        "EndpointPanicked",
+        "critical",
+        &[("endpoint", "/shops"), ("kind", "panic")],
+    );
+    let instance = [("instance", "a:1"), ("job", "other")];
+    let cases = [
+        // pending at 2m, firing after its `for` of 1m, over 3m after the panic
+        case(
+            "a first panic fires after the crash_for the input names",
+            &request_panics(ns, "_x8 1x40"),
+            &[
+                at("2m", "EndpointPanicked", &[]),
+                at("3m", "EndpointPanicked", std::slice::from_ref(&crash)),
+                at("4m", "EndpointPanicked", std::slice::from_ref(&crash)),
+                at("6m", "EndpointPanicked", &[]),
+            ],
+        ),
+        case(
+            "a later panic fires after the crash_for the input names",
+            &request_panics(ns, "1x39 2x40"),
+            &[
+                at("8m", "EndpointPanicked", &[]),
+                at("10m", "EndpointPanicked", &[]),
+                at("11m", "EndpointPanicked", std::slice::from_ref(&crash)),
+            ],
+        ),
+        case(
+            "a pool 60% used is a warning here",
+            &(input(ns, "database_connections_used", "", "6x40")
+                + &input(ns, "database_connections_max", "", "10x40")),
+            &[
+                at("1m", "DatabasePoolSaturated", &[]),
+                at(
+                    "5m",
+                    "DatabasePoolSaturated",
+                    &[expected(
+                        &config,
+                        "DatabasePoolSaturated",
+                        "warning",
+                        &instance,
+                    )],
+                ),
+            ],
+        ),
+        case(
+            "30% errors are a warning here",
+            &(input(
+                ns,
+                "api_requests_total",
+                "endpoint=\"/shops\",method=\"GET\",status=\"ok\"",
+                "0+70x80",
+            ) + &input(
+                ns,
+                "api_requests_total",
+                "endpoint=\"/shops\",method=\"GET\",status=\"error\"",
+                "0+30x80",
+            )),
+            &[
+                at("1m", "HighErrorRatio", &[]),
+                at(
+                    "5m",
+                    "HighErrorRatio",
+                    &[expected(
+                        &config,
+                        "HighErrorRatio",
+                        "warning",
+                        &[("endpoint", "/shops")],
+                    )],
+                ),
+            ],
+        ),
+        case(
+            "1% errors: the slow burn is a warning here",
+            &(input(
+                ns,
+                "api_requests_total",
+                "endpoint=\"/shops\",method=\"GET\",status=\"ok\"",
+                "0+99x120",
+            ) + &input(
+                ns,
+                "api_requests_total",
+                "endpoint=\"/shops\",method=\"GET\",status=\"error\"",
+                "0+1x120",
+            )),
+            &[at(
+                "20m",
+                "SLOAvailabilityBudgetBurnSlow",
+                &[expected(
+                    &config,
+                    "SLOAvailabilityBudgetBurnSlow",
+                    "warning",
+                    &[("slo", "availability")],
+                )],
+            )],
+        ),
+    ];
+    promtool_test_rules(&config, &cases);
+}
+
+// ---------------------------------------------------------------------------------------------
+// amtool config routes test
+
+/// Where each alert goes with the defaults: the guide's routing, Slack and e-mail for
+/// everything but the latency warning.
+fn default_receiver(alert: &str) -> &'static str {
+    match alert {
+        "HighErrorRatio"
+        | "EndpointPanicked"
+        | "DatabasePoolSaturated"
+        | "ScrapeTargetDown"
+        | "SLOAvailabilityBudgetBurnFast"
+        | "SLOLatencyBudgetBurnFast"
+        | "SLOAvailabilityBudgetBurnSlow"
+        | "SLOLatencyBudgetBurnSlow" => "slack-and-email",
+        "HighLatencyP95" => "slack",
+        other => panic!("a new alert {other}: say here where it goes"),
+    }
+}
+
+/// `amtool config routes test` of every generated alert, with the labels its rule gives it
+/// and the ones its expression keeps: it must reach `receiver(alert)` and nothing else.
+fn check_routes(config: &Config, receiver: impl Fn(&str) -> &'static str) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("alertmanager.yml"),
+        deploy::alertmanager_config(config).unwrap(),
+    )
+    .unwrap();
+    let rules = deploy::alert_rules(config);
+    assert!(rules.len() >= 9, "{rules:?}");
+    for rule in rules {
+        let want = receiver(&rule.name);
+        let mut args = vec![
+            "config".to_owned(),
+            "routes".to_owned(),
+            "test".to_owned(),
+            "--config.file=alertmanager.yml".to_owned(),
+            format!("--verify.receivers={want}"),
+            format!("alertname={}", rule.name),
+            "endpoint=/shops".to_owned(),
+            "kind=panic".to_owned(),
+            "instance=10.0.0.1:8000".to_owned(),
+        ];
+        args.extend(rule.labels.iter().map(|(k, v)| format!("{k}={v}")));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, report) = run("amtool", &args, dir.path());
+        assert!(
+            ok && report.lines().next() == Some(want),
+            "{} should reach {want} alone:\n{report}",
+            rule.name
+        );
+    }
+}
+
+#[test]
+fn amtool_routes_each_alert_where_the_guide_sends_it() {
+    check_routes(&example_config(), default_receiver);
+    check_routes(&shop_config(), default_receiver);
+    // the second input makes the error ratio, the pool and the slow burn warnings: Slack only
+    check_routes(&other_config(), |alert| match alert {
+        "HighErrorRatio"
+        | "DatabasePoolSaturated"
+        | "SLOAvailabilityBudgetBurnSlow"
+        | "SLOLatencyBudgetBurnSlow" => "slack",
+        other => default_receiver(other),
+    });
 }

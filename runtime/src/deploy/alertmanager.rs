@@ -1,10 +1,16 @@
-//! The Alertmanager configuration: warnings to Slack, critical alerts to Slack and e-mail,
-//! grouped per alert and endpoint or objective, and a critical alert silencing the warnings of
-//! the same namespace, endpoint and objective.
+//! The Alertmanager configuration: warnings to Slack, critical alerts to Slack and e-mail in
+//! one receiver, grouped per alert and endpoint or objective; a target that is down silences
+//! the other alerts of that one instance, and a fast burn the slow burn of its objective.
+//!
+//! Each inhibition names its source and its targets and compares only labels its source always
+//! carries: Alertmanager counts a label that both alerts lack as equal, so a rule over
+//! `[endpoint, slo]` from `ScrapeTargetDown` (which has neither) would silence every
+//! instance's pool alert.
 
 use std::fmt::Write as _;
 
 use super::config::Config;
+use super::rules::TARGET_DOWN;
 use super::yaml::quote;
 
 /// The configuration file (`alertmanager.yml`). No secret is written into it: the Slack
@@ -43,12 +49,18 @@ route:
         - severity=\"warning\"
 
 inhibit_rules:
-  # a critical alert silences the warnings about the same thing (a fast SLO burn its slow burn)
+  # a scrape target that is down silences the other alerts about that instance, and only those
   - source_matchers:
-      - severity=\"critical\"
+      - alertname=\"{target_down}\"
     target_matchers:
-      - severity=\"warning\"
-    equal: [kansoku_namespace, endpoint, slo]
+      - alertname!=\"{target_down}\"
+    equal: [kansoku_namespace, job, instance]
+  # a fast burn silences the slow burn of the same objective
+  - source_matchers:
+      - alertname=~\"SLO.+BudgetBurnFast\"
+    target_matchers:
+      - alertname=~\"SLO.+BudgetBurnSlow\"
+    equal: [kansoku_namespace, slo]
 
 receivers:
   - name: slack
@@ -63,6 +75,7 @@ receivers:
         headers:
           Subject: {subject}
 ",
+        target_down = TARGET_DOWN,
         slack_file = quote(&r.slack_api_url_file),
         smarthost = quote(&r.smtp_smarthost),
         from = quote(&r.email_from),
@@ -96,4 +109,28 @@ fn slack_config(config: &Config) -> String {
              Runbook: {{ .Annotations.runbook_url }}\n{{ end }}"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// The inhibitions as written: each compares labels its source always has.
+    #[test]
+    fn target_down_inhibits_within_its_instance_and_a_fast_burn_its_own_slow_burn() {
+        let yaml = super::alertmanager_config(&super::Config::new("shop")).unwrap();
+        let rules = &yaml[yaml.find("inhibit_rules:").unwrap()..yaml.find("receivers:").unwrap()];
+        assert_eq!(rules.matches("source_matchers").count(), 2, "{rules}");
+        assert!(
+            rules.contains(
+                "      - alertname=\"ScrapeTargetDown\"\n    target_matchers:\n      - alertname!=\"ScrapeTargetDown\"\n    equal: [kansoku_namespace, job, instance]"
+            ),
+            "{rules}"
+        );
+        assert!(
+            rules.contains(
+                "      - alertname=~\"SLO.+BudgetBurnFast\"\n    target_matchers:\n      - alertname=~\"SLO.+BudgetBurnSlow\"\n    equal: [kansoku_namespace, slo]"
+            ),
+            "{rules}"
+        );
+        assert!(!rules.contains("severity"), "{rules}");
+    }
 }

@@ -12,6 +12,8 @@ use serde::Deserialize;
 /// [alerts]
 /// error_ratio = 0.05
 /// error_for = "5m"
+/// error_severity = "critical"     # the guide: error rate above 5% -> Slack and e-mail
+/// slo_slow_severity = "critical"  # the SRE workbook pages on the 6x burn too
 ///
 /// [[slo]]
 /// name = "shops-availability"
@@ -68,7 +70,31 @@ impl Default for Config {
     }
 }
 
-/// Thresholds and durations (Prometheus durations: `30s`, `5m`, `1h`, `30d`).
+/// How urgent an alert is: its `severity` label, which the generated Alertmanager
+/// configuration routes on. In the input: `"warning"` or `"critical"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Someone should look today: Slack.
+    Warning,
+    /// Someone should look now: Slack and e-mail, in the same notification.
+    Critical,
+}
+
+impl Severity {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// Thresholds, durations (Prometheus durations: `30s`, `5m`, `1h`, `30d`) and the severity of
+/// each alert. The severities follow the monitoring guide where it names one (crashes, the
+/// error rate and the exhausted pool go to Slack and e-mail) and the SRE workbook for the
+/// burn rates (both pairs page).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
@@ -82,22 +108,43 @@ pub struct Thresholds {
     /// `error_for` minus this window stays quiet, and the alert resolves soon after the
     /// errors stop.
     pub error_short_window: String,
+    /// Of `HighErrorRatio`; the guide mails it: critical.
+    pub error_severity: Severity,
+    /// How long a panic must keep counting as new before `EndpointPanicked` fires; `0s`, the
+    /// default, fires at the first evaluation that sees it. Shorter than `crash_window`.
+    pub crash_for: String,
+    /// How long after a panic it counts as new: `EndpointPanicked` stays firing this long
+    /// after an endpoint's last panic, then resolves.
+    pub crash_window: String,
+    /// Of `EndpointPanicked`; the guide sends a new crash to Slack and e-mail: critical.
+    pub crash_severity: Severity,
     /// p95 request latency, in seconds, above which it alerts.
     pub latency_p95_seconds: f64,
     /// How long the p95 must stay above it.
     pub latency_for: String,
+    /// Of `HighLatencyP95`: warning.
+    pub latency_severity: Severity,
     /// The window the latency quantiles are measured over (also the dashboard's rates).
     pub rate_window: String,
     /// Database pool use (used over max connections) above which it alerts.
     pub pool_use: f64,
     /// How long the pool must stay that full.
     pub pool_for: String,
+    /// Of `DatabasePoolSaturated`; the guide's `DatabaseConnectionPoolExhausted` is critical.
+    pub pool_severity: Severity,
     /// How long a scrape target must be down.
     pub target_down_for: String,
+    /// Of `ScrapeTargetDown`: critical.
+    pub target_down_severity: Severity,
     /// `for` of the fast-burn SLO alerts (1h and 5m windows, burn rate 14.4).
     pub slo_fast_for: String,
+    /// Of the fast-burn SLO alerts: critical (the SRE workbook pages).
+    pub slo_fast_severity: Severity,
     /// `for` of the slow-burn SLO alerts (6h and 30m windows, burn rate 6).
     pub slo_slow_for: String,
+    /// Of the slow-burn SLO alerts: critical (the SRE workbook pages on this pair too; the
+    /// fast burn of the same objective silences it while both fire).
+    pub slo_slow_severity: Severity,
     /// The SLO period the error budget is counted over.
     pub slo_period: String,
 }
@@ -109,14 +156,23 @@ impl Default for Thresholds {
             error_for: "5m".to_owned(),
             error_window: "5m".to_owned(),
             error_short_window: "1m".to_owned(),
+            error_severity: Severity::Critical,
+            crash_for: "0s".to_owned(),
+            crash_window: "5m".to_owned(),
+            crash_severity: Severity::Critical,
             latency_p95_seconds: 3.0,
             latency_for: "10m".to_owned(),
+            latency_severity: Severity::Warning,
             rate_window: "5m".to_owned(),
             pool_use: 0.9,
             pool_for: "5m".to_owned(),
+            pool_severity: Severity::Critical,
             target_down_for: "1m".to_owned(),
+            target_down_severity: Severity::Critical,
             slo_fast_for: "2m".to_owned(),
+            slo_fast_severity: Severity::Critical,
             slo_slow_for: "15m".to_owned(),
+            slo_slow_severity: Severity::Critical,
             slo_period: "30d".to_owned(),
         }
     }
@@ -268,6 +324,8 @@ impl Config {
             ("alerts.error_for", &t.error_for),
             ("alerts.error_window", &t.error_window),
             ("alerts.error_short_window", &t.error_short_window),
+            ("alerts.crash_for", &t.crash_for),
+            ("alerts.crash_window", &t.crash_window),
             ("alerts.latency_for", &t.latency_for),
             ("alerts.rate_window", &t.rate_window),
             ("alerts.pool_for", &t.pool_for),
@@ -290,6 +348,13 @@ impl Config {
                     "{name} = `{value}`: expected a Prometheus duration such as `30s`, `5m`, `1h`"
                 ));
             }
+        }
+        if seconds(&t.crash_for) >= seconds(&t.crash_window) {
+            return bad(format!(
+                "alerts.crash_for = `{}` is not shorter than alerts.crash_window = `{}`: \
+                 a panic counts as new for crash_window only, so the alert would never fire",
+                t.crash_for, t.crash_window
+            ));
         }
         for (name, value) in [
             ("alerts.error_ratio", t.error_ratio),
@@ -448,6 +513,47 @@ mod tests {
         });
         let error = config.validate().unwrap_err().0;
         assert!(error.contains("0.3 is not a bucket bound"), "{error}");
+    }
+
+    #[test]
+    fn severities_follow_the_guide_and_the_workbook_and_each_is_configurable() {
+        let t = Thresholds::default();
+        assert_eq!(
+            [
+                t.error_severity,
+                t.crash_severity,
+                t.pool_severity,
+                t.target_down_severity,
+                t.slo_fast_severity,
+                t.slo_slow_severity,
+            ],
+            [Severity::Critical; 6]
+        );
+        assert_eq!(t.latency_severity, Severity::Warning);
+        let t: Thresholds = serde_json::from_str(
+            r#"{"error_severity": "warning", "latency_severity": "critical"}"#,
+        )
+        .unwrap();
+        assert_eq!(t.error_severity, Severity::Warning);
+        assert_eq!(t.latency_severity, Severity::Critical);
+        assert_eq!(t.pool_severity, Severity::Critical);
+        let error = serde_json::from_str::<Thresholds>(r#"{"pool_severity": "page"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("warning") && error.contains("critical"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_crash_for_not_shorter_than_its_window_is_refused() {
+        let mut config = Config::new("shop");
+        config.alerts.crash_for = "5m".to_owned();
+        let error = config.validate().unwrap_err().0;
+        assert!(error.contains("alerts.crash_for"), "{error}");
+        config.alerts.crash_for = "4m".to_owned();
+        assert_eq!(config.validate(), Ok(()));
     }
 
     #[test]

@@ -29,13 +29,17 @@
 //!   `endpoint:ns_api_request_duration_seconds:p95_rate5m`, `ns:database_connections:use_ratio`,
 //!   `slo:ns_sli_errors:ratio_rate1h`, …): the alerts and the panels read the same numbers.
 //!   Ratios divide by a denominator filtered to `> 0`: no traffic, no ratio, no alert.
-//! - **Alerts**: `HighErrorRatio` (errors over requests per endpoint, above 5% over 5m and
-//!   over 1m, for 5m), `HighLatencyP95` (the quantile of the buckets' *rates*, above 3 s for
-//!   10m), `DatabasePoolSaturated` (above 90% for 5m), `ScrapeTargetDown`, and per objective the
-//!   SRE workbook's multi-window, multi-burn-rate pair: 14.4× over 1h and 5m (critical), 6× over
-//!   6h and 30m (warning).
-//! - **Alertmanager**: warnings to Slack, critical to Slack and e-mail, a critical alert
-//!   silencing the matching warning.
+//! - **Alerts** (severities as the monitoring guide and the SRE workbook set them, each one
+//!   configurable in `[alerts]`): `HighErrorRatio` (errors over requests per endpoint, above 5%
+//!   over 5m and over 1m, for 5m; critical), `EndpointPanicked` (a call of an endpoint panicked,
+//!   its first panic included; critical, at once), `HighLatencyP95` (the quantile of the buckets'
+//!   *rates*, above 3 s for 10m; warning), `DatabasePoolSaturated` (above 90% for 5m; critical),
+//!   `ScrapeTargetDown` (critical), and per objective the SRE workbook's multi-window,
+//!   multi-burn-rate pair: 14.4× over 1h and 5m, 6× over 6h and 30m (both critical: the
+//!   workbook pages on both).
+//! - **Alertmanager**: warnings to Slack, critical to Slack and e-mail; a target that is down
+//!   silences the other alerts of that instance only, a fast burn the slow burn of its
+//!   objective.
 
 mod alertmanager;
 mod config;
@@ -45,10 +49,10 @@ mod rules;
 mod yaml;
 
 pub use alertmanager::alertmanager_config;
-pub use config::{Config, ConfigError, Receivers, Slo, SloKind, Thresholds};
+pub use config::{Config, ConfigError, Receivers, Severity, Slo, SloKind, Thresholds};
 pub use dashboard::{grafana_dashboard, panels, Panel};
 pub use promql::Recording;
-pub use rules::{alert_rules, prometheus_rules, AlertRule, Severity};
+pub use rules::{alert_rules, prometheus_rules, AlertRule};
 
 /// The first line of a generated file: what made it and how to make it again.
 fn header_line(what: &str, command: &str, config: &Config) -> String {

@@ -151,6 +151,49 @@ pub(crate) fn service_rules(config: &Config) -> Vec<Recording> {
     rules
 }
 
+/// How far back, across scrape gaps, the last value of a panic counter is looked for.
+const CRASH_LOOKBACK: &str = "1h";
+
+/// The series of the counter `selector` that changed within `window`. `increase` needs two
+/// samples, so a series that appears with its first count (a first panic: the exporter prints
+/// a counter from 1) is not in it; the other arms count it:
+/// 1. it grew within the window;
+/// 2. it differs from its last value before the window, looked for across a scrape gap (so
+///    it also grew during the gap, or its process restarted and counted again);
+/// 3. it had no value at all in the hour before the window: it is new;
+/// 4. it had none just before the window although its target was scraped then: it appeared,
+///    say its first panic after a restart with the count the last process ended on. A failed
+///    scrape (`up == 0`) also leaves no value there, and is not an appearance.
+fn changed_within(selector: &str, window: &str) -> String {
+    let before = format!("last_over_time({selector}[{CRASH_LOOKBACK}] offset {window})");
+    format!(
+        "{selector} > 0 and (\n\
+         \x20   increase({selector}[{window}]) > 0\n\
+         \x20   or {selector} != {before}\n\
+         \x20   or ({selector} unless {before})\n\
+         \x20   or ({selector} unless {selector} offset {window} unless on (job, instance) (up offset {window} == 0))\n\
+         \x20 )"
+    )
+}
+
+/// The endpoints a call of panicked within `window`, one series per endpoint with
+/// `kind="panic"`: from `ns_errors_total{kind="panic"}` (`#[monitor_api_endpoint]`), or else
+/// from `ns_api_requests_total{status="panic"}` (`#[track_api_request]`); with both on one
+/// function, the endpoint is there once.
+pub(crate) fn new_panics(config: &Config, window: &str) -> String {
+    let s = Series::new(config);
+    let panic = Status::Panic.as_str();
+    let errors = format!("{}{{kind=\"{panic}\"}}", s.family(names::ERRORS));
+    let requests = format!("{}{{status=\"{panic}\"}}", s.family(names::API_REQUESTS));
+    format!(
+        "count by (endpoint, kind) (\n  {}\n)\n\
+         or\n\
+         label_replace(count by (endpoint) (\n  {}\n), \"kind\", \"{panic}\", \"\", \"\")",
+        changed_within(&errors, window),
+        changed_within(&requests, window)
+    )
+}
+
 /// The share of bad requests of `slo` over `window`.
 fn sli_errors_expr(config: &Config, slo: &Slo, window: &str) -> String {
     let s = Series::new(config);

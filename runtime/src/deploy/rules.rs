@@ -2,28 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::config::{Config, Slo, SloKind};
+use super::config::{Config, Severity, Slo, SloKind};
 use super::promql::{self, number, Recording, Series};
 use super::yaml::quote;
-
-/// How urgent an alert is: its `severity` label, which Alertmanager routes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    /// Someone should look today: Slack.
-    Warning,
-    /// Someone should look now: Slack and e-mail.
-    Critical,
-}
-
-impl Severity {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
 
 /// One alerting rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +21,15 @@ pub struct AlertRule {
     pub annotations: Vec<(String, String)>,
 }
 
-/// The SRE workbook's pairs: (long window, short window, burn rate, severity, which `for`).
-const BURN_RATES: [(&str, &str, f64, Severity, &str); 2] = [
-    ("1h", "5m", 14.4, Severity::Critical, "Fast"),
-    ("6h", "30m", 6.0, Severity::Warning, "Slow"),
-];
+/// The SRE workbook's pairs: (long window, short window, burn rate, name suffix).
+const BURN_RATES: [(&str, &str, f64, &str); 2] =
+    [("1h", "5m", 14.4, "Fast"), ("6h", "30m", 6.0, "Slow")];
+
+/// The name of the target-down alert (the source of an inhibition).
+pub(crate) const TARGET_DOWN: &str = "ScrapeTargetDown";
+
+/// The name of the crash alert.
+pub(crate) const CRASH: &str = "EndpointPanicked";
 
 fn percent(ratio: f64) -> String {
     format!("{}%", number(ratio * 100.0))
@@ -84,7 +69,7 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
         AlertRule::new(
             config,
             "HighErrorRatio",
-            Severity::Warning,
+            t.error_severity,
             format!(
                 "{long} > {r}\nand\n{short} > {r}",
                 long = s.error_ratio(&t.error_window),
@@ -101,10 +86,11 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
                 t.error_window, t.error_short_window, percent(t.error_ratio), t.error_for
             ),
         ),
+        crash_alert(config),
         AlertRule::new(
             config,
             "HighLatencyP95",
-            Severity::Warning,
+            t.latency_severity,
             format!("{} > {}", s.latency("p95", &t.rate_window), number(t.latency_p95_seconds)),
             &t.latency_for,
         )
@@ -119,7 +105,7 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
         AlertRule::new(
             config,
             "DatabasePoolSaturated",
-            Severity::Warning,
+            t.pool_severity,
             format!("{} > {}", s.pool_use(), number(t.pool_use)),
             &t.pool_for,
         )
@@ -133,8 +119,8 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
         ),
         AlertRule::new(
             config,
-            "ScrapeTargetDown",
-            Severity::Critical,
+            TARGET_DOWN,
+            t.target_down_severity,
             format!("up{{job=\"{}\"}} == 0", config.job()),
             &t.target_down_for,
         )
@@ -153,6 +139,27 @@ pub fn alert_rules(config: &Config) -> Vec<AlertRule> {
     alerts
 }
 
+/// The guide's "a new crash occurs": a call of an endpoint panicked.
+fn crash_alert(config: &Config) -> AlertRule {
+    let t = &config.alerts;
+    AlertRule::new(
+        config,
+        CRASH,
+        t.crash_severity,
+        promql::new_panics(config, &t.crash_window),
+        &t.crash_for,
+    )
+    .describe(
+        format!("{}: a call of {{{{ $labels.endpoint }}}} panicked", config.namespace),
+        format!(
+            "A call of endpoint {{{{ $labels.endpoint }}}} panicked within the last {}: the first panic \
+             of the endpoint, or one more. The alert resolves {} after its last panic. Sentry holds the \
+             panic's message and backtrace.",
+            t.crash_window, t.crash_window
+        ),
+    )
+}
+
 fn burn_rate_alerts(config: &Config, slo: &Slo) -> Vec<AlertRule> {
     let s = Series::new(config);
     let budget = promql::error_budget(slo);
@@ -169,10 +176,10 @@ fn burn_rate_alerts(config: &Config, slo: &Slo) -> Vec<AlertRule> {
     };
     BURN_RATES
         .iter()
-        .map(|&(long, short, rate, severity, speed)| {
-            let for_ = match speed {
-                "Fast" => &config.alerts.slo_fast_for,
-                _ => &config.alerts.slo_slow_for,
+        .map(|&(long, short, rate, speed)| {
+            let (for_, severity) = match speed {
+                "Fast" => (&config.alerts.slo_fast_for, config.alerts.slo_fast_severity),
+                _ => (&config.alerts.slo_slow_for, config.alerts.slo_slow_severity),
             };
             let condition = |w: &str| {
                 format!(
@@ -267,4 +274,35 @@ pub fn prometheus_rules(config: &Config) -> Result<String, super::ConfigError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{alert_rules, Config, CRASH};
+
+    #[test]
+    fn the_crash_alert_reads_both_panic_counters_and_keeps_endpoint_and_kind() {
+        let mut config = Config::new("shop");
+        config.alerts.crash_window = "2m".to_owned();
+        config.alerts.crash_for = "30s".to_owned();
+        let crash = alert_rules(&config)
+            .into_iter()
+            .find(|rule| rule.name == CRASH)
+            .unwrap();
+        assert_eq!(crash.for_, "30s");
+        assert_eq!(
+            crash.labels[0],
+            ("severity".to_owned(), "critical".to_owned())
+        );
+        for part in [
+            "count by (endpoint, kind) (\n  shop_errors_total{kind=\"panic\"} > 0 and (",
+            "label_replace(count by (endpoint) (\n  shop_api_requests_total{status=\"panic\"} > 0 and (",
+            "increase(shop_errors_total{kind=\"panic\"}[2m]) > 0",
+            "last_over_time(shop_api_requests_total{status=\"panic\"}[1h] offset 2m)",
+            "unless on (job, instance) (up offset 2m == 0)",
+            "), \"kind\", \"panic\", \"\", \"\")",
+        ] {
+            assert!(crash.expr.contains(part), "{part} not in\n{}", crash.expr);
+        }
+    }
 }
