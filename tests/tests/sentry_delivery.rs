@@ -578,3 +578,97 @@ async fn the_clients_proxy_option_is_honoured_with_its_credentials() {
         );
     }
 }
+
+/// The trace ids of the transactions that arrived, by transaction's parent span.
+fn continued_traces(ingest: &Ingest) -> Vec<(String, Option<String>)> {
+    ingest
+        .transactions()
+        .iter()
+        .map(|tx| {
+            let trace = &tx["contexts"]["trace"];
+            (
+                trace["trace_id"].as_str().unwrap_or_default().to_owned(),
+                trace["parent_span_id"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_of_another_organization_is_not_continued() {
+    let ingest = Ingest::start();
+    let t = builder(&ingest.dsn())
+        .traces_sample_rate(1.0)
+        .sentry_options(|options| options.org_id(42.into()))
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .route("/orders", axum::routing::get(|| async { "ok" }))
+        .layer(kansoku::http::KansokuLayer::new(&t));
+    let server = kansoku_tests::http_support::Server::start(app).await;
+    let client = kansoku_tests::http_client();
+    let trace = "771a43a4192642f0b136d5159a501700";
+    let parent = "a1b2c3d4e5f60718";
+    let oversized = format!("sentry-org_id=42,{}", "x=y,".repeat(20_000));
+    for baggage in [
+        "sentry-org_id=43,sentry-sampled=true",
+        "sentry-org_id=42,sentry-sampled=true",
+        oversized.as_str(),
+    ] {
+        let response = client
+            .get(server.url("/orders"))
+            .header("sentry-trace", format!("{trace}-{parent}-1"))
+            .header("baggage", baggage)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "a bad baggage never fails a request"
+        );
+    }
+    assert!(t.flush(Duration::from_secs(10)).await);
+    let traces = continued_traces(&ingest);
+    assert_eq!(traces.len(), 3, "{traces:?}");
+    // org 43: a trace of its own; org 42 (and the oversized one naming 42): continued
+    let continued = traces
+        .iter()
+        .filter(|(id, parent_id)| id == trace && parent_id.as_deref() == Some(parent))
+        .count();
+    let anew = traces
+        .iter()
+        .filter(|(id, parent_id)| id != trace && parent_id.is_none())
+        .count();
+    assert_eq!((continued, anew), (2, 1), "{traces:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_continuation_refuses_a_trace_without_the_organization() {
+    let ingest = Ingest::start();
+    let t = builder(&ingest.dsn())
+        .traces_sample_rate(1.0)
+        .sentry_options(|options| options.org_id(42.into()).strict_trace_continuation(true))
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .route("/orders", axum::routing::get(|| async { "ok" }))
+        .layer(kansoku::http::KansokuLayer::new(&t));
+    let server = kansoku_tests::http_support::Server::start(app).await;
+    let trace = "771a43a4192642f0b136d5159a501700";
+    let response = kansoku_tests::http_client()
+        .get(server.url("/orders"))
+        .header("sentry-trace", format!("{trace}-a1b2c3d4e5f60718-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(t.flush(Duration::from_secs(10)).await);
+    let traces = continued_traces(&ingest);
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    assert_ne!(
+        traces[0].0, trace,
+        "no org_id in baggage: not continued under strict"
+    );
+    assert_eq!(traces[0].1, None);
+}
