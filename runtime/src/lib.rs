@@ -37,6 +37,7 @@
 //! |---|---|
 //! | `otel` | per-call-site metrics and business metrics in the Prometheus text format, plus an OpenTelemetry meter provider whose instruments appear in the same text |
 //! | `sentry` | transactions and spans from the attributes, error/panic/message capture with a scope per call, the scope API ([`set_tag`], [`capture_error`], [`start_transaction`]…); kansoku's own transport: errors queued apart and sent first, rate limits per category, every loss counted (`ns_sentry_events_dropped_total`) and reported to Sentry |
+//! | `tracing` | (with `sentry`) `kansoku::tracing::layer()`: `tracing` events as breadcrumbs and events of the call running here, spans as child spans of its transaction; `kansoku::tracing::TraceIdFormat`: the call's trace id on each log line |
 //! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`] |
 //! | `axum` (with `tower`) | [`http`]: tower layers for request metrics and Sentry transactions by route template, trace propagation; [`http::ops_router`] with `/metrics`, `/health` and `/health/detailed` |
 //! | `sqlx` (with `axum`) | [`http::SqlxCheck`]: a health check through the application's sqlx pool |
