@@ -238,28 +238,36 @@ pub(crate) fn current_trace() -> Option<TraceIds> {
     current_ids().map(|(_, ids)| ids)
 }
 
+/// A parent span, with its trace and span ids when kansoku knows them.
+type Parent = (TransactionOrSpan, Option<([u8; 16], [u8; 8])>);
+
 /// The span a new child opens under, if the call running here is sampled: the innermost
-/// sampled call's span, or the span of a hub entered inside it (a sentry-tracing span's).
-fn sampled_parent() -> Option<TransactionOrSpan> {
+/// sampled call's span, or the span of a hub entered inside it (a sentry-tracing span's); with
+/// its trace and span ids when they are kansoku's own (known without reading them back from
+/// sentry's types, which costs thousands of instructions).
+fn sampled_parent_with_ids() -> Option<Parent> {
     // a `tracing` span entered inside the innermost call (kansoku's layer's)
     #[cfg(feature = "tracing")]
     if let Some(span) = super::tracing_layer::innermost() {
-        return Some(span);
+        return Some((span, None));
     }
-    let (span, on_hub) = find_current(|scope| {
+    let (span, ids, on_hub) = find_current(|scope| {
         let own = scope.own.as_deref()?;
         Some(
             own.ids
                 .sampled
-                .then(|| (own.span.clone(), own.on_hub.load(Relaxed))),
+                .then(|| (own.span.clone(), own.ids, own.on_hub.load(Relaxed))),
         )
     })??;
     let current = Hub::current();
     if ptr::eq(Arc::as_ptr(&current), on_hub) {
-        return span;
+        return span.map(|span| (span, Some((ids.trace_id, ids.span_id))));
     }
     // entered inside this call: a hub of sentry-tracing's span (or the application's own)
-    current.configure_scope(|scope| scope.get_span()).or(span)
+    match current.configure_scope(|scope| scope.get_span()) {
+        Some(foreign) => Some((foreign, None)),
+        None => span.map(|span| (span, Some((ids.trace_id, ids.span_id)))),
+    }
 }
 
 /// The span a `tracing` span opened here nests in: the innermost sampled span of the call
@@ -269,7 +277,7 @@ pub(crate) fn sampled_parent_for_tracing() -> Option<TransactionOrSpan> {
     if CURRENT.with(Cell::get).is_null() {
         return None;
     }
-    sampled_parent()
+    sampled_parent_with_ids().map(|(span, _)| span)
 }
 
 /// The innermost call entered on this thread (null outside any): tells whether one was entered
@@ -282,9 +290,9 @@ pub(crate) fn current_ptr() -> *const CallScope {
 /// A child span of `parent`, with kansoku's own span id (known without reading it back).
 #[cold]
 #[inline(never)]
-fn child(parent: &TransactionOrSpan, op: &str, description: &str) -> Own {
+fn child((parent, ids): &Parent, op: &str, description: &str) -> Own {
     let span_id = TraceIds::new_span();
-    let (trace_id, parent_id) = hub::ids_of(parent);
+    let (trace_id, parent_id) = ids.unwrap_or_else(|| hub::ids_of(parent));
     let span =
         parent.start_child_with_details(op, description, SpanId::from(span_id), SystemTime::now());
     Own {
@@ -443,7 +451,7 @@ impl CallScope {
     #[inline]
     fn open(name: &str, op: &str) -> Option<(BackendRef, Option<Box<Own>>)> {
         if let Some(backend) = find_current(|scope| Some(scope.backend.clone())) {
-            let own = sampled_parent().map(|p| Box::new(child(&p, op, name)));
+            let own = sampled_parent_with_ids().map(|p| Box::new(child(&p, op, name)));
             return Some((backend, own));
         }
         let backend = BackendRef::current()?;
@@ -488,7 +496,7 @@ impl CallScope {
     #[inline(never)]
     fn start_query(site: &'static Site) -> Option<CallScope> {
         let backend = find_current(|scope| Some(scope.backend.clone()))?;
-        let parent = sampled_parent()?;
+        let parent = sampled_parent_with_ids()?;
         let Attribute::TrackDatabaseQuery { operation, table } = site.attribute else {
             return None;
         };
