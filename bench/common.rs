@@ -141,8 +141,11 @@ pub async fn endpoint_async(x: u64) -> u64 {
     black_box(x) + 1
 }
 
+/// A named function under test.
+pub type Case = (&'static str, fn(u64) -> u64);
+
 /// One call of `f` per iteration.
-pub fn bench_sync(c: &mut Criterion, group: &str, cases: &[(&str, fn(u64) -> u64)]) {
+pub fn bench_sync(c: &mut Criterion, group: &str, cases: &[Case]) {
     let mut g = c.benchmark_group(group);
     for (name, f) in cases {
         let f = *f;

@@ -220,7 +220,7 @@ fn benches(c: &mut Criterion) {
     let peer_transport = drop_transport();
     let peer_hub = sentry_peer_hub(&peer_transport);
 
-    let cases: [(&str, fn(u64) -> u64); 11] = [
+    let cases: [common::Case; 11] = [
         ("baseline", baseline),
         ("floor", floor),
         ("floor_tsc", floor_tsc),
