@@ -89,7 +89,8 @@ pub fn floor_tsc_3add(x: u64) -> u64 {
     out
 }
 
-fn tsc() -> &'static quanta::Clock {
+/// The TSC clock (calibrated once), for timing a batch of calls at little cost.
+pub fn tsc() -> &'static quanta::Clock {
     static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
     CLOCK.get_or_init(quanta::Clock::new)
 }
@@ -120,6 +121,14 @@ pub fn endpoint(x: u64) -> u64 {
 #[kansoku::track_api_request(method = "GET", endpoint = "/bench_stacked")]
 #[inline(never)]
 pub fn endpoint_api(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+/// The same pair on an `async fn`, as on an axum handler.
+#[kansoku::monitor_api_endpoint]
+#[kansoku::track_api_request(method = "GET", endpoint = "/bench_stacked_async")]
+#[inline(never)]
+pub async fn endpoint_api_async(x: u64) -> u64 {
     black_box(x) + 1
 }
 
