@@ -89,7 +89,8 @@ pub fn floor_tsc_3add(x: u64) -> u64 {
     out
 }
 
-fn tsc() -> &'static quanta::Clock {
+/// The TSC clock (calibrated once), for timing a batch of calls at little cost.
+pub fn tsc() -> &'static quanta::Clock {
     static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
     CLOCK.get_or_init(quanta::Clock::new)
 }
@@ -123,6 +124,14 @@ pub fn endpoint_api(x: u64) -> u64 {
     black_box(x) + 1
 }
 
+/// The same pair on an `async fn`, as on an axum handler.
+#[kansoku::monitor_api_endpoint]
+#[kansoku::track_api_request(method = "GET", endpoint = "/bench_stacked_async")]
+#[inline(never)]
+pub async fn endpoint_api_async(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
 #[kansoku::track_api_request(method = "GET", endpoint = "/bench_async")]
 #[inline(never)]
 pub async fn api_async(x: u64) -> u64 {
@@ -141,8 +150,11 @@ pub async fn endpoint_async(x: u64) -> u64 {
     black_box(x) + 1
 }
 
+/// A named function under test.
+pub type Case = (&'static str, fn(u64) -> u64);
+
 /// One call of `f` per iteration.
-pub fn bench_sync(c: &mut Criterion, group: &str, cases: &[(&str, fn(u64) -> u64)]) {
+pub fn bench_sync(c: &mut Criterion, group: &str, cases: &[Case]) {
     let mut g = c.benchmark_group(group);
     for (name, f) in cases {
         let f = *f;

@@ -109,7 +109,7 @@ fn otel_init() {
     });
 }
 
-const CONTENDERS: [(&str, fn(u64) -> u64); 4] = [
+const CONTENDERS: [common::Case; 4] = [
     ("kansoku track_api_request", kansoku_api),
     ("metrics 0.24 counter+histogram", metrics_handles),
     ("opentelemetry_sdk counter+histogram", otel_sdk),

@@ -55,21 +55,27 @@ impl Endpoint {
         runtime.spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let counter = counter.clone();
                 tokio::spawn(async move {
-                    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                        let counter = counter.clone();
-                        async move {
-                            let body = request.into_body().collect().await.map(|b| b.to_bytes());
-                            if let Ok(body) = body {
-                                let found = count(&body, b"\"type\":\"transaction\"");
-                                counter.fetch_add(found, Relaxed);
+                    let service =
+                        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                            let counter = counter.clone();
+                            async move {
+                                let body =
+                                    request.into_body().collect().await.map(|b| b.to_bytes());
+                                if let Ok(body) = body {
+                                    let found = count(&body, b"\"type\":\"transaction\"");
+                                    counter.fetch_add(found, Relaxed);
+                                }
+                                tokio::time::sleep(delay).await;
+                                Ok::<_, Infallible>(hyper::Response::new(Full::new(
+                                    Bytes::from_static(b"{}"),
+                                )))
                             }
-                            tokio::time::sleep(delay).await;
-                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"{}"))))
-                        }
-                    });
+                        });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -93,7 +99,10 @@ impl Endpoint {
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> u64 {
-    haystack.windows(needle.len()).filter(|w| *w == needle).count() as u64
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count() as u64
 }
 
 #[kansoku::monitor_api_endpoint(name = "GET /shops")]
@@ -131,8 +140,13 @@ fn raw_http(n: u64) -> (u64, f64) {
     let mut body = Vec::new();
     sample_envelope().to_writer(&mut body).unwrap();
     let body = Bytes::from(body);
-    let url: hyper::Uri = format!("http://{}/api/1/envelope/", endpoint.addr).parse().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url: hyper::Uri = format!("http://{}/api/1/envelope/", endpoint.addr)
+        .parse()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let started = Instant::now();
     runtime.block_on(async {
         let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
@@ -140,7 +154,8 @@ fn raw_http(n: u64) -> (u64, f64) {
         let next = Arc::new(AtomicU64::new(0));
         let workers: Vec<_> = (0..4)
             .map(|_| {
-                let (client, next, body, url) = (client.clone(), next.clone(), body.clone(), url.clone());
+                let (client, next, body, url) =
+                    (client.clone(), next.clone(), body.clone(), url.clone());
                 tokio::spawn(async move {
                     while next.fetch_add(1, Relaxed) < n {
                         let request = hyper::Request::post(url.clone())
@@ -159,7 +174,10 @@ fn raw_http(n: u64) -> (u64, f64) {
     });
     let took = started.elapsed();
     settle(&endpoint, n);
-    (endpoint.received(), endpoint.received() as f64 / took.as_secs_f64())
+    (
+        endpoint.received(),
+        endpoint.received() as f64 / took.as_secs_f64(),
+    )
 }
 
 /// (delivered, per second) for kansoku's transport.
@@ -179,11 +197,17 @@ fn kansoku(n: u64) -> (u64, f64) {
             black_box(list_shops(i));
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(telemetry.flush(Duration::from_secs(120)));
     let took = started.elapsed();
     settle(&endpoint, n);
-    (endpoint.received(), endpoint.received() as f64 / took.as_secs_f64())
+    (
+        endpoint.received(),
+        endpoint.received() as f64 / took.as_secs_f64(),
+    )
 }
 
 /// (delivered, per second) for the `sentry` crate's own transport.
@@ -200,7 +224,10 @@ fn sentry_transport(n: u64) -> (u64, f64) {
     client.flush(Some(Duration::from_secs(120)));
     let took = started.elapsed();
     settle(&endpoint, n);
-    (endpoint.received(), endpoint.received() as f64 / took.as_secs_f64())
+    (
+        endpoint.received(),
+        endpoint.received() as f64 / took.as_secs_f64(),
+    )
 }
 
 /// Mean ns per annotated call at sample rate 1.0, with Sentry off or sending to an endpoint
@@ -228,11 +255,18 @@ fn call_cost(n: u64, delay: Option<Duration>) -> (f64, u64) {
 
 fn median(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
-    (values[values.len() / 2], values[0], values[values.len() - 1])
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
 }
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -250,7 +284,10 @@ fn main() {
     let baseline = median(rates[0].0.clone()).0;
     let mut out = String::new();
     let _ = writeln!(out, "Transactions delivered to a loopback ingest endpoint, a burst of {n} (median of {rounds} rounds, min–max):\n");
-    let _ = writeln!(out, "| sender | delivered of {n} | per second | × baseline |");
+    let _ = writeln!(
+        out,
+        "| sender | delivered of {n} | per second | × baseline |"
+    );
     let _ = writeln!(out, "|---|---|---|---|");
     for ((values, delivered), name) in rates.iter().zip([
         "baseline: raw HTTP, 4 in flight",
@@ -266,12 +303,18 @@ fn main() {
     }
     let calls = n * 4;
     let _ = writeln!(out, "\nOne `#[monitor_api_endpoint]` call at sample rate 1.0, mean of {calls} calls (median of {rounds} rounds):\n");
-    let _ = writeln!(out, "| Sentry | ns/call | × answering at once | transactions dropped (queue full) |");
+    let _ = writeln!(
+        out,
+        "| Sentry | ns/call | × answering at once | transactions dropped (queue full) |"
+    );
     let _ = writeln!(out, "|---|---|---|---|");
     let settings = [
         ("off (no DSN)", None),
         ("endpoint answering at once", Some(Duration::ZERO)),
-        ("endpoint taking 200 ms per request", Some(Duration::from_millis(200))),
+        (
+            "endpoint taking 200 ms per request",
+            Some(Duration::from_millis(200)),
+        ),
     ];
     // rounds interleaved, so a burst of load from elsewhere hits every setting alike
     let mut runs: Vec<Vec<(f64, u64)>> = vec![Vec::new(); settings.len()];

@@ -4,6 +4,11 @@
 //! `KANSOKU_BENCH_SENTRY_RATE` (default 0.1) is the `traces_sample_rate` kansoku is installed
 //! with. At 0.1 every group runs; at any other rate only the `sentry_<pct>pct` group does (a
 //! second process of the same binary: the rate is fixed at install, once per process).
+//!
+//! `KANSOKU_BENCH_PROFILE=in_request|root|peer` (with `KANSOKU_BENCH_PROFILE_CALLS`, default
+//! 10⁶) runs one of the `hub_10pct` rows (kansoku at `KANSOKU_BENCH_SENTRY_RATE`) in a plain
+//! loop instead of the benchmarks, for a profiler: `valgrind --tool=callgrind` counts its
+//! instructions.
 
 #[path = "../common.rs"]
 mod common;
@@ -23,8 +28,9 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use common::{
-    api, api_async, baseline, baseline_async, bench_sync, endpoint, endpoint_api, endpoint_async,
-    floor, floor_tsc, floor_tsc_3add, poll_once, query, query_async, run_on_two_threads,
+    api, api_async, baseline, baseline_async, bench_sync, endpoint, endpoint_api,
+    endpoint_api_async, endpoint_async, floor, floor_tsc, floor_tsc_3add, poll_once, query,
+    query_async, run_on_two_threads,
 };
 
 // ---- Sentry: a transport that drops every envelope ---------------------------------------
@@ -86,6 +92,127 @@ fn sentry_peer_hub(transport: &Arc<DropTransport>) -> Arc<sentry::Hub> {
         Some(client),
         Arc::new(sentry::Scope::default()),
     ))
+}
+
+/// The peer of a root call outside any request: what sentry-tower's `NewSentryLayer` and
+/// `SentryHttpLayer` do for a request, by hand — a hub made from the top of the current one and
+/// current while the call runs, in it a transaction started (sampled by the client) and finished.
+#[inline(never)]
+fn sentry_hub_tx(x: u64) -> u64 {
+    let hub = Arc::new(sentry::Hub::new_from_top(sentry::Hub::current()));
+    sentry::Hub::run(hub, || sentry_tx(x))
+}
+
+// ---- issue 19: an endpoint inside a request, whose hub is bound; a root outside any ---------
+
+/// Annotated calls per root in the `in_request_*` rows: a request's handler makes a few, each a
+/// child span of the request's transaction when that is sampled.
+const CALLS_PER_ROOT: u64 = 8;
+
+/// `iters` calls of `f`, each inside a kansoku root already open and current: a request's hub
+/// bound, as the HTTP layer binds it around a handler. `kansoku::start_transaction` opens it
+/// (the public way; the layer's request scope is the same root with the request's data), a new
+/// one every `CALLS_PER_ROOT` calls, sampled at the installed rate, so the calls are sampled as
+/// a request's would be. Only the calls are timed (one pair of TSC reads per batch: the
+/// `in_request_baseline` row shows what that adds), not opening, entering or finishing roots.
+fn in_roots(iters: u64, f: fn(u64) -> u64) -> Duration {
+    let clock = common::tsc();
+    let mut nanos = 0;
+    let mut left = iters;
+    while left > 0 {
+        let batch = left.min(CALLS_PER_ROOT);
+        let root = kansoku::start_transaction("http.server", "GET /bench_request");
+        root.in_scope(|| {
+            let start = clock.raw();
+            for i in 0..batch {
+                black_box(f(black_box(i)));
+            }
+            nanos += clock.delta_as_nanos(start, clock.raw());
+        });
+        root.finish();
+        left -= batch;
+    }
+    Duration::from_nanos(nanos)
+}
+
+#[inline(never)]
+fn endpoint_api_polled(x: u64) -> u64 {
+    poll_once(endpoint_api_async(x))
+}
+
+/// The name of the in-request row of the stacked async pair.
+const IN_REQUEST: &str = "in_request_monitor_api_endpoint+track_api_request_async";
+
+/// `hub_10pct/*` (issue 19's rows, kansoku at 10%): the stacked pair inside a request and as a
+/// root outside any (making its own hub), beside the sentry crate doing a root's work by hand.
+fn hub_rows(c: &mut Criterion, peer_hub: &Arc<sentry::Hub>) {
+    let mut g = c.benchmark_group("hub_10pct");
+    g.bench_function("in_request_baseline", |b| {
+        b.iter_custom(|iters| in_roots(iters, baseline));
+    });
+    g.bench_function(IN_REQUEST, |b| {
+        b.iter_custom(|iters| in_roots(iters, endpoint_api_polled));
+    });
+    g.bench_function("in_request_monitor_api_endpoint+track_api_request", |b| {
+        b.iter_custom(|iters| in_roots(iters, endpoint_api));
+    });
+    g.bench_function("root_monitor_api_endpoint+track_api_request_async", |b| {
+        b.iter(|| endpoint_api_polled(black_box(7)));
+    });
+    g.bench_function("root_start_transaction", |b| {
+        b.iter(|| kansoku::start_transaction("http.server", "bench").finish());
+    });
+    g.bench_function("sentry_hub_new_from_top+run+start_transaction", |b| {
+        sentry::Hub::run(peer_hub.clone(), || b.iter(|| sentry_hub_tx(black_box(7))));
+    });
+    g.finish();
+}
+
+/// The in-request rows measure what they say: inside the root every call is in its trace, and
+/// about the installed rate of the roots is sampled.
+fn check_roots(rate: f32) {
+    const ROOTS: u32 = 20_000;
+    let sampled = (0..ROOTS)
+        .filter(|_| {
+            let root = kansoku::start_transaction("http.server", "GET /bench_request");
+            let trace = root.in_scope(kansoku::trace_context);
+            trace.expect("a call inside a root is in its trace").sampled
+        })
+        .count();
+    eprintln!("roots: {sampled} of {ROOTS} sampled at {rate}");
+    assert!(
+        (rate == 0.0) == (sampled == 0),
+        "roots sampled at rate {rate}: {sampled}"
+    );
+}
+
+fn timed(calls: u64, f: fn(u64) -> u64) -> Duration {
+    let start = Instant::now();
+    for i in 0..calls {
+        black_box(f(black_box(i)));
+    }
+    start.elapsed()
+}
+
+/// `KANSOKU_BENCH_PROFILE`: one row in a loop, for a profiler; true if it ran.
+fn profile(peer_hub: &Arc<sentry::Hub>) -> bool {
+    let Ok(row) = std::env::var("KANSOKU_BENCH_PROFILE") else {
+        return false;
+    };
+    let calls = std::env::var("KANSOKU_BENCH_PROFILE_CALLS")
+        .ok()
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(1_000_000);
+    let spent = match row.as_str() {
+        "in_request" => in_roots(calls, endpoint_api_polled),
+        "root" => timed(calls, endpoint_api_polled),
+        "peer" => sentry::Hub::run(peer_hub.clone(), || timed(calls, sentry_hub_tx)),
+        other => panic!("KANSOKU_BENCH_PROFILE={other}: in_request, root or peer"),
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let per_call = spent.as_nanos() as f64 / calls as f64;
+    eprintln!("profile {row}: {calls} calls, {per_call:.1} ns each");
+    true
 }
 
 // ---- peer 1: `#[tracing::instrument]` under a registry + a span-timing layer ---------------
@@ -219,8 +346,11 @@ fn benches(c: &mut Criterion) {
     let telemetry = setup(&transport);
     let peer_transport = drop_transport();
     let peer_hub = sentry_peer_hub(&peer_transport);
+    if profile(&peer_hub) {
+        return;
+    }
 
-    let cases: [(&str, fn(u64) -> u64); 11] = [
+    let cases: [common::Case; 11] = [
         ("baseline", baseline),
         ("floor", floor),
         ("floor_tsc", floor_tsc),
@@ -275,6 +405,9 @@ fn benches(c: &mut Criterion) {
     }
     g.finish();
 
+    hub_rows(c, &peer_hub);
+
+    check_roots(0.1);
     check_sentry(0.1, &transport, Some(&peer_transport));
     check_recorded(&telemetry);
 }
@@ -282,9 +415,13 @@ fn benches(c: &mut Criterion) {
 /// `sentry_<pct>pct/*`: kansoku installed at another sample rate, in a process of its own.
 fn sentry_rate_only(c: &mut Criterion, rate: f32, transport: &Arc<DropTransport>) {
     let _telemetry = install_kansoku(rate, transport);
+    if profile(&sentry_peer_hub(&drop_transport())) {
+        return;
+    }
+    let group = format!("sentry_{:.0}pct", rate * 100.0);
     bench_sync(
         c,
-        &format!("sentry_{:.0}pct", rate * 100.0),
+        &group,
         &[
             ("baseline", baseline),
             ("floor", floor),
@@ -293,6 +430,11 @@ fn sentry_rate_only(c: &mut Criterion, rate: f32, transport: &Arc<DropTransport>
             ("monitor_api_endpoint+track_api_request", endpoint_api),
         ],
     );
+    // the in-request row's two halves: at 0% every request unsampled, at 100% every one sampled
+    c.benchmark_group(&group).bench_function(IN_REQUEST, |b| {
+        b.iter_custom(|iters| in_roots(iters, endpoint_api_polled));
+    });
+    check_roots(rate);
     check_sentry(rate, transport, None);
 }
 

@@ -19,7 +19,9 @@ use tower::ServiceExt as _;
 const ROUTES: usize = 1000;
 const CODES: [u16; 4] = [200, 404, 500, 503];
 /// kansoku's default request buckets, so both sides print as many bucket lines.
-const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 async fn answer(headers: HeaderMap) -> StatusCode {
     let code = headers["x-status"].to_str().unwrap().parse().unwrap();
@@ -116,9 +118,16 @@ fn render(c: &mut Criterion) {
         "render_http_request_duration_seconds_bucket{",
         "render_http_requests_in_flight{",
     ] {
-        assert_eq!(count(&ours, prefix), count(&theirs, prefix), "{prefix}: not the same series");
+        assert_eq!(
+            count(&ours, prefix),
+            count(&theirs, prefix),
+            "{prefix}: not the same series"
+        );
     }
-    assert_eq!(count(&ours, "render_http_requests_total{"), ROUTES * CODES.len());
+    assert_eq!(
+        count(&ours, "render_http_requests_total{"),
+        ROUTES * CODES.len()
+    );
 
     let mut group = c.benchmark_group("metrics_render_1000_routes_x_4_codes");
     group.measurement_time(Duration::from_secs(5));
