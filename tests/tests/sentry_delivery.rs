@@ -602,8 +602,19 @@ async fn a_trace_of_another_organization_is_not_continued() {
         .sentry_options(|options| options.org_id(42.into()))
         .build()
         .unwrap();
+    // the handler answers with the `baggage` it would pass on downstream
     let app = axum::Router::new()
-        .route("/orders", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/orders",
+            axum::routing::get(|| async {
+                let mut headers = http::HeaderMap::new();
+                kansoku::http::inject_trace_headers(&mut headers);
+                headers
+                    .get("baggage")
+                    .map(|b| b.to_str().unwrap().to_owned())
+                    .unwrap_or_default()
+            }),
+        )
         .layer(kansoku::http::KansokuLayer::new(&t));
     let server = kansoku_tests::http_support::Server::start(app).await;
     let client = kansoku_tests::http_client();
@@ -627,6 +638,15 @@ async fn a_trace_of_another_organization_is_not_continued() {
             200,
             "a bad baggage never fails a request"
         );
+        // passed on within W3C Baggage's bounds: 8192 bytes, 180 whole members
+        let passed_on = response.text().await.unwrap();
+        assert!(
+            passed_on.len() <= 8192,
+            "{} bytes passed on",
+            passed_on.len()
+        );
+        assert!(passed_on.split(',').count() <= 180);
+        assert!(passed_on.starts_with("sentry-org_id="), "{passed_on:.80}");
     }
     assert!(t.flush(Duration::from_secs(10)).await);
     let traces = continued_traces(&ingest);

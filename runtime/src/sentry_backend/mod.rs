@@ -38,6 +38,8 @@ pub(crate) use call::CallScope;
 pub(crate) use capture::{capture_error_event, capture_message_event, install_panic_hook};
 #[cfg(feature = "axum")]
 pub(crate) use request::outgoing_headers;
+#[cfg(feature = "axum")]
+pub(crate) use trace::bounded_baggage;
 pub(crate) use trace::Incoming;
 pub use transport::{sentry_transport, SentryTransportFactory};
 

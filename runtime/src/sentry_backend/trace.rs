@@ -114,7 +114,8 @@ impl Incoming {
                 baggage = Some(value);
             }
         }
-        Incoming::parse(trace?).map(|incoming| incoming.with_baggage(baggage))
+        let baggage = baggage.map(bounded_baggage);
+        Incoming::parse(trace?).map(|incoming| incoming.with_baggage(baggage.as_deref()))
     }
 
     /// The sampling decision and organization `baggage` carries, where `sentry-trace` did not
@@ -131,6 +132,10 @@ impl Incoming {
 
     /// Parses a `sentry-trace` header value; `None` if it is malformed (a new trace starts).
     pub(crate) fn parse(header: &str) -> Option<Incoming> {
+        // `TRACE-SPAN-D`: 51 bytes at most, with a little room for spaces around it
+        if header.len() > 64 {
+            return None;
+        }
         let mut parts = header.trim().split('-');
         let trace_id = hex::<16>(parts.next()?)?;
         let parent_span_id = hex::<8>(parts.next()?)?;
@@ -152,16 +157,55 @@ impl Incoming {
     }
 }
 
+/// `2 × N` hex digits exactly (no sign, no space: `from_str_radix` would take a `+`).
 fn hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
     if text.len() != 2 * N {
         return None;
     }
     let mut out = [0; N];
-    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks(2)) {
-        let pair = std::str::from_utf8(pair).ok()?;
-        *byte = u8::from_str_radix(pair, 16).ok()?;
+    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
     }
     Some(out)
+}
+
+/// W3C Baggage's limits on what is propagated: 8192 bytes, 180 list-members.
+const BAGGAGE_MAX_BYTES: usize = 8192;
+const BAGGAGE_MAX_MEMBERS: usize = 180;
+
+/// `baggage` within W3C Baggage's limits: its whole list-members, in order, as long as they fit
+/// (never part of one), the rest dropped. Read and passed on only in this form.
+pub(crate) fn bounded_baggage(baggage: &str) -> std::borrow::Cow<'_, str> {
+    if baggage.len() <= BAGGAGE_MAX_BYTES
+        && baggage.bytes().filter(|&b| b == b',').count() < BAGGAGE_MAX_MEMBERS
+    {
+        return baggage.into();
+    }
+    let mut kept = String::new();
+    for member in baggage
+        .split(',')
+        .map(str::trim)
+        .filter(|member| !member.is_empty())
+        .take(BAGGAGE_MAX_MEMBERS)
+    {
+        let extra = member.len() + usize::from(!kept.is_empty());
+        if kept.len() + extra > BAGGAGE_MAX_BYTES {
+            break;
+        }
+        if !kept.is_empty() {
+            kept.push(',');
+        }
+        kept.push_str(member);
+    }
+    kept.into()
 }
 
 /// Describes the request for an event or a transaction, scrubbed. Called only when one is
@@ -238,6 +282,9 @@ mod tests {
             "zz1a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-1",
             "00000000000000000000000000000000-a1b2c3d4e5f60718-1",
             "771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-1-x",
+            "+71a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-1",
+            "771a43a4192642f0b136d5159a501700-+1b2c3d4e5f60718-1",
+            "771a43a4192642f0b136d5159a501700- 1b2c3d4e5f60718-1",
         ] {
             assert_eq!(Incoming::parse(bad), None, "{bad:?}");
         }
@@ -250,5 +297,28 @@ mod tests {
         assert_eq!(baggage_org_id(baggage), Some(43));
         assert_eq!(baggage_sampled("sentry-sampled=maybe"), None);
         assert_eq!(baggage_org_id("sentry-org_id=x"), None);
+    }
+
+    #[test]
+    fn baggage_is_bounded_by_whole_members() {
+        let small = "sentry-org_id=42,sentry-sampled=true";
+        assert_eq!(super::bounded_baggage(small), small);
+        let many: Vec<String> = (0..3000).map(|n| format!("k{n}=v{n}")).collect();
+        let many = many.join(",");
+        let bounded = super::bounded_baggage(&many);
+        let members: Vec<&str> = bounded.split(',').collect();
+        assert_eq!(members.len(), 180);
+        assert_eq!(members[179], "k179=v179");
+        let big = format!("sentry-org_id=42,{}", "x".repeat(9000));
+        assert_eq!(super::bounded_baggage(&big), "sentry-org_id=42");
+        let long: Vec<String> = (0..150)
+            .map(|n| format!("k{n}={}", "v".repeat(100)))
+            .collect();
+        let long = long.join(",");
+        let bounded = super::bounded_baggage(&long);
+        assert!(bounded.len() <= 8192, "{}", bounded.len());
+        assert!(bounded
+            .split(',')
+            .all(|member| member.ends_with(&"v".repeat(100))));
     }
 }

@@ -202,7 +202,8 @@ fn start_sentry(
             .get(name)
             .and_then(|value| value.to_str().ok())
     };
-    let baggage = header(&BAGGAGE);
+    let baggage = header(&BAGGAGE).map(crate::sentry_backend::bounded_baggage);
+    let baggage = baggage.as_deref();
     let incoming = header(&SENTRY_TRACE)
         .and_then(Incoming::parse)
         .map(|incoming| incoming.with_baggage(baggage));
