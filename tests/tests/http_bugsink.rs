@@ -48,10 +48,15 @@ async fn the_event_in_sentry_carries_the_request_without_its_secrets() {
         .layer(KansokuLayer::new(&telemetry).capture_request_body(true));
     let server = Server::start(app).await;
     let response = kansoku_tests::http_client()
-        .post(server.url("/reservations?api_key=query-secret&shop=7"))
+        .post(server.url(
+            "/reservations?api_key=query-secret&shop=7&PHPSESSID=session-secret&_xsrf=xsrf-secret",
+        ))
         .header("authorization", "Bearer bearer-secret")
         .header("cookie", "session=cookie-secret")
         .header("x-api-key", "header-secret")
+        .header("x-forwarded-for", "203.0.113.7")
+        .header("x-real-ip", "203.0.113.8")
+        .header("cf-connecting-ip", "203.0.113.9")
         .header("user-agent", "shops-test/1.0")
         .header("content-type", "application/json")
         .body(r#"{"shop_id":7,"password":"hunter2","payment":{"card_number":"4242424242424242","cvv":"123"},"note":"window seat"}"#)
@@ -73,6 +78,9 @@ async fn the_event_in_sentry_carries_the_request_without_its_secrets() {
         "cookie-secret",
         "header-secret",
         "query-secret",
+        "session-secret",
+        "xsrf-secret",
+        "203.0.113.",
         "hunter2",
         "4242424242424242",
     ] {
@@ -84,7 +92,10 @@ async fn the_event_in_sentry_carries_the_request_without_its_secrets() {
     assert_eq!(event["transaction"], "POST /reservations");
     let request = &event["request"];
     assert_eq!(request["method"], "POST", "{event:#}");
-    assert_eq!(request["query_string"], "api_key=[Filtered]&shop=7");
+    assert_eq!(
+        request["query_string"],
+        "api_key=[Filtered]&shop=7&PHPSESSID=[Filtered]&_xsrf=[Filtered]"
+    );
     let header = |name: &str| -> Option<String> {
         match &request["headers"] {
             serde_json::Value::Object(map) => map

@@ -11,7 +11,7 @@ const DEFAULT_HEADERS: [&str; 5] = [
     "x-api-key",
 ];
 
-const DEFAULT_FIELDS: [&str; 9] = [
+const DEFAULT_FIELDS: [&str; 12] = [
     "password",
     "passwd",
     "secret",
@@ -21,16 +21,58 @@ const DEFAULT_FIELDS: [&str; 9] = [
     "creditcard",
     "cvv",
     "authorization",
+    "privatekey",
+    "credentials",
+    "sessionid",
+];
+
+/// Names scrubbed when they are the whole name (normalised): the rest of sentry-python's
+/// `DEFAULT_DENYLIST` and `DEFAULT_PII_DENYLIST`, and the client-address headers Sentry's SDKs
+/// drop unless `send_default_pii`. Whole names only: `auth` or `session` as a part would scrub
+/// `author` and `session_count`.
+const DEFAULT_NAMES: [&str; 26] = [
+    "auth",
+    "mysqlpwd",
+    "session",
+    "csrf",
+    "csrftoken",
+    "xcsrftoken",
+    "xsrf",
+    "xsrftoken",
+    "connectsid",
+    "phpsessid",
+    "usersession",
+    "aiohttpsession",
+    "symfony",
+    "cookie",
+    "setcookie",
+    "xforwardedfor",
+    "xrealip",
+    "ipaddress",
+    "remoteaddr",
+    "forwarded",
+    "trueclientip",
+    "cfconnectingip",
+    "xclientip",
+    "clientip",
+    "xapikey",
+    "xauthtoken",
 ];
 
 /// Decides which headers, query parameters and body fields the Sentry layer replaces with
 /// `[Filtered]` before a transaction or an event leaves the process.
 ///
-/// By default: the headers `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie` and
-/// `X-Api-Key`, and every header, query parameter, JSON field or form field whose name, in
-/// lower case and without `_`, `-`, `.` or spaces, contains `password`, `passwd`, `secret`,
-/// `token`, `apikey`, `cardnumber`, `creditcard`, `cvv` or `authorization` (so `api_key`,
-/// `X-Auth-Token`, `card_number` and `newPassword` are all scrubbed).
+/// By default, at least what Sentry's own SDKs scrub: the headers `Authorization`,
+/// `Proxy-Authorization`, `Cookie`, `Set-Cookie` and `X-Api-Key`; every header, query parameter,
+/// JSON field or form field whose name, in lower case and without `_`, `-`, `.` or spaces,
+/// contains `password`, `passwd`, `secret`, `token`, `apikey`, `cardnumber`, `creditcard`, `cvv`,
+/// `authorization`, `privatekey`, `credentials` or `sessionid` (so `api_key`, `X-Auth-Token`,
+/// `card_number` and `newPassword` are all scrubbed); and every one named, as a whole, as the
+/// rest of sentry-python's `DEFAULT_DENYLIST` and `DEFAULT_PII_DENYLIST` name them (`auth`,
+/// `session`, `csrf`, `_xsrf`, `connect.sid`, `PHPSESSID`, `symfony`, `mysql_pwd`,
+/// `ip_address`, `remote_addr`…), with the client-address headers (`X-Forwarded-For`,
+/// `X-Real-IP`, `Forwarded`, `True-Client-IP`, `CF-Connecting-IP`, `X-Client-IP`). JSON keys are
+/// compared unescaped (`"pass\u0077ord"` is `password`).
 ///
 /// ```
 /// use kansoku::http::Scrubber;
@@ -51,6 +93,8 @@ pub struct Scrubber {
     headers: Vec<String>,
     /// Normalised patterns (see [`normalise`]).
     fields: Vec<String>,
+    /// Normalised whole names.
+    names: Vec<String>,
 }
 
 impl Default for Scrubber {
@@ -77,6 +121,7 @@ impl Scrubber {
         Scrubber {
             headers: DEFAULT_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
             fields: DEFAULT_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
+            names: DEFAULT_NAMES.iter().map(|n| (*n).to_owned()).collect(),
         }
     }
 
@@ -92,6 +137,7 @@ impl Scrubber {
         Scrubber {
             headers: Vec::new(),
             fields: Vec::new(),
+            names: Vec::new(),
         }
     }
 
@@ -143,11 +189,11 @@ impl Scrubber {
     /// assert!(!scrubber.is_sensitive_field("shop_id"));
     /// ```
     pub fn is_sensitive_field(&self, name: &str) -> bool {
-        if self.fields.is_empty() {
+        if self.fields.is_empty() && self.names.is_empty() {
             return false;
         }
         let name = normalise(name);
-        self.fields.iter().any(|f| name.contains(f.as_str()))
+        self.fields.iter().any(|f| name.contains(f.as_str())) || self.names.contains(&name)
     }
 
     /// A query string (`a=1&token=x`) or an `application/x-www-form-urlencoded` body with the
@@ -203,7 +249,10 @@ impl Scrubber {
             } else {
                 &json[i + 1..end]
             };
-            if colon < bytes.len() && bytes[colon] == b':' && self.is_sensitive_field(key) {
+            if colon < bytes.len()
+                && bytes[colon] == b':'
+                && self.is_sensitive_field(&json_unescape(key))
+            {
                 let mut value = colon + 1;
                 while value < bytes.len() && bytes[value].is_ascii_whitespace() {
                     value += 1;
@@ -221,6 +270,46 @@ impl Scrubber {
         out.push_str(&json[copied..]);
         out
     }
+}
+
+/// A JSON string's content with its escapes resolved (`\u0077` → `w`); a malformed escape is
+/// kept as written.
+fn json_unescape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\\') {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(decoded)
+                        if hex.len() == 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                    {
+                        out.push(decoded);
+                    }
+                    _ => {
+                        out.push_str("\\u");
+                        out.push_str(&hex);
+                    }
+                }
+            }
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out.into()
 }
 
 /// The index just past the string starting at `start` (a `"`), or the end of the text.
@@ -299,4 +388,77 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scrubber;
+
+    #[test]
+    fn what_sentrys_sdks_scrub_is_scrubbed() {
+        let scrubber = Scrubber::new();
+        for name in [
+            "auth",
+            "credentials",
+            "mysql_pwd",
+            "privatekey",
+            "private_key",
+            "session",
+            "sessionid",
+            "csrf",
+            "_csrf",
+            "_xsrf",
+            "XSRF-TOKEN",
+            "connect.sid",
+            "PHPSESSID",
+            "_session",
+            "user_session",
+            "aiohttp_session",
+            "symfony",
+            "cookie",
+            "set_cookie",
+            "x_forwarded_for",
+            "x_real_ip",
+            "ip_address",
+            "remote_addr",
+        ] {
+            assert!(scrubber.is_sensitive_field(name), "{name}");
+            assert_eq!(
+                scrubber.scrub_form(&format!("q=1&{name}=s3cret")),
+                format!("q=1&{name}=[Filtered]")
+            );
+        }
+        for header in [
+            "X-Forwarded-For",
+            "X-Real-IP",
+            "Forwarded",
+            "True-Client-IP",
+            "CF-Connecting-IP",
+            "X-Client-IP",
+        ] {
+            assert!(scrubber.is_sensitive_header(header), "{header}");
+        }
+        // whole names only for the short ones
+        for kept in [
+            "author",
+            "session_count",
+            "csrf_enabled_for_shop",
+            "cookies_accepted",
+        ] {
+            assert!(!scrubber.is_sensitive_field(kept), "{kept}");
+        }
+    }
+
+    #[test]
+    fn an_escaped_json_key_is_compared_unescaped() {
+        let scrubber = Scrubber::new();
+        assert_eq!(
+            scrubber.scrub_json(r#"{"pass\u0077ord":"hunter2","n\u0061me":"kei"}"#),
+            r#"{"pass\u0077ord":"[Filtered]","n\u0061me":"kei"}"#
+        );
+        assert_eq!(
+            scrubber.scrub_json(r#"{"bad\u00zz":"x"}"#),
+            r#"{"bad\u00zz":"x"}"#
+        );
+    }
 }
