@@ -77,6 +77,9 @@ impl HttpCheck {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }
+        // reqwest is built without a provider of its own: ring, as `build()` installs it (a
+        // check may be made and run before any telemetry is built)
+        crate::tls::install_ring_provider();
         let client = reqwest::Client::builder()
             // a dependency's health endpoint answers directly: a redirect is a misconfiguration
             .redirect(reqwest::redirect::Policy::none())
