@@ -718,3 +718,52 @@ fn page_source() -> String {
     )
     .expect("the page's source")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_ops_response_refuses_framing_and_sniffing() {
+    let telemetry = Telemetry::builder()
+        .namespace("opsheaders")
+        .build()
+        .expect("build the telemetry");
+    let one = serve(telemetry, OpsConfig::new().token("s3cret-t0ken")).await;
+    let client = kansoku_tests::http_client();
+    let base = format!("http://{}", one.addr);
+    for (path, token, status, own_csp) in [
+        ("/health", false, 200, None),
+        ("/metrics", true, 200, None),
+        ("/metrics", false, 401, None),
+        // the login page: its one inline script
+        ("/ops/live", false, 401, Some("script-src 'unsafe-inline'")),
+        ("/ops/live", true, 200, Some("connect-src 'self'")),
+        ("/ops/live/data", true, 200, None),
+    ] {
+        let mut request = client.get(format!("{base}{path}"));
+        if token {
+            request = request.bearer_auth("s3cret-t0ken");
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        let csp = header("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.starts_with("default-src 'none'"), "{path}: {csp}");
+        if let Some(own) = own_csp {
+            assert!(csp.contains(own), "{path}: {csp}");
+        }
+    }
+    // the page's own routes only: the application's keep what they had
+    let response = client
+        .get(format!("{base}/catalogue"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("x-frame-options").is_none());
+}

@@ -51,7 +51,7 @@ pub(crate) const LOGIN_PAGE: &str = r#"<!doctype html><meta charset="utf-8"><tit
 var m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
 if (m && !sessionStorage.getItem("kansoku_tried")) {
   sessionStorage.setItem("kansoku_tried", "1");
-  document.cookie = "kansoku_ops_token=" + m[1] + "; path=/ops/live; SameSite=Strict";
+  document.cookie = "kansoku_ops_token=" + m[1] + "; path=/ops/live; SameSite=Strict" + (location.protocol === "https:" ? "; Secure" : "");
   history.replaceState(null, "", location.pathname + location.search);
   location.reload();
 } else if (m) { sessionStorage.removeItem("kansoku_tried"); document.getElementById("m").textContent = "That token was refused."; }

@@ -87,7 +87,15 @@ fn refused<B>(live: &Live, request: &Request<B>, html: bool) -> Option<Response>
     let mut response = if html && status == StatusCode::UNAUTHORIZED {
         (
             status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+                // its one inline script, nothing loaded
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'",
+                ),
+            ],
             access::LOGIN_PAGE,
         )
             .into_response()
@@ -113,7 +121,7 @@ async fn page(State(live): State<Arc<Live>>, request: Request<axum::body::Body>)
             // the page loads nothing from anywhere: no CDN, no font, no image but its own
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'",
             ),
         ],
         PAGE,

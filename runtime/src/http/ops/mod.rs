@@ -124,7 +124,26 @@ where
         .with_state(Arc::new(ops));
     #[cfg(any(feature = "otel", feature = "redis"))]
     let router = router.merge(live);
-    router
+    router.layer(axum::middleware::map_response(protect))
+}
+
+/// What every ops response carries: not to be framed (clickjacking), not to be sniffed as
+/// another type, and a CSP that loads nothing unless the response has its own (the live page
+/// and its login page name what they load).
+async fn protect(mut response: Response) -> Response {
+    use axum::http::{header, HeaderValue};
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
+    response
 }
 
 /// The configured checks, plus the one of the telemetry's own Redis when asked for.
