@@ -692,3 +692,61 @@ async fn strict_continuation_refuses_a_trace_without_the_organization() {
     );
     assert_eq!(traces[0].1, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_cannot_force_sampling_when_its_decision_is_not_trusted() {
+    let ingest = Ingest::start();
+    let t = builder(&ingest.dsn())
+        .traces_sample_rate(0.0)
+        .trust_incoming_sampling(false)
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/orders",
+            axum::routing::get(|| async { kansoku::trace_id().unwrap_or_default() }),
+        )
+        .layer(kansoku::http::KansokuLayer::new(&t));
+    let server = kansoku_tests::http_support::Server::start(app).await;
+    let client = kansoku_tests::http_client();
+    let trace = "771a43a4192642f0b136d5159a501700";
+    for (sentry_trace, baggage) in [
+        (format!("{trace}-a1b2c3d4e5f60718-1"), ""),
+        (format!("{trace}-a1b2c3d4e5f60718"), "sentry-sampled=true"),
+    ] {
+        let response = client
+            .get(server.url("/orders"))
+            .header("sentry-trace", sentry_trace)
+            .header("baggage", baggage)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        // the trace is continued all the same
+        assert_eq!(response.text().await.unwrap(), trace);
+    }
+    assert!(t.flush(Duration::from_secs(10)).await);
+    assert!(
+        ingest.transactions().is_empty(),
+        "forced by the caller: {:?}",
+        continued_traces(&ingest)
+    );
+    // trusted (the default): the same request is sampled
+    let trusting = builder(&ingest.dsn())
+        .traces_sample_rate(0.0)
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .route("/orders", axum::routing::get(|| async { "ok" }))
+        .layer(kansoku::http::KansokuLayer::new(&trusting));
+    let server = kansoku_tests::http_support::Server::start(app).await;
+    let response = client
+        .get(server.url("/orders"))
+        .header("sentry-trace", format!("{trace}-a1b2c3d4e5f60718-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(trusting.flush(Duration::from_secs(10)).await);
+    assert_eq!(continued_traces(&ingest).len(), 1);
+}

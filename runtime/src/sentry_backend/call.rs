@@ -353,7 +353,9 @@ fn root(backend: &SentryBackend, spec: RootSpec<'_>) -> Own {
                 parent: incoming.map(|incoming| incoming.parent_span_id),
                 sampled: false,
             };
-            let decided = incoming.and_then(|incoming| incoming.sampled);
+            let decided = incoming
+                .and_then(|incoming| incoming.sampled)
+                .filter(|_| backend.trusts_incoming_sampling());
             match backend.decide(spec.name, spec.op, decided) {
                 Decision::Unsampled => (ids, hub::unsampled(&ids), false),
                 Decision::Sampled => {

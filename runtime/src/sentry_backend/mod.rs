@@ -76,6 +76,8 @@ pub(crate) struct SentryConfig {
     pub(crate) customize: Option<Arc<dyn Fn(ClientOptions) -> ClientOptions + Send + Sync>>,
     /// The client the application handed over (`sentry_client`).
     pub(crate) client: Option<Arc<sentry::Client>>,
+    /// `trust_incoming_sampling(false)`: a caller's sampling decision is not taken.
+    pub(crate) distrust_incoming_sampling: bool,
 }
 
 impl fmt::Debug for SentryConfig {
@@ -144,6 +146,8 @@ pub(crate) struct SentryBackend {
     /// `sentry-org_id` of the client (its option, else its DSN's host), for trace continuation.
     org_id: Option<u64>,
     strict_trace_continuation: bool,
+    /// A caller's sampling decision is ignored (its trace is still continued).
+    distrust_incoming_sampling: bool,
     ignore_errors: Vec<String>,
     /// Finished transactions to the span thread. No lock: a sampled call only `try_send`s, and
     /// the thread polls its queue instead of sleeping in `recv`, so no send has to wake it.
@@ -346,6 +350,7 @@ impl SentryBackend {
             panic_integration,
             org_id,
             strict_trace_continuation: options.strict_trace_continuation,
+            distrust_incoming_sampling: config.distrust_incoming_sampling,
             ignore_errors: config.ignore_errors.clone(),
             spans: sender,
             shutdown_timeout: config.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
@@ -407,6 +412,11 @@ impl SentryBackend {
             (Some(_), None) | (None, Some(_)) => !self.strict_trace_continuation,
             (None, None) => true,
         }
+    }
+
+    /// Whether a caller's sampling decision is taken (`trust_incoming_sampling`, on by default).
+    pub(crate) fn trusts_incoming_sampling(&self) -> bool {
+        !self.distrust_incoming_sampling
     }
 
     /// Whether a new root named `name` is sampled: `incoming` (the caller's decision) stands

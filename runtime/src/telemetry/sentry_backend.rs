@@ -57,6 +57,16 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Whether a caller's sampling decision (`sentry-trace: …-1`, `baggage: sentry-sampled=…`)
+    /// is taken, as Sentry's SDKs take it (the default), or ignored: the trace is still
+    /// continued, but this service's own rate decides. Turn it off on a service anonymous
+    /// clients reach, so that no client can force every request to be traced (and sent);
+    /// `KANSOKU_SENTRY_TRUST_INCOMING_SAMPLING=false` with `from_env`.
+    pub fn trust_incoming_sampling(mut self, trust: bool) -> Self {
+        self.backends.sentry.distrust_incoming_sampling = !trust;
+        self
+    }
+
     /// How long `shutdown` waits for Sentry to send what it holds; default 2 s.
     pub fn sentry_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.backends.sentry.shutdown_timeout = Some(timeout);
@@ -118,6 +128,11 @@ impl SentryConfig {
     pub(crate) fn fill_from_env(&mut self, var: &dyn Fn(&str) -> Option<String>) {
         if self.dsn.is_none() {
             self.dsn = var("SENTRY_DSN");
+        }
+        if let Some(raw) = var("KANSOKU_SENTRY_TRUST_INCOMING_SAMPLING") {
+            if matches!(raw.trim(), "false" | "0" | "no" | "off") {
+                self.distrust_incoming_sampling = true;
+            }
         }
         if let Some(raw) = var("SENTRY_TRACES_SAMPLE_RATE") {
             if self.traces_sample_rate == 0.0 {
