@@ -143,11 +143,8 @@ pub(crate) struct SentryBackend {
     sampling: Sampling,
     /// Whether the client has sentry's panic integration, which then captures panics itself.
     panic_integration: bool,
-    /// `sentry-org_id` of the client (its option, else its DSN's host), for trace continuation.
-    org_id: Option<u64>,
-    strict_trace_continuation: bool,
-    /// A caller's sampling decision is ignored (its trace is still continued).
-    distrust_incoming_sampling: bool,
+    /// Which callers' traces and sampling decisions are taken.
+    continuation: Continuation,
     ignore_errors: Vec<String>,
     /// Finished transactions to the span thread. No lock: a sampled call only `try_send`s, and
     /// the thread polls its queue instead of sleeping in `recv`, so no send has to wake it.
@@ -163,6 +160,16 @@ pub(crate) struct SentryBackend {
     transport: Option<Arc<transport::KansokuTransport>>,
     /// A traces sampler returned a rate outside 0.0..=1.0 (said once).
     sampler_warned: AtomicBool,
+}
+
+/// Which callers' traces and sampling decisions a backend takes.
+#[derive(Debug, Clone, Copy)]
+struct Continuation {
+    /// `sentry-org_id` of the client (its option, else its DSN's host).
+    org_id: Option<u64>,
+    strict: bool,
+    /// A caller's sampling decision is ignored (its trace is still continued).
+    distrust_sampling: bool,
 }
 
 impl fmt::Debug for SentryBackend {
@@ -348,9 +355,11 @@ impl SentryBackend {
             global,
             sampling,
             panic_integration,
-            org_id,
-            strict_trace_continuation: options.strict_trace_continuation,
-            distrust_incoming_sampling: config.distrust_incoming_sampling,
+            continuation: Continuation {
+                org_id,
+                strict: options.strict_trace_continuation,
+                distrust_sampling: config.distrust_incoming_sampling,
+            },
             ignore_errors: config.ignore_errors.clone(),
             spans: sender,
             shutdown_timeout: config.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
@@ -407,16 +416,16 @@ impl SentryBackend {
     /// Whether a caller's trace may be continued here: its organization is this client's, or
     /// one side does not say and continuation is not strict (sentry's own rule).
     pub(crate) fn continues(&self, incoming: &Incoming) -> bool {
-        match (incoming.org_id, self.org_id) {
+        match (incoming.org_id, self.continuation.org_id) {
             (Some(theirs), Some(ours)) => theirs == ours,
-            (Some(_), None) | (None, Some(_)) => !self.strict_trace_continuation,
+            (Some(_), None) | (None, Some(_)) => !self.continuation.strict,
             (None, None) => true,
         }
     }
 
     /// Whether a caller's sampling decision is taken (`trust_incoming_sampling`, on by default).
     pub(crate) fn trusts_incoming_sampling(&self) -> bool {
-        !self.distrust_incoming_sampling
+        !self.continuation.distrust_sampling
     }
 
     /// Whether a new root named `name` is sampled: `incoming` (the caller's decision) stands
