@@ -4,6 +4,7 @@ pub mod browser;
 pub mod bugsink;
 pub mod connect_proxy;
 pub mod http_support;
+pub mod joined;
 pub mod listeners;
 pub mod monitoring;
 pub mod redis_production;

@@ -579,6 +579,17 @@ async fn the_clients_proxy_option_is_honoured_with_its_credentials() {
     }
 }
 
+/// `GET /orders` answered by `handler`, behind kansoku's layer for `t`, on a loopback port.
+async fn serve_orders(
+    t: &Telemetry,
+    handler: axum::routing::MethodRouter,
+) -> kansoku_tests::http_support::Server {
+    let app = axum::Router::new()
+        .route("/orders", handler)
+        .layer(kansoku::http::KansokuLayer::new(t));
+    kansoku_tests::http_support::Server::start(app).await
+}
+
 /// The trace ids of the transactions that arrived, by transaction's parent span.
 fn continued_traces(ingest: &Ingest) -> Vec<(String, Option<String>)> {
     ingest
@@ -603,20 +614,18 @@ async fn a_trace_of_another_organization_is_not_continued() {
         .build()
         .unwrap();
     // the handler answers with the `baggage` it would pass on downstream
-    let app = axum::Router::new()
-        .route(
-            "/orders",
-            axum::routing::get(|| async {
-                let mut headers = http::HeaderMap::new();
-                kansoku::http::inject_trace_headers(&mut headers);
-                headers
-                    .get("baggage")
-                    .map(|b| b.to_str().unwrap().to_owned())
-                    .unwrap_or_default()
-            }),
-        )
-        .layer(kansoku::http::KansokuLayer::new(&t));
-    let server = kansoku_tests::http_support::Server::start(app).await;
+    let server = serve_orders(
+        &t,
+        axum::routing::get(|| async {
+            let mut headers = http::HeaderMap::new();
+            kansoku::http::inject_trace_headers(&mut headers);
+            headers
+                .get("baggage")
+                .map(|b| b.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        }),
+    )
+    .await;
     let client = kansoku_tests::http_client();
     let trace = "771a43a4192642f0b136d5159a501700";
     let parent = "a1b2c3d4e5f60718";
@@ -671,10 +680,7 @@ async fn strict_continuation_refuses_a_trace_without_the_organization() {
         .sentry_options(|options| options.org_id(42.into()).strict_trace_continuation(true))
         .build()
         .unwrap();
-    let app = axum::Router::new()
-        .route("/orders", axum::routing::get(|| async { "ok" }))
-        .layer(kansoku::http::KansokuLayer::new(&t));
-    let server = kansoku_tests::http_support::Server::start(app).await;
+    let server = serve_orders(&t, axum::routing::get(|| async { "ok" })).await;
     let trace = "771a43a4192642f0b136d5159a501700";
     let response = kansoku_tests::http_client()
         .get(server.url("/orders"))
@@ -701,13 +707,11 @@ async fn a_caller_cannot_force_sampling_when_its_decision_is_not_trusted() {
         .trust_incoming_sampling(false)
         .build()
         .unwrap();
-    let app = axum::Router::new()
-        .route(
-            "/orders",
-            axum::routing::get(|| async { kansoku::trace_id().unwrap_or_default() }),
-        )
-        .layer(kansoku::http::KansokuLayer::new(&t));
-    let server = kansoku_tests::http_support::Server::start(app).await;
+    let server = serve_orders(
+        &t,
+        axum::routing::get(|| async { kansoku::trace_id().unwrap_or_default() }),
+    )
+    .await;
     let client = kansoku_tests::http_client();
     let trace = "771a43a4192642f0b136d5159a501700";
     for (sentry_trace, baggage) in [
@@ -736,10 +740,7 @@ async fn a_caller_cannot_force_sampling_when_its_decision_is_not_trusted() {
         .traces_sample_rate(0.0)
         .build()
         .unwrap();
-    let app = axum::Router::new()
-        .route("/orders", axum::routing::get(|| async { "ok" }))
-        .layer(kansoku::http::KansokuLayer::new(&trusting));
-    let server = kansoku_tests::http_support::Server::start(app).await;
+    let server = serve_orders(&trusting, axum::routing::get(|| async { "ok" })).await;
     let response = client
         .get(server.url("/orders"))
         .header("sentry-trace", format!("{trace}-a1b2c3d4e5f60718-1"))

@@ -18,57 +18,12 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use kansoku::http::KansokuLayer;
-use kansoku::Telemetry;
-use kansoku_tests::http_support::Server;
-use kansoku_tests::sentry_ingest::Ingest;
+use kansoku_tests::joined::{breadcrumbs, event_text, seen_trace, App, OrderFailed};
 use sentry::integrations::tracing::{BreadcrumbLayer, ErrorLayer, SpanLayer};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
-
-struct App {
-    ingest: Ingest,
-    telemetry: Telemetry,
-    runtime: tokio::runtime::Runtime,
-    server: Server,
-    _sentry: sentry::ClientInitGuard,
-}
-
-#[derive(Debug)]
-struct OrderFailed {
-    id: u32,
-    trace: Value,
-}
-
-impl std::fmt::Display for OrderFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "order {} failed", self.id)
-    }
-}
-
-impl std::error::Error for OrderFailed {}
-
-impl IntoResponse for OrderFailed {
-    fn into_response(self) -> axum::response::Response {
-        (http::StatusCode::INTERNAL_SERVER_ERROR, Json(self.trace)).into_response()
-    }
-}
-
-/// What the handler saw of its trace: `kansoku::trace_context()` and the `sentry-trace`
-/// `inject_trace_headers` puts on an outgoing request.
-fn seen_trace() -> Value {
-    let context = kansoku::trace_context().expect("a trace inside the request");
-    let mut headers = http::HeaderMap::new();
-    kansoku::http::inject_trace_headers(&mut headers);
-    json!({
-        "trace_id": context.trace_id_hex(),
-        "span_id": context.span_id_hex(),
-        "sampled": context.sampled,
-        "trace_id_fn": kansoku::trace_id(),
-        "sentry_trace": headers.get("sentry-trace").and_then(|v| v.to_str().ok()),
-    })
-}
 
 #[tracing::instrument(fields(order = id))]
 async fn reserve_stock(id: u32) {
@@ -156,80 +111,32 @@ async fn stream(Path(id): Path<u32>) -> impl IntoResponse {
 fn app() -> &'static App {
     static APP: OnceLock<App> = OnceLock::new();
     APP.get_or_init(|| {
-        let ingest = Ingest::start();
-        let guard = sentry::init(
-            sentry::ClientOptions::new()
-                .dsn(&ingest.dsn())
-                .release("joined-app@1.2.3")
-                .server_name("app-host-7")
-                .traces_sample_rate(1.0)
-                .before_send(|mut event| {
-                    event.tags.insert("app_before_send".into(), "ran".into());
-                    Some(event)
-                })
-                .transport(kansoku::sentry_transport()),
-        );
         tracing_subscriber::registry()
             .with(SpanLayer::new().with_filter(LevelFilter::INFO))
             .with(BreadcrumbLayer::new().with_filter(LevelFilter::INFO))
             .with(ErrorLayer::new().with_filter(LevelFilter::ERROR))
             .with(tracing_subscriber::fmt::layer().with_test_writer())
             .init();
-        let telemetry = Telemetry::builder()
-            .namespace("joined")
-            .install()
-            .expect("kansoku installs beside the application's Sentry");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .enable_all()
-            .build()
-            .unwrap();
-        let router = Router::new()
-            .route("/orders/{id}", get(order))
-            .route("/crash/{id}", get(crash))
-            .route("/stream/{id}", get(stream))
-            .layer(axum::middleware::from_fn(authenticate))
-            .layer(KansokuLayer::new(&telemetry));
-        let server = runtime.block_on(Server::start(router));
-        App {
-            ingest,
-            telemetry,
-            runtime,
-            server,
-            _sentry: guard,
-        }
+        App::start(
+            "joined",
+            sentry::ClientOptions::new()
+                .release("joined-app@1.2.3")
+                .server_name("app-host-7")
+                .traces_sample_rate(1.0)
+                .before_send(|mut event| {
+                    event.tags.insert("app_before_send".into(), "ran".into());
+                    Some(event)
+                }),
+            |telemetry| {
+                Router::new()
+                    .route("/orders/{id}", get(order))
+                    .route("/crash/{id}", get(crash))
+                    .route("/stream/{id}", get(stream))
+                    .layer(axum::middleware::from_fn(authenticate))
+                    .layer(KansokuLayer::new(telemetry))
+            },
+        )
     })
-}
-
-fn flush(app: &App) {
-    assert!(
-        app.runtime
-            .block_on(app.telemetry.flush(Duration::from_secs(10))),
-        "everything was sent in time"
-    );
-}
-
-/// The text of each breadcrumb of an event.
-fn breadcrumbs(event: &Value) -> Vec<String> {
-    event["breadcrumbs"]["values"]
-        .as_array()
-        .map(|values| {
-            values
-                .iter()
-                .filter_map(|b| b["message"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// What a user reads to tell an event's request: its message or exception.
-fn text(event: &Value) -> String {
-    event["exception"]["values"][0]["value"]
-        .as_str()
-        .or_else(|| event["message"].as_str())
-        .or_else(|| event["logentry"]["message"].as_str())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// What a user checks on order `id`'s event: the application's client options, its own
@@ -240,7 +147,7 @@ fn check_event(event: &Value, id: u32, trace: &Value) {
         1 => format!("order {id} had a problem"),
         _ => format!("order {id} noted"),
     };
-    assert_eq!(text(event), expected);
+    assert_eq!(event_text(event), expected);
     // one client: the application's, its options on kansoku's events too
     assert_eq!(event["release"], "joined-app@1.2.3", "{event:#}");
     assert_eq!(event["server_name"], "app-host-7");
@@ -342,21 +249,21 @@ fn fifty_concurrent_requests_each_get_their_own_scope_trace_and_spans() {
             .into_iter()
             .collect()
     });
-    flush(app);
+    app.flush();
 
     let events: Vec<Value> = app
         .ingest
         .events()
         .into_iter()
         .filter(|e| {
-            let text = text(e);
+            let text = event_text(e);
             text.starts_with("order 10") && !text.contains("received")
         })
         .collect();
     assert_eq!(events.len(), 50, "one event per request");
     let mut by_id = BTreeMap::new();
     for event in &events {
-        let id: u32 = text(event)
+        let id: u32 = event_text(event)
             .split(' ')
             .nth(1)
             .and_then(|n| n.parse().ok())
@@ -396,12 +303,12 @@ fn a_panic_in_a_handler_is_one_event_in_its_request() {
         .runtime
         .block_on(client.get(app.server.url("/crash/7001")).send());
     assert!(answer.is_err(), "{answer:?}");
-    flush(app);
+    app.flush();
     let panics: Vec<Value> = app
         .ingest
         .events()
         .into_iter()
-        .filter(|e| text(e).contains("crash 7001 happened"))
+        .filter(|e| event_text(e).contains("crash 7001 happened"))
         .collect();
     assert_eq!(panics.len(), 1, "one event for one panic: {panics:#?}");
     let event = &panics[0];
@@ -433,12 +340,12 @@ fn a_streamed_body_is_produced_inside_its_requests_hub() {
         (trace, response.text().await.unwrap())
     });
     assert_eq!(body, "chunk 0\nchunk 1\nchunk 2\n");
-    flush(app);
+    app.flush();
     let done: Vec<Value> = app
         .ingest
         .events()
         .into_iter()
-        .filter(|e| text(e) == "stream 8001 done")
+        .filter(|e| event_text(e) == "stream 8001 done")
         .collect();
     assert_eq!(done.len(), 1);
     let event = &done[0];

@@ -9,29 +9,17 @@
 //! equal to what `inject_trace_headers` sends, whether sampled or not, continued or not.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use axum::extract::Path;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use kansoku::http::KansokuLayer;
-use kansoku::Telemetry;
-use kansoku_tests::http_support::Server;
-use kansoku_tests::sentry_ingest::Ingest;
-use serde_json::{json, Value};
+use kansoku_tests::joined::{breadcrumbs, event_text, seen_trace, App, OrderFailed};
+use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
-
-struct App {
-    ingest: Ingest,
-    telemetry: Telemetry,
-    runtime: tokio::runtime::Runtime,
-    server: Server,
-    _sentry: sentry::ClientInitGuard,
-}
 
 /// Every log line the fmt layer wrote.
 static LINES: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -58,34 +46,6 @@ fn log_lines() -> Vec<String> {
         .collect()
 }
 
-#[derive(Debug)]
-struct OrderFailed(u32, Value);
-
-impl std::fmt::Display for OrderFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "order {} failed", self.0)
-    }
-}
-
-impl std::error::Error for OrderFailed {}
-
-impl IntoResponse for OrderFailed {
-    fn into_response(self) -> axum::response::Response {
-        (http::StatusCode::INTERNAL_SERVER_ERROR, Json(self.1)).into_response()
-    }
-}
-
-fn seen_trace() -> Value {
-    let context = kansoku::trace_context().expect("a trace inside the request");
-    let mut headers = http::HeaderMap::new();
-    kansoku::http::inject_trace_headers(&mut headers);
-    json!({
-        "trace_id": context.trace_id_hex(),
-        "sampled": context.sampled,
-        "sentry_trace": headers.get("sentry-trace").and_then(|v| v.to_str().ok()),
-    })
-}
-
 #[tracing::instrument(fields(stage = "stock"))]
 async fn reserve_stock(id: u32) {
     tokio::time::sleep(Duration::from_millis(u64::from(id % 5))).await;
@@ -103,7 +63,7 @@ async fn order(Path(id): Path<u32>) -> Result<Json<Value>, OrderFailed> {
     tracing::info!("order {id} priced");
     let trace = seen_trace();
     if id % 2 == 1 {
-        return Err(OrderFailed(id, trace));
+        return Err(OrderFailed { id, trace });
     }
     tracing::error!(order = id, tags.shop = "namba", "order {id} had a problem");
     Ok(Json(trace))
@@ -112,26 +72,6 @@ async fn order(Path(id): Path<u32>) -> Result<Json<Value>, OrderFailed> {
 fn app() -> &'static App {
     static APP: OnceLock<App> = OnceLock::new();
     APP.get_or_init(|| {
-        let ingest = Ingest::start();
-        let guard = sentry::init(
-            sentry::ClientOptions::new()
-                .dsn(&ingest.dsn())
-                .release("traced-app@2.0.0")
-                .traces_sampler(|context| {
-                    if let Some(sampled) = context.sampled() {
-                        return if sampled { 1.0 } else { 0.0 };
-                    }
-                    let name = context.name();
-                    if name.contains("/r100/") {
-                        1.0
-                    } else if name.contains("/r10/") {
-                        0.1
-                    } else {
-                        0.0
-                    }
-                })
-                .transport(kansoku::sentry_transport()),
-        );
         tracing_subscriber::registry()
             .with(kansoku::tracing::layer())
             .with(
@@ -142,28 +82,32 @@ fn app() -> &'static App {
                     .with_writer(|| Lines),
             )
             .init();
-        let telemetry = Telemetry::builder()
-            .namespace("traced")
-            .install()
-            .expect("kansoku installs beside the application's Sentry");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .enable_all()
-            .build()
-            .unwrap();
-        let router = Router::new()
-            .route("/r0/orders/{id}", get(order))
-            .route("/r10/orders/{id}", get(order))
-            .route("/r100/orders/{id}", get(order))
-            .layer(KansokuLayer::new(&telemetry));
-        let server = runtime.block_on(Server::start(router));
-        App {
-            ingest,
-            telemetry,
-            runtime,
-            server,
-            _sentry: guard,
-        }
+        let sample_by_route = |context: &sentry::TransactionContext| {
+            if let Some(sampled) = context.sampled() {
+                return if sampled { 1.0 } else { 0.0 };
+            }
+            let name = context.name();
+            if name.contains("/r100/") {
+                1.0
+            } else if name.contains("/r10/") {
+                0.1
+            } else {
+                0.0
+            }
+        };
+        App::start(
+            "traced",
+            sentry::ClientOptions::new()
+                .release("traced-app@2.0.0")
+                .traces_sampler(sample_by_route),
+            |telemetry| {
+                Router::new()
+                    .route("/r0/orders/{id}", get(order))
+                    .route("/r10/orders/{id}", get(order))
+                    .route("/r100/orders/{id}", get(order))
+                    .layer(KansokuLayer::new(telemetry))
+            },
+        )
     })
 }
 
@@ -185,30 +129,8 @@ fn requests(app: &App, path: &str, ids: &[u32], incoming: Option<&str>) -> BTree
         });
         futures::future::join_all(requests).await
     });
-    assert!(app
-        .runtime
-        .block_on(app.telemetry.flush(Duration::from_secs(10))));
+    app.flush();
     seen.into_iter().collect()
-}
-
-fn text(event: &Value) -> String {
-    event["exception"]["values"][0]["value"]
-        .as_str()
-        .or_else(|| event["message"].as_str())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn breadcrumbs(event: &Value) -> Vec<String> {
-    event["breadcrumbs"]["values"]
-        .as_array()
-        .map(|values| {
-            values
-                .iter()
-                .filter_map(|b| b["message"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The event of order `id`, checked as a user reads it: its own breadcrumbs (those logged
@@ -223,7 +145,7 @@ fn check_event(app: &App, id: u32, seen: &Value) -> Value {
         .ingest
         .events()
         .into_iter()
-        .filter(|e| text(e) == expected)
+        .filter(|e| event_text(e) == expected)
         .collect();
     assert_eq!(events.len(), 1, "one event for {expected:?}");
     let event = events.into_iter().next().unwrap();
@@ -402,5 +324,4 @@ fn an_incoming_trace_is_continued_with_its_decision() {
     assert_ne!(seen[&700]["trace_id"], "071a43a4192642f0b136d5159a501700");
     assert_ne!(seen[&700]["trace_id"], "771a43a4192642f0b136d5159a501700");
     check_event(app, 700, &seen[&700]);
-    let _ = std::io::stderr().flush();
 }
