@@ -447,9 +447,9 @@ async fn filtered_and_unsampled_events_are_counted_and_reported() {
     }
     assert!(t.flush(Duration::from_secs(10)).await);
     let dropped = dropped(&t);
-    assert_eq!(count(&dropped, "error/event_processor"), 1, "{dropped:?}");
+    assert_eq!(count(&dropped, "error/before_send"), 1, "{dropped:?}");
     assert_eq!(count(&dropped, "transaction/sample_rate"), 3, "{dropped:?}");
-    assert_eq!(ingest.reported("error", "event_processor"), 1);
+    assert_eq!(ingest.reported("error", "before_send"), 1);
     assert_eq!(ingest.reported("transaction", "sample_rate"), 3);
     let (errors, _, _) = tally(&ingest.accepted_items());
     assert_eq!(errors.len(), 2);

@@ -14,10 +14,11 @@ use crate::site::ErrorRef;
 /// call's transaction name, its request, the innermost annotated function and that call's
 /// `fields(…)` arguments, where the event does not say already.
 pub(crate) fn describe_event(mut event: Event<'static>) -> Option<Event<'static>> {
-    // `ignore_errors` of the call's telemetry, also when the client is the application's
+    // `ignore_errors` of the call's telemetry when the client is the application's (kansoku's
+    // own applies them in its `before_send`, to every event)
     if let Some(backend) = find_current(|scope| Some(scope.backend.clone())) {
-        if !backend.ignored().is_empty() {
-            event = keep_event(event, backend.ignored())?;
+        if !backend.ignored_in_calls().is_empty() {
+            event = keep_event(event, backend.ignored_in_calls())?;
         }
     }
     if !event.tags.contains_key("function") {

@@ -408,9 +408,13 @@ impl SentryBackend {
         self.panic_integration
     }
 
-    /// The `ignore_errors` patterns.
-    pub(crate) fn ignored(&self) -> &[String] {
-        &self.ignore_errors
+    /// The `ignore_errors` patterns a call's event processor applies: none for kansoku's own
+    /// client, whose `before_send` applies them to every event already.
+    pub(crate) fn ignored_in_calls(&self) -> &[String] {
+        match self.source {
+            ClientSource::Own => &[],
+            ClientSource::Application | ClientSource::Handed => &self.ignore_errors,
+        }
     }
 
     /// Whether a caller's trace may be continued here: its organization is this client's, or
