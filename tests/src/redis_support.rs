@@ -312,6 +312,10 @@ impl Drop for CutProxy {
     }
 }
 
+/// How many bytes of a connection's previous read a trap's pattern is also looked for in:
+/// more than any pattern a test arms.
+const TRAP_TAIL: usize = 64;
+
 /// What each relayed connection shares with the proxy.
 #[derive(Debug, Clone)]
 struct Traps {
@@ -345,16 +349,19 @@ fn relay(client: TcpStream, server: TcpStream, traps: Traps) {
     });
     thread::spawn(move || {
         let mut buf = vec![0; 256 * 1024];
+        // the end of the previous read: a pattern split across two reads is still seen
+        let mut seen: Vec<u8> = Vec::new();
         while let Ok(n) = client_in.read(&mut buf) {
             if n == 0 {
                 break;
             }
             let chunk = &buf[..n];
+            seen.extend_from_slice(chunk);
             let trap = {
                 let mut armed = traps.armed.lock().unwrap_or_else(PoisonError::into_inner);
                 let hit = armed.as_ref().is_some_and(|trap| {
                     let p = trap.pattern();
-                    chunk.windows(p.len()).any(|w| w == p)
+                    seen.windows(p.len()).any(|w| w == p)
                 });
                 if hit {
                     armed.take()
@@ -362,6 +369,8 @@ fn relay(client: TcpStream, server: TcpStream, traps: Traps) {
                     None
                 }
             };
+            let keep = seen.len().min(TRAP_TAIL);
+            seen.drain(..seen.len() - keep);
             let cut = matches!(trap, Some(Trap::Cut(_)));
             if cut {
                 swallow.store(true, SeqCst);
@@ -375,7 +384,14 @@ fn relay(client: TcpStream, server: TcpStream, traps: Traps) {
                 break;
             }
             if cut {
-                // the server applies the request; its reply is swallowed, then both ends close
+                // the rest of the request (it may come in more reads) goes on too, so the
+                // server applies it whole; its reply is swallowed, then both ends close
+                let _ = client_in.set_read_timeout(Some(Duration::from_millis(300)));
+                while let Ok(n) = client_in.read(&mut buf) {
+                    if n == 0 || server_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
                 thread::sleep(Duration::from_millis(300));
                 // counted before the client can see the cut, so a test reading the count
                 // right after its flush failed never sees 0
