@@ -576,7 +576,10 @@ impl CallScope {
             .get_or_init(Box::default)
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_owned(), Value::String(format!("{value:?}")));
+            .insert(
+                name.to_owned(),
+                Value::String(super::limits::bounded(&format!("{value:?}"))),
+            );
     }
 
     /// The arguments recorded with [`CallScope::record_argument`], if any.

@@ -27,6 +27,7 @@
 pub(crate) mod call;
 mod capture;
 mod hub;
+pub(crate) mod limits;
 #[cfg(feature = "axum")]
 pub(crate) mod request;
 mod trace;

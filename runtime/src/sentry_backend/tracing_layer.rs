@@ -27,6 +27,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use super::call::{self, CallScope};
+use super::limits::bounded;
 
 /// What a `tracing` event becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,7 +288,7 @@ fn level(metadata: &Metadata<'_>) -> Level {
     }
 }
 
-/// A span's or event's fields, as JSON values.
+/// A span's or event's fields, as JSON values; strings cut to [`super::limits::MAX_VALUE`].
 #[derive(Default)]
 struct Fields(BTreeMap<String, Value>);
 
@@ -305,15 +306,18 @@ impl Visit for Fields {
         self.0.insert(field.name().to_owned(), value.into());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.into());
+        self.0
+            .insert(field.name().to_owned(), bounded(value).into());
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.0
-            .insert(field.name().to_owned(), value.to_string().into());
+            .insert(field.name().to_owned(), bounded(&value.to_string()).into());
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().to_owned(), format!("{value:?}").into());
+        self.0.insert(
+            field.name().to_owned(),
+            bounded(&format!("{value:?}")).into(),
+        );
     }
 }
 

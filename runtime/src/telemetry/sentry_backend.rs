@@ -78,7 +78,8 @@ impl TelemetryBuilder {
     /// default 2000 each. Errors are sent before transactions whenever both wait. Beyond its
     /// bound an envelope is dropped at once, never slowing the request, and counted in
     /// `ns_sentry_events_dropped_total{reason="queue_overflow"}` and in a client report. A
-    /// waiting envelope holds its event in memory (a few kB). Zero is an error from `build`.
+    /// waiting envelope holds its event in memory (a few kB); [`Self::sentry_queue_bytes`] bounds
+    /// them in bytes too. Zero is an error from `build`.
     ///
     /// Not used when [`Self::sentry_options`] installs the application's own transport.
     ///
@@ -92,6 +93,28 @@ impl TelemetryBuilder {
     pub fn sentry_queue_sizes(mut self, errors: usize, transactions: usize) -> Self {
         self.backends.sentry.transport.error_queue = errors;
         self.backends.sentry.transport.transaction_queue = transactions;
+        self
+    }
+
+    /// How many bytes the envelopes waiting to be sent may hold, errors and transactions each;
+    /// default 16 MiB each. A waiting envelope's bytes are estimated from what it carries (its
+    /// strings, frames, breadcrumbs, spans and request), about what it serialises to. Beyond the
+    /// bound an envelope is dropped as beyond [`Self::sentry_queue_sizes`]
+    /// (`reason="queue_overflow"`); one envelope alone in its queue is always kept, whatever
+    /// its size. With the count bound this keeps a flood of big requests while Sentry is
+    /// unreachable within a known amount of memory. Zero is an error from `build`. Not used
+    /// when [`Self::sentry_options`] installs the application's own transport.
+    ///
+    /// ```
+    /// let telemetry = kansoku::Telemetry::builder()
+    ///     .sentry_dsn("https://public@sentry.example.com/1")
+    ///     .sentry_queue_bytes(64 << 20, 8 << 20)
+    ///     .build()?;
+    /// # Ok::<(), kansoku::Error>(())
+    /// ```
+    pub fn sentry_queue_bytes(mut self, errors: usize, transactions: usize) -> Self {
+        self.backends.sentry.transport.error_bytes = errors;
+        self.backends.sentry.transport.transaction_bytes = transactions;
         self
     }
 

@@ -96,6 +96,26 @@ impl Example {
         Example::start_on("127.0.0.1", env)
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its resident memory now, in bytes (`VmRSS` of `/proc/PID/status`).
+    ///
+    /// # Panics
+    /// When `/proc` cannot be read (the process is gone).
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc/PID/status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status");
+        kib * 1024
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.base.rsplit(':').next().unwrap().parse().unwrap()
@@ -267,6 +287,12 @@ pub struct EnvelopeReceiver {
 impl EnvelopeReceiver {
     /// Listens on a free loopback port.
     pub fn start() -> EnvelopeReceiver {
+        EnvelopeReceiver::start_slow(Duration::ZERO)
+    }
+
+    /// [`EnvelopeReceiver::start`], answering each envelope only after `delay` (a slow or
+    /// distant Sentry).
+    pub fn start_slow(delay: Duration) -> EnvelopeReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
         let items: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
@@ -274,7 +300,7 @@ impl EnvelopeReceiver {
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let store = store.clone();
-                thread::spawn(move || serve_envelopes(stream, &store));
+                thread::spawn(move || serve_envelopes(stream, &store, delay));
             }
         });
         EnvelopeReceiver { port, items }
@@ -302,7 +328,7 @@ impl EnvelopeReceiver {
 
 /// HTTP/1.1 with keep-alive: each request's body (by `Content-Length`) is split into the
 /// envelope's lines and every JSON object in them kept.
-fn serve_envelopes(stream: TcpStream, store: &Mutex<Vec<serde_json::Value>>) {
+fn serve_envelopes(stream: TcpStream, store: &Mutex<Vec<serde_json::Value>>, delay: Duration) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut writer = stream;
     loop {
@@ -336,6 +362,9 @@ fn serve_envelopes(stream: TcpStream, store: &Mutex<Vec<serde_json::Value>>) {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .extend(parsed);
+        if !delay.is_zero() {
+            thread::sleep(delay);
+        }
         if writer
             .write_all(
                 b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",

@@ -11,6 +11,7 @@ use sentry::protocol::Request;
 use super::body::Captured;
 use crate::http::scrub::FILTERED;
 use crate::http::Scrubber;
+use crate::sentry_backend::limits::bounded;
 
 /// What the layer keeps of a request to describe it later: the head (its header values share
 /// the connection's buffers, so this is a few reference counts and one table) and the body's
@@ -24,21 +25,37 @@ pub(super) struct Head {
     pub(super) scrubber: Arc<Scrubber>,
 }
 
+/// The most header bytes (names and values, as cut) one request description carries; the
+/// headers past it are left out, and one `x-kansoku-omitted-headers` entry says how many.
+pub(crate) const MAX_HEADER_BYTES: usize = 8 * 1024;
+/// The most headers one request description carries (hyper accepts 100 by default).
+pub(crate) const MAX_HEADERS: usize = 64;
 impl Head {
     pub(super) fn describe(&self) -> Request {
         let scrubber = &self.scrubber;
-        let headers = self
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = if scrubber.is_sensitive_header(name.as_str()) {
-                    FILTERED.to_owned()
-                } else {
-                    String::from_utf8_lossy(value.as_bytes()).into_owned()
-                };
-                (name.as_str().to_owned(), value)
-            })
-            .collect();
+        let mut headers = sentry::protocol::Map::new();
+        let (mut bytes, mut omitted) = (0, 0);
+        for (name, value) in &self.headers {
+            let value = if scrubber.is_sensitive_header(name.as_str()) {
+                FILTERED.to_owned()
+            } else {
+                bounded(&String::from_utf8_lossy(value.as_bytes()))
+            };
+            let weight = name.as_str().len() + value.len();
+            if headers.len() >= MAX_HEADERS || bytes + weight > MAX_HEADER_BYTES {
+                omitted += 1;
+                continue;
+            }
+            bytes += weight;
+            // a repeated header keeps its last value, as before
+            headers.insert(name.as_str().to_owned(), value);
+        }
+        if omitted > 0 {
+            headers.insert(
+                "x-kansoku-omitted-headers".to_owned(),
+                format!("{omitted} headers past {MAX_HEADERS} or {MAX_HEADER_BYTES} bytes"),
+            );
+        }
         let host = self
             .uri
             .authority()
@@ -49,12 +66,13 @@ impl Head {
                     .and_then(|h| h.to_str().ok())
                     .map(str::to_owned)
             })
-            .unwrap_or_else(|| "localhost".to_owned());
+            .map_or_else(|| "localhost".to_owned(), |host| bounded(&host));
         let scheme = self.uri.scheme_str().unwrap_or("http");
+        let path = bounded(self.uri.path());
         Request {
-            url: format!("{scheme}://{host}{}", self.uri.path()).parse().ok(),
+            url: format!("{scheme}://{host}{path}").parse().ok(),
             method: Some(self.method.as_str().to_owned()),
-            query_string: self.uri.query().map(|q| scrubber.scrub_form(q)),
+            query_string: self.uri.query().map(|q| bounded(&scrubber.scrub_form(q))),
             headers,
             data: self.body.as_ref().map(|body| self.body_text(body)),
             ..Request::default()

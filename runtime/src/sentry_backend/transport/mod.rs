@@ -17,6 +17,7 @@ mod queue;
 mod ratelimit;
 mod reports;
 mod sender;
+mod size;
 mod worker;
 
 pub(crate) use reports::{Category, Losses, Reason};
@@ -37,6 +38,9 @@ use worker::{Command, Shared, Worker};
 pub(crate) const DEFAULT_ERROR_QUEUE: usize = 2000;
 /// The default bound of the transaction queue (`sentry_queue_sizes`).
 pub(crate) const DEFAULT_TRANSACTION_QUEUE: usize = 2000;
+/// The default bound in bytes of each queue (`sentry_queue_bytes`): estimated as
+/// [`size`] estimates them.
+pub(crate) const DEFAULT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// The default of `sentry_max_requests`: requests in flight at once.
 pub(crate) const DEFAULT_MAX_REQUESTS: usize = 4;
 
@@ -45,6 +49,8 @@ pub(crate) const DEFAULT_MAX_REQUESTS: usize = 4;
 pub(crate) struct TransportConfig {
     pub(crate) error_queue: usize,
     pub(crate) transaction_queue: usize,
+    pub(crate) error_bytes: usize,
+    pub(crate) transaction_bytes: usize,
     pub(crate) max_requests: usize,
 }
 
@@ -53,6 +59,8 @@ impl Default for TransportConfig {
         TransportConfig {
             error_queue: DEFAULT_ERROR_QUEUE,
             transaction_queue: DEFAULT_TRANSACTION_QUEUE,
+            error_bytes: DEFAULT_QUEUE_BYTES,
+            transaction_bytes: DEFAULT_QUEUE_BYTES,
             max_requests: DEFAULT_MAX_REQUESTS,
         }
     }
@@ -63,6 +71,11 @@ impl TransportConfig {
         if self.error_queue == 0 || self.transaction_queue == 0 || self.max_requests == 0 {
             return Err(crate::error::Error::Sentry(
                 "sentry_queue_sizes and sentry_max_requests must be at least 1".to_owned(),
+            ));
+        }
+        if self.error_bytes == 0 || self.transaction_bytes == 0 {
+            return Err(crate::error::Error::Sentry(
+                "sentry_queue_bytes must be at least 1 byte".to_owned(),
             ));
         }
         Ok(())
@@ -134,6 +147,16 @@ impl SentryTransportFactory {
     pub fn queue_sizes(mut self, errors: usize, transactions: usize) -> SentryTransportFactory {
         self.config.error_queue = errors.max(1);
         self.config.transaction_queue = transactions.max(1);
+        self
+    }
+
+    /// How many (estimated) bytes the waiting error events and transactions may hold, each
+    /// queue (default 16 MiB each; see `TelemetryBuilder::sentry_queue_bytes`). Zero is taken
+    /// as 1.
+    #[must_use]
+    pub fn queue_bytes(mut self, errors: usize, transactions: usize) -> SentryTransportFactory {
+        self.config.error_bytes = errors.max(1);
+        self.config.transaction_bytes = transactions.max(1);
         self
     }
 
@@ -221,7 +244,12 @@ impl KansokuTransport {
         losses: Arc<Losses>,
     ) -> Result<Arc<KansokuTransport>, String> {
         let sender = sender::Sender::new(dsn, user_agent, config.max_requests, proxy)?;
-        let (queues, receivers) = queue::bounded(config.error_queue, config.transaction_queue);
+        let (queues, receivers) = queue::bounded(queue::Bounds {
+            errors: config.error_queue,
+            transactions: config.transaction_queue,
+            error_bytes: config.error_bytes,
+            transaction_bytes: config.transaction_bytes,
+        });
         let (commands, command_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::new(losses));
         Worker::new(
@@ -253,8 +281,15 @@ impl KansokuTransport {
     /// Queue depths, requests in flight and the rate limits in force, in one line.
     pub(crate) fn state(&self) -> String {
         let [(errors, error_bound), (transactions, transaction_bound)] = self.queues.depths();
+        let [(error_bytes, error_room), (transaction_bytes, transaction_room)] =
+            self.queues.weights();
+        let kib = |bytes: usize| bytes / 1024;
         let mut line = format!(
-            "queued: {errors}/{error_bound} errors, {transactions}/{transaction_bound} transactions; {} requests in flight",
+            "queued: {errors}/{error_bound} errors ({}/{} KiB), {transactions}/{transaction_bound} transactions ({}/{} KiB); {} requests in flight",
+            kib(error_bytes),
+            kib(error_room),
+            kib(transaction_bytes),
+            kib(transaction_room),
             self.shared.in_flight.load(Relaxed)
         );
         let now = Instant::now();
