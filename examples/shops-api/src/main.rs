@@ -171,7 +171,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     server::serve(listener, router, &settings.limits, shutdown_signal()).await;
 
-    tracing::info!("requests finished; flushing telemetry");
+    tracing::info!("no connection left; flushing telemetry");
     refresher.abort();
     db.close().await;
     telemetry.shutdown().await;
