@@ -13,6 +13,13 @@
 //! `KANSOKU_REDIS_URL`, `KANSOKU_OPS_TOKEN`, `REDIS_CRITICAL=1` (Redis down makes the service
 //! unhealthy instead of degraded), `RUST_LOG`.
 //!
+//! What slow and idle clients may take (seconds; see `server.rs`): `HTTP_HEADER_TIMEOUT` (10,
+//! to send a request head, and the idle keep-alive timeout), `HTTP_BODY_TIMEOUT` (10, the
+//! longest pause in a request body), `HTTP_REQUEST_TIMEOUT` (30, a whole request, then 408),
+//! `HTTP_MAX_CONNECTIONS` (512; at the bound the oldest idle connection is closed for a new
+//! one), `SHUTDOWN_TIMEOUT` (10, for the requests in progress at SIGTERM, then they are dropped
+//! and the telemetry flushed).
+//!
 //! Built with `--no-default-features`, kansoku's backends are off: the same service without
 //! layers, ops router or recording, the load test's baseline.
 
@@ -20,6 +27,7 @@ mod db;
 mod error;
 mod routes;
 mod search;
+mod server;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -49,6 +57,7 @@ struct Settings {
     upstream_url: Option<String>,
     #[cfg_attr(not(feature = "instrumented"), allow(dead_code))]
     redis_critical: bool,
+    limits: server::Limits,
 }
 
 impl Settings {
@@ -82,6 +91,7 @@ impl Settings {
             search_url: var("SEARCH_URL"),
             upstream_url: var("UPSTREAM_URL"),
             redis_critical: var("REDIS_CRITICAL").is_some_and(|v| v == "1" || v == "true"),
+            limits: server::Limits::read(var)?,
         })
     }
 }
@@ -147,7 +157,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .route("/fail", get(routes::fail))
         .route("/upstream/shops/{id}", get(routes::upstream_shop))
         .with_state(app);
-    let router = instrument(router, &telemetry, &settings, &db)?;
+    let timeout = settings.limits.request_timeout_layer();
+    let router = instrument(router, timeout, &telemetry, &settings, &db)?;
 
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
@@ -158,15 +169,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(
         "try http://{local}/shops, /shops/1, /shops/search?q=namba, /metrics, /health/detailed; Ctrl-C stops"
     );
-    axum::serve(
-        listener,
-        // the peer address lets the ops router serve /metrics to loopback clients
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    server::serve(listener, router, &settings.limits, shutdown_signal()).await;
 
-    tracing::info!("requests finished; flushing telemetry");
+    tracing::info!("no connection left; flushing telemetry");
     refresher.abort();
     db.close().await;
     telemetry.shutdown().await;
@@ -177,6 +182,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 #[cfg(feature = "instrumented")]
 fn instrument(
     router: Router,
+    timeout: tower_http::timeout::TimeoutLayer,
     telemetry: &kansoku::Telemetry,
     settings: &Settings,
     db: &Db,
@@ -188,13 +194,15 @@ fn instrument(
         ops = ops.degrading(kansoku::http::HttpCheck::new("search", url)?);
     }
     reservation_queue_alert(telemetry, db)?;
-    // One `layer` call for both: axum boxes every route once more at each call. The catch-panic
-    // layer is inside kansoku's, so they see the 500 a panic becomes.
+    // One `layer` call for all: axum boxes every route once more at each call. The catch-panic
+    // and timeout layers are inside kansoku's, so it sees the 500 a panic becomes and the 408
+    // of a request out of time.
     Ok(router
         .merge(kansoku::http::ops_router(telemetry, ops))
         .layer((
             kansoku::http::KansokuLayer::new(telemetry),
             tower_http::catch_panic::CatchPanicLayer::new(),
+            timeout,
         )))
 }
 
@@ -236,11 +244,12 @@ fn reservation_queue_alert(
 #[allow(clippy::unnecessary_wraps)]
 fn instrument(
     router: Router,
+    timeout: tower_http::timeout::TimeoutLayer,
     _: &kansoku::Telemetry,
     _: &Settings,
     _: &Db,
 ) -> Result<Router, Box<dyn std::error::Error>> {
-    Ok(router.layer(tower_http::catch_panic::CatchPanicLayer::new()))
+    Ok(router.layer((tower_http::catch_panic::CatchPanicLayer::new(), timeout)))
 }
 
 /// Keeps the pool and active-user gauges current.
@@ -258,7 +267,8 @@ async fn refresh_gauges(app: App) {
     }
 }
 
-/// Ctrl-C or SIGTERM: stop accepting, let the requests in flight finish.
+/// Ctrl-C or SIGTERM: stop accepting, let the requests in flight finish (within
+/// `SHUTDOWN_TIMEOUT`).
 async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

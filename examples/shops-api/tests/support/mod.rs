@@ -21,7 +21,7 @@ pub struct Example {
 }
 
 /// Environment variables the example reads: cleared so the machine's own never leak in.
-const READ_VARS: [&str; 11] = [
+const READ_VARS: [&str; 16] = [
     "ADDR",
     "DATABASE_URL",
     "SEARCH_URL",
@@ -33,6 +33,11 @@ const READ_VARS: [&str; 11] = [
     "KANSOKU_OPS_TOKEN",
     "KANSOKU_NAMESPACE",
     "REDIS_CRITICAL",
+    "HTTP_HEADER_TIMEOUT",
+    "HTTP_BODY_TIMEOUT",
+    "HTTP_REQUEST_TIMEOUT",
+    "HTTP_MAX_CONNECTIONS",
+    "SHUTDOWN_TIMEOUT",
 ];
 
 impl Example {
@@ -42,7 +47,22 @@ impl Example {
     /// # Panics
     /// When it does not start within 60 s (its log is in the message).
     pub fn start_on(host: &str, env: &[(&str, &str)]) -> Example {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_shops-api"));
+        Example::spawn(Command::new(env!("CARGO_BIN_EXE_shops-api")), host, env)
+    }
+
+    /// [`Example::start`] with at most `files` open file descriptors (`ulimit -n`), as a
+    /// service usually runs.
+    pub fn start_with_fd_limit(files: u32, env: &[(&str, &str)]) -> Example {
+        let mut command = Command::new("sh");
+        // `exec`: the process the test signals is the example itself
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\""))
+            .arg(env!("CARGO_BIN_EXE_shops-api"));
+        Example::spawn(command, "127.0.0.1", env)
+    }
+
+    fn spawn(mut command: Command, host: &str, env: &[(&str, &str)]) -> Example {
         for var in READ_VARS {
             command.env_remove(var);
         }
@@ -129,17 +149,32 @@ impl Example {
             .clone()
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and waits (at most 20 s) for it to exit; its exit status.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        self.terminate_timed(Duration::from_secs(20))
+            .map(|(status, _)| status)
+    }
+
+    /// Sends SIGTERM and waits at most `wait` for it to exit; its exit status and how long
+    /// it took to exit.
+    pub fn terminate_timed(
+        &mut self,
+        wait: Duration,
+    ) -> Option<(std::process::ExitStatus, Duration)> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
+        let sent = Instant::now();
+        while sent.elapsed() < wait {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
+                return Some((status, sent.elapsed()));
             }
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(10));
         }
         None
     }
