@@ -149,11 +149,6 @@ impl Example {
             .clone()
     }
 
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Sends SIGTERM and waits (at most 20 s) for it to exit; its exit status.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         self.terminate_timed(Duration::from_secs(20))
