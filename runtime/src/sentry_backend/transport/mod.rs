@@ -11,7 +11,8 @@
 //!   errors still go; what is limited is dropped without a request and counted;
 //! - **counts every loss** by Sentry's category and reason, for the metric, the health report
 //!   and the client reports it sends ([`reports`]);
-//! - **flushes and shuts down within a bound**, counting what it could not send.
+//! - **flushes and shuts down within a bound**, counting what it could not send by the
+//!   shutdown's deadline, in time to report it.
 
 mod queue;
 mod ratelimit;
@@ -39,6 +40,14 @@ pub(crate) const DEFAULT_ERROR_QUEUE: usize = 2000;
 pub(crate) const DEFAULT_TRANSACTION_QUEUE: usize = 2000;
 /// The default of `sentry_max_requests`: requests in flight at once.
 pub(crate) const DEFAULT_MAX_REQUESTS: usize = 4;
+
+/// When to give up what is left to send before `deadline`, keeping the end of the time for
+/// the last client report (a tenth of it, at most a quarter of a second).
+pub(crate) fn give_up_before(deadline: Instant) -> Instant {
+    let now = Instant::now();
+    let left = deadline.saturating_duration_since(now);
+    now + left.saturating_sub((left / 10).min(Duration::from_millis(250)))
+}
 
 /// How the transport is sized.
 #[derive(Debug, Clone, Copy)]
@@ -353,7 +362,9 @@ impl sentry::Transport for KansokuTransport {
         }
         // the task answers by the deadline; a little more for its answer to arrive
         answer
-            .recv_timeout(timeout + Duration::from_millis(100))
+            .recv_timeout(
+                deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(100),
+            )
             .unwrap_or(false)
     }
 }
