@@ -3,6 +3,8 @@
 pub mod browser;
 pub mod bugsink;
 pub mod connect_proxy;
+pub mod envelope_process;
+pub mod exit_calls;
 pub mod http_support;
 pub mod joined;
 pub mod listeners;

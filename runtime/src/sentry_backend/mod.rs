@@ -30,6 +30,7 @@ mod hub;
 pub(crate) mod limits;
 #[cfg(feature = "axum")]
 pub(crate) mod request;
+mod spans;
 mod trace;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing_layer;
@@ -46,8 +47,8 @@ pub use transport::{sentry_transport, SentryTransportFactory};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, BackendHealth, BoxFuture, CounterFamily, HealthCell};
 
@@ -136,7 +137,9 @@ pub(crate) struct SentryBackend {
     client: Arc<sentry::Client>,
     source: ClientSource,
     /// A hub of the client with an empty scope: what transactions are started through, and
-    /// where events outside any call go for an instance that is not the installed one.
+    /// where events outside any call go for an instance that is not the installed one. (Of
+    /// a clone of the application's client, when it has kansoku's transport: see
+    /// [`start_spans`].)
     factory: Arc<Hub>,
     /// Whether this is the installed instance (its events outside calls go through the
     /// thread's current hub, as the application's own do).
@@ -147,9 +150,9 @@ pub(crate) struct SentryBackend {
     /// Which callers' traces and sampling decisions are taken.
     continuation: Continuation,
     ignore_errors: Vec<String>,
-    /// Finished transactions to the span thread. No lock: a sampled call only `try_send`s, and
-    /// the thread polls its queue instead of sleeping in `recv`, so no send has to wake it.
-    spans: mpsc::SyncSender<trace::Job>,
+    /// The span thread, which builds finished transactions. No lock: a sampled call only
+    /// `try_send`s, and the thread polls its queue, so no send has to wake it.
+    spans: Arc<spans::Spans>,
     shutdown_timeout: Duration,
     /// The DSN's host and project, for the health report (never its key).
     target: String,
@@ -189,11 +192,6 @@ fn threshold(rate: f32) -> u64 {
     let bound = (f64::from(rate) * (f64::from(u32::MAX) + 1.0)) as u64;
     bound
 }
-
-/// Finished transactions waiting for the background thread; beyond this they are dropped
-/// (counted as `queue_overflow` transactions) rather than slowing requests down. The thread
-/// empties it far faster than requests fill it, except in a burst of sampled calls.
-const SPAN_QUEUE: usize = 8192;
 
 /// The client kansoku uses, where it came from, and kansoku's transport when it built it.
 type Resolved = (
@@ -281,6 +279,38 @@ fn own_client(
     Ok((client, transport))
 }
 
+/// The span thread, and the client transactions are started with (and so sent through).
+///
+/// That is the client in use; but the application's client, when it has kansoku's transport,
+/// is cloned: the same options, integrations and transport, with a slot of its own for the
+/// transport. The application closing its client (its `sentry::init` guard dropping) empties
+/// the client's slot before the transport hears of it, and a client with an empty slot drops
+/// what it is given without a word; through the clone, the transactions still being built
+/// reach the transport, whose close waits for them ([`transport::Upstream`]).
+fn start_spans(
+    client: &Arc<sentry::Client>,
+    source: ClientSource,
+    transport: Option<&Arc<transport::KansokuTransport>>,
+    losses: &Arc<transport::Losses>,
+) -> Result<(Arc<sentry::Client>, Arc<spans::Spans>), crate::error::Error> {
+    let sending = match (transport, source) {
+        (Some(_), ClientSource::Application | ClientSource::Handed) => {
+            Arc::new(sentry::Client::clone(client))
+        }
+        _ => client.clone(),
+    };
+    let spans = spans::Spans::start(sending.clone(), losses.clone(), transport.is_some())
+        .map(Arc::new)
+        .map_err(|e| crate::error::Error::Sentry(format!("cannot start the span thread: {e}")))?;
+    if let Some(transport) = transport {
+        // the client's own flush and close (the application's, for its client) wait for
+        // the transactions still being built
+        let upstream: Arc<dyn transport::Upstream> = spans.clone();
+        transport.attach(Arc::downgrade(&upstream));
+    }
+    Ok((sending, spans))
+}
+
 impl SentryBackend {
     /// The backend for `config`: with the application's client, a handed one, or kansoku's
     /// own; `Ok(None)` when there is neither a client nor a DSN.
@@ -337,16 +367,10 @@ impl SentryBackend {
             .org_id
             .or_else(|| options.dsn.as_ref()?.org_id())
             .and_then(|org| org.to_string().parse().ok());
-        let (sender, receiver) = mpsc::sync_channel(SPAN_QUEUE);
-        std::thread::Builder::new()
-            .name("kansoku-sentry".into())
-            .spawn(move || trace::run_worker(&receiver))
-            .map_err(|e| {
-                crate::error::Error::Sentry(format!("cannot start the span thread: {e}"))
-            })?;
+        let (sending, spans) = start_spans(&client, source, transport.as_ref(), &losses)?;
         install_panic_hook();
         Ok(Some(Arc::new(SentryBackend {
-            factory: Arc::new(Hub::new(Some(client.clone()), Arc::default())),
+            factory: Arc::new(Hub::new(Some(sending), Arc::default())),
             target: format!("{dsn_host}/{dsn_project}"),
             health: HealthCell::default(),
             losses,
@@ -362,7 +386,7 @@ impl SentryBackend {
                 distrust_sampling: config.distrust_incoming_sampling,
             },
             ignore_errors: config.ignore_errors.clone(),
-            spans: sender,
+            spans,
             shutdown_timeout: config.shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
             client,
         })))
@@ -493,47 +517,36 @@ impl SentryBackend {
         clamped
     }
 
+    /// Hands a finished transaction to the span thread, or counts it as lost when its queue is
+    /// full. Never waits.
     pub(crate) fn send_transaction(&self, finished: trace::Finished) {
-        // full queue (or a closed backend): drop this transaction rather than block the request
-        if self
-            .spans
-            .try_send(trace::Job::Send(Box::new(finished)))
-            .is_err()
-        {
-            // counted as the client would: the transaction, not its spans one by one
-            self.losses.record(
-                transport::Category::Transaction,
-                transport::Reason::QueueOverflow,
-                1,
-            );
-            self.losses.record(
-                transport::Category::Span,
-                transport::Reason::QueueOverflow,
-                1,
-            );
-        }
+        self.spans.send(finished);
     }
 
-    /// Hands every finished transaction to the transport and waits (up to `timeout`) until the
-    /// transport has sent what it holds. Blocking, and may block past `timeout` if the
-    /// transport hangs: callers run it on a thread of its own under a deadline.
+    /// Waits (up to `timeout`) until every transaction finished before the call is built and
+    /// handed to the transport, and the transport has sent or given up what it holds.
+    /// Blocking, and may block past `timeout` if the transport hangs: callers run it on a
+    /// thread of its own under a deadline.
     pub(crate) fn flush_blocking(&self, timeout: Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
-        self.ask_worker(trace::Job::Flush, timeout);
+        let deadline = Instant::now() + timeout;
+        let built = self.spans.drain(deadline);
         self.collect_client_losses();
-        self.client.flush(Some(transport_bound(deadline)))
+        self.client.flush(Some(transport_bound(deadline))) && built
     }
 
     /// Sends what is queued and closes kansoku's own client (the application closes its own,
     /// when its `sentry::init` guard drops: this only flushes it), within the shutdown timeout
-    /// (the same caveat as [`Self::flush_blocking`]). The span thread stops once its queue is
-    /// drained.
+    /// (the same caveat as [`Self::flush_blocking`]). With kansoku's own client, what is still
+    /// being built or queued near the deadline is counted as lost, and reported while there is
+    /// time; the application's client keeps what it holds and goes on sending it.
     pub(crate) fn close_blocking(&self) {
-        let deadline = std::time::Instant::now() + self.shutdown_timeout;
-        self.ask_worker(trace::Job::Stop, self.shutdown_timeout);
+        let deadline = Instant::now() + self.shutdown_timeout;
+        let own = self.source == ClientSource::Own;
+        self.spans
+            .stop(transport::give_up_before(deadline), deadline, own);
         self.collect_client_losses();
         let bound = Some(transport_bound(deadline));
-        if self.source == ClientSource::Own {
+        if own {
             self.client.close(bound);
         } else {
             self.client.flush(bound);
@@ -548,28 +561,6 @@ impl SentryBackend {
         }
     }
 
-    /// Queues `job` behind what the span thread holds and waits (at most `timeout`) for its
-    /// answer, which comes once everything queued before it is with the transport.
-    fn ask_worker(&self, job: fn(mpsc::Sender<()>) -> trace::Job, timeout: Duration) {
-        let (done, wait) = mpsc::channel();
-        let deadline = std::time::Instant::now() + timeout;
-        let mut job = Some(job(done));
-        while let Some(pending) = job.take() {
-            match self.spans.try_send(pending) {
-                Ok(()) => {
-                    let _ = wait.recv_timeout(
-                        deadline.saturating_duration_since(std::time::Instant::now()),
-                    );
-                }
-                Err(mpsc::TrySendError::Full(pending)) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(1));
-                    job = Some(pending);
-                }
-                Err(_) => {}
-            }
-        }
-    }
-
     pub(crate) fn client(&self) -> &Arc<sentry::Client> {
         &self.client
     }
@@ -577,8 +568,8 @@ impl SentryBackend {
 
 /// What the transport gets of the time left before `deadline`: a little less, so that it has
 /// counted what it gives up before the caller's own deadline passes.
-fn transport_bound(deadline: std::time::Instant) -> Duration {
-    let left = deadline.saturating_duration_since(std::time::Instant::now());
+fn transport_bound(deadline: Instant) -> Duration {
+    let left = deadline.saturating_duration_since(Instant::now());
     left.saturating_sub((left / 10).min(Duration::from_millis(100)))
 }
 
@@ -596,18 +587,22 @@ impl Backend for SentryBackend {
             }
             (None, _) => format!("{client} and its own transport"),
         };
+        let building = match self.spans.pending() {
+            0 => String::new(),
+            n => format!("; {n} transactions being built"),
+        };
         let mut report = match &self.transport {
             Some(transport) => transport.health().report(
                 "sentry",
                 format!(
-                    "sending to {} through {through}; {}",
+                    "sending to {} through {through}; {}{building}",
                     self.target,
                     transport.state()
                 ),
             ),
             None => self.health.report(
                 "sentry",
-                format!("sending to {} through {through}", self.target),
+                format!("sending to {} through {through}{building}", self.target),
             ),
         };
         report.dropped = self.losses.by_reason();

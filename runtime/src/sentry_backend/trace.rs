@@ -3,10 +3,10 @@
 //! A sampled root's transaction (sentry's own type, so that sentry-tracing's spans and any
 //! crate's `configure_scope(|s| s.get_span())` nest in it) is finished on a background thread,
 //! under the call's hub: the request thread never builds the envelope, applies the scope or
-//! describes the request.
+//! describes the request ([`super::spans`]).
 
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use sentry::Hub;
 
@@ -33,7 +33,8 @@ impl fmt::Debug for Finished {
 }
 
 impl Finished {
-    fn send(self) {
+    /// Builds the transaction under the call's hub and hands it to its client.
+    pub(crate) fn send(self) {
         let Finished {
             transaction,
             hub,
@@ -44,49 +45,6 @@ impl Finished {
             transaction.set_request(request.describe());
         }
         Hub::run(hub, || transaction.finish_with_timestamp(end));
-    }
-}
-
-/// What the background thread is sent.
-#[derive(Debug)]
-pub(crate) enum Job {
-    /// A transaction to build and hand to the transport.
-    Send(Box<Finished>),
-    /// Answer once everything sent before has been handed to the transport.
-    Flush(mpsc::Sender<()>),
-    /// The same, then stop.
-    Stop(mpsc::Sender<()>),
-}
-
-/// The background thread: builds each finished transaction and hands it to the transport.
-///
-/// It polls its queue rather than blocking in `recv`, so that a request finishing a sampled
-/// transaction never has to wake it (a futex call per transaction, measured by `bench/`). Idle,
-/// it polls every 10 ms; busy, every millisecond. With the queue's 8192 places that absorbs a
-/// burst of 800,000 sampled transactions a second before any is dropped.
-pub(crate) fn run_worker(jobs: &mpsc::Receiver<Job>) {
-    const BUSY: Duration = Duration::from_millis(1);
-    const IDLE: Duration = Duration::from_millis(10);
-    let mut pause = BUSY;
-    loop {
-        match jobs.try_recv() {
-            Ok(Job::Send(done)) => {
-                done.send();
-                pause = BUSY;
-            }
-            Ok(Job::Flush(done)) => {
-                let _ = done.send(());
-            }
-            Ok(Job::Stop(done)) => {
-                let _ = done.send(());
-                return;
-            }
-            Err(mpsc::TryRecvError::Empty) => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(IDLE);
-            }
-            Err(mpsc::TryRecvError::Disconnected) => return,
-        }
     }
 }
 

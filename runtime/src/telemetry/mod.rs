@@ -188,8 +188,10 @@ impl Telemetry {
         }
     }
 
-    /// Sends what the backends buffer now, waiting at most `timeout` for each; they keep
-    /// running. Returns `false` if something could not be sent in time.
+    /// Sends what the backends hold of what was recorded before the call (Sentry: the
+    /// transactions still being built included), waiting at most `timeout` for each; they
+    /// keep running. Returns `false` if something could not be sent in time; nothing is given
+    /// up then, what is left goes on being sent.
     pub async fn flush(&self, timeout: std::time::Duration) -> bool {
         let mut all_sent = true;
         for backend in &self.context().backends {
@@ -199,7 +201,9 @@ impl Telemetry {
     }
 
     /// Flushes what the backends buffer and stops them (the last started first), each within
-    /// its own bounded time. Metrics stay readable afterwards.
+    /// its own bounded time; what a backend could not send by then is counted as lost (for
+    /// Sentry: in `ns_sentry_events_dropped_total`, [`Self::health`] and a client report)
+    /// before this returns. Metrics stay readable afterwards.
     pub async fn shutdown(&self) {
         for backend in self.context().backends.iter().rev() {
             backend.clone().shutdown().await;

@@ -67,7 +67,10 @@ impl TelemetryBuilder {
         self
     }
 
-    /// How long `shutdown` waits for Sentry to send what it holds; default 2 s.
+    /// How long `shutdown` waits for Sentry to send what it holds (transactions still being
+    /// built included); default 2 s. Near the end (its last tenth, at most 0.25 s) what is
+    /// still unsent is counted as lost, and a client report saying so is sent. Size it for a
+    /// burst: one envelope a request, 4 requests at a time (`sentry_max_requests`).
     pub fn sentry_shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.backends.sentry.shutdown_timeout = Some(timeout);
         self

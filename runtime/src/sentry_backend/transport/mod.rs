@@ -11,7 +11,9 @@
 //!   errors still go; what is limited is dropped without a request and counted;
 //! - **counts every loss** by Sentry's category and reason, for the metric, the health report
 //!   and the client reports it sends ([`reports`]);
-//! - **flushes and shuts down within a bound**, counting what it could not send.
+//! - **flushes and shuts down within a bound**, waiting first for what its [`Upstream`]s (the
+//!   backends' span threads) still hold, and counting what it could not send by the shutdown's
+//!   deadline, in time to report it.
 
 mod queue;
 mod ratelimit;
@@ -22,6 +24,7 @@ mod worker;
 
 pub(crate) use reports::{Category, Losses, Reason};
 
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{mpsc as std_mpsc, Arc};
@@ -43,6 +46,39 @@ pub(crate) const DEFAULT_TRANSACTION_QUEUE: usize = 2000;
 pub(crate) const DEFAULT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// The default of `sentry_max_requests`: requests in flight at once.
 pub(crate) const DEFAULT_MAX_REQUESTS: usize = 4;
+
+/// What feeds the transport from a queue of its own (a backend's span thread): its flush and
+/// shutdown wait for what an upstream holds first, however they are called (kansoku's
+/// `Telemetry::flush`, the application's `sentry::Client::flush`, the client's close).
+pub(crate) trait Upstream: Send + Sync {
+    /// Waits, at most until `deadline`, until what it held when called has reached the
+    /// transport or been counted as lost.
+    fn drain(&self, deadline: Instant) -> bool;
+}
+
+thread_local! {
+    /// Set when an envelope reaches [`KansokuTransport::send_envelope`] on this thread.
+    static HANDED_OVER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Starts watching whether the next envelope sent on this thread reaches the transport (the
+/// client drops envelopes silently once closed).
+pub(crate) fn watch_handover() {
+    HANDED_OVER.set(false);
+}
+
+/// Whether an envelope reached the transport on this thread since [`watch_handover`].
+pub(crate) fn handed_over() -> bool {
+    HANDED_OVER.get()
+}
+
+/// When to give up what is left to send before `deadline`, keeping the end of the time for
+/// the last client report (a tenth of it, at most a quarter of a second).
+pub(crate) fn give_up_before(deadline: Instant) -> Instant {
+    let now = Instant::now();
+    let left = deadline.saturating_duration_since(now);
+    now + left.saturating_sub((left / 10).min(Duration::from_millis(250)))
+}
 
 /// How the transport is sized.
 #[derive(Debug, Clone, Copy)]
@@ -232,6 +268,7 @@ pub(crate) struct KansokuTransport {
     queues: Queues,
     commands: mpsc::UnboundedSender<Command>,
     shared: Arc<Shared>,
+    upstreams: std::sync::Mutex<Vec<std::sync::Weak<dyn Upstream>>>,
 }
 
 impl KansokuTransport {
@@ -265,7 +302,32 @@ impl KansokuTransport {
             queues,
             commands,
             shared,
+            upstreams: std::sync::Mutex::default(),
         }))
+    }
+
+    /// Makes its flush and shutdown wait for `upstream` first, as long as it lives.
+    pub(crate) fn attach(&self, upstream: std::sync::Weak<dyn Upstream>) {
+        let mut upstreams = self
+            .upstreams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        upstreams.retain(|attached| attached.strong_count() > 0);
+        upstreams.push(upstream);
+    }
+
+    /// Waits, at most until `deadline`, for what every upstream holds now.
+    fn drain_upstreams(&self, deadline: Instant) -> bool {
+        let upstreams: Vec<Arc<dyn Upstream>> = self
+            .upstreams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect();
+        upstreams
+            .iter()
+            .fold(true, |all, upstream| all & upstream.drain(deadline))
     }
 
     /// What it lost, by category and reason.
@@ -339,6 +401,7 @@ impl KansokuTransport {
 
 impl sentry::Transport for KansokuTransport {
     fn send_envelope(&self, envelope: Envelope) {
+        HANDED_OVER.set(true);
         // an empty envelope (the backend's way of collecting the client's loss counts when it
         // has none) is nothing to send; a raw one has no items either, but is not empty
         if envelope.items().next().is_none() && envelope == Envelope::new() {
@@ -368,7 +431,8 @@ impl sentry::Transport for KansokuTransport {
 
     fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let sent = self.wait_settled(deadline);
+        let drained = self.drain_upstreams(deadline);
+        let sent = self.wait_settled(deadline) && drained;
         // then what was lost, including while flushing
         if let Some(report) = self.shared.losses.take_report() {
             self.enqueue(Lane::Errors, reports::report_envelope(report));
@@ -378,6 +442,9 @@ impl sentry::Transport for KansokuTransport {
 
     fn shutdown(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
+        // what the upstreams still hold reaches the queues (or, the client being closed, is
+        // counted) before the sending task is told to stop, leaving it the time to send it
+        let drained = self.drain_upstreams(give_up_before(deadline));
         let (done, answer) = std_mpsc::channel();
         if self
             .commands
@@ -387,9 +454,12 @@ impl sentry::Transport for KansokuTransport {
             return false;
         }
         // the task answers by the deadline; a little more for its answer to arrive
-        answer
-            .recv_timeout(timeout + Duration::from_millis(100))
-            .unwrap_or(false)
+        let sent = answer
+            .recv_timeout(
+                deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(100),
+            )
+            .unwrap_or(false);
+        sent && drained
     }
 }
 

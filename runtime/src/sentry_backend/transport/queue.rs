@@ -194,6 +194,12 @@ impl Receivers {
         Some(self.taken(Lane::Transactions, waiting))
     }
 
+    /// Refuses every later envelope; those queued already can still be taken.
+    pub(crate) fn close(&mut self) {
+        self.errors.close();
+        self.transactions.close();
+    }
+
     /// Whether both queues are empty now.
     pub(crate) fn is_empty(&self) -> bool {
         self.errors.is_empty() && self.transactions.is_empty()

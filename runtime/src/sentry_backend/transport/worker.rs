@@ -63,8 +63,10 @@ pub(crate) enum Command {
         target: u64,
         done: std_mpsc::Sender<bool>,
     },
-    /// Send what is queued and the last client report, then stop; at `deadline`, count
-    /// what is left as lost and stop anyway. Answers whether everything went.
+    /// Send what is queued and the last client report, then stop. Shortly before `deadline`
+    /// ([`give_up_before`](super::give_up_before)), what is still queued is counted as lost;
+    /// halfway from there, what is still in flight too, and the client report saying so is
+    /// sent; at `deadline` it stops anyway. Answers whether everything went.
     Shutdown {
         deadline: Instant,
         done: std_mpsc::Sender<bool>,
@@ -92,6 +94,53 @@ struct InFlight {
     counted: bool,
 }
 
+/// A shutdown under way.
+struct Stopping {
+    phase: Phase,
+    /// When the queued envelopes are given up, leaving the time to report it.
+    give_up: Instant,
+    /// When the requests still in flight are given up too, and the report goes.
+    cut: Instant,
+    deadline: Instant,
+    done: std_mpsc::Sender<bool>,
+    /// The last client report went out.
+    report_sent: bool,
+}
+
+/// How far a shutdown is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Everything queued is still being sent.
+    Sending,
+    /// What is queued was counted as lost; the requests in flight may still succeed.
+    Finishing,
+    /// Everything left was counted as lost; the client report saying so goes.
+    Reporting,
+}
+
+impl Stopping {
+    fn new(deadline: Instant, done: std_mpsc::Sender<bool>) -> Stopping {
+        let give_up = super::give_up_before(deadline);
+        Stopping {
+            phase: Phase::Sending,
+            give_up,
+            cut: give_up + deadline.saturating_duration_since(give_up) / 2,
+            deadline,
+            done,
+            report_sent: false,
+        }
+    }
+
+    /// The next moment the task must act at.
+    fn next(&self) -> Instant {
+        match self.phase {
+            Phase::Sending => self.give_up,
+            Phase::Finishing => self.cut,
+            Phase::Reporting => self.deadline,
+        }
+    }
+}
+
 pub(crate) struct Worker {
     shared: Arc<Shared>,
     sender: Sender,
@@ -101,12 +150,13 @@ pub(crate) struct Worker {
     requests: JoinSet<Response>,
     in_flight: HashMap<Id, InFlight>,
     flushes: Vec<(u64, std_mpsc::Sender<bool>)>,
-    stopping: Option<(Instant, std_mpsc::Sender<bool>)>,
-    final_report_sent: bool,
+    stopping: Option<Stopping>,
     /// The transport still holds its end of the commands, or of the queues (or they still
     /// hold envelopes).
     commands_open: bool,
     queues_open: bool,
+    /// The queues refuse new envelopes (the shutdown is at its end).
+    queues_closed: bool,
 }
 
 impl Worker {
@@ -127,9 +177,9 @@ impl Worker {
             in_flight: HashMap::new(),
             flushes: Vec::new(),
             stopping: None,
-            final_report_sent: false,
             commands_open: true,
             queues_open: true,
+            queues_closed: false,
         }
     }
 
@@ -152,23 +202,34 @@ impl Worker {
             self.answer_flushes();
             let drained = self.receivers.is_empty() || !self.queues_open;
             if self.stopping.is_some() && drained && self.requests.is_empty() {
-                if !self.final_report_sent && self.shared.losses.has_pending() {
-                    self.final_report_sent = true;
+                if !self.queues_closed {
+                    // nothing more comes in; what came in meanwhile is sent first
+                    self.receivers.close();
+                    self.queues_closed = true;
+                    continue;
+                }
+                let Some(stopping) = self.stopping.as_mut() else {
+                    return;
+                };
+                if !stopping.report_sent && self.shared.losses.has_pending() {
+                    stopping.report_sent = true;
                     self.send_report();
                     continue;
                 }
-                self.stop(true);
+                let all_sent = stopping.phase == Phase::Sending;
+                self.stop(all_sent);
                 return;
             }
             let room = self.requests.len() < self.max_requests;
-            let deadline = self.stopping.as_ref().map(|(deadline, _)| *deadline);
+            let next = self.stopping.as_ref().map(Stopping::next);
             tokio::select! {
                 // the deadline first: a queue that is always ready must not starve it
                 biased;
-                () = sleep_until(deadline), if deadline.is_some() => {
-                    self.abandon();
-                    self.stop(false);
-                    return;
+                () = sleep_until(next), if next.is_some() => {
+                    if self.give_up() {
+                        self.stop(false);
+                        return;
+                    }
                 }
                 Some(finished) = self.requests.join_next_with_id(), if !self.requests.is_empty() => {
                     self.finish(finished);
@@ -177,7 +238,10 @@ impl Worker {
                     Some(command) => self.command(command),
                     // the transport is gone: without a shutdown under way nobody waits for
                     // anything; with one, go on to its end without polling closed channels
-                    None if self.stopping.is_none() => return,
+                    None if self.stopping.is_none() => {
+                        self.discard_queued();
+                        return;
+                    }
                     None => self.commands_open = false,
                 },
                 // `None` once the queues are closed and empty
@@ -195,10 +259,42 @@ impl Worker {
         }
     }
 
+    /// The shutdown's next moment came: what is queued is counted as lost; then what is in
+    /// flight too, and the client report saying so goes; at the deadline, the task stops.
+    /// Whether it is time to stop.
+    fn give_up(&mut self) -> bool {
+        let Some(stopping) = self.stopping.as_mut() else {
+            return true;
+        };
+        match stopping.phase {
+            Phase::Sending => {
+                stopping.phase = Phase::Finishing;
+                self.discard_queued();
+                self.queues_open = false;
+                false
+            }
+            Phase::Finishing => {
+                stopping.phase = Phase::Reporting;
+                stopping.report_sent = true;
+                // a report in flight among them goes back into the pending counts
+                self.abandon();
+                self.send_report();
+                false
+            }
+            Phase::Reporting => {
+                // the report got no answer in time: its counts stay pending
+                self.abandon();
+                true
+            }
+        }
+    }
+
     fn command(&mut self, command: Command) {
         match command {
             Command::Flush { target, done } => self.flushes.push((target, done)),
-            Command::Shutdown { deadline, done } => self.stopping = Some((deadline, done)),
+            Command::Shutdown { deadline, done } => {
+                self.stopping = Some(Stopping::new(deadline, done));
+            }
         }
     }
 
@@ -215,8 +311,11 @@ impl Worker {
     }
 
     fn stop(&mut self, all_sent: bool) {
-        if let Some((_, done)) = self.stopping.take() {
-            let _ = done.send(all_sent);
+        // what was queued after the last look (the queues close first) is lost, and said so
+        // before the answer
+        let late = self.discard_queued();
+        if let Some(stopping) = self.stopping.take() {
+            let _ = stopping.done.send(all_sent && late == 0);
         }
         for (_, done) in self.flushes.drain(..) {
             let _ = done.send(all_sent);
@@ -291,10 +390,11 @@ impl Worker {
                 },
             ),
         };
-        self.shared.in_flight.fetch_sub(1, Relaxed);
+        // a request given up at the shutdown's deadline was counted then
         let Some(InFlight { envelope, counted }) = self.in_flight.remove(&id) else {
             return;
         };
+        self.shared.in_flight.fetch_sub(1, Relaxed);
         self.shared.limits().update(
             Instant::now(),
             response.status,
@@ -323,18 +423,15 @@ impl Worker {
         self.settle(counted);
     }
 
-    /// The shutdown's deadline passed: what is still queued or in flight is lost.
+    /// The shutdown's time is up: what is still queued or in flight is lost.
     fn abandon(&mut self) {
-        let losses = &self.shared.losses;
-        while let Some((_, envelope)) = self.receivers.try_next() {
-            losses.record_envelope(&envelope, Reason::QueueOverflow);
-            self.shared.settled.fetch_add(1, Relaxed);
-        }
+        self.discard_queued();
         if !self.in_flight.is_empty() {
             self.shared
                 .health
                 .failed("no answer before the shutdown deadline");
         }
+        let losses = &self.shared.losses;
         for (_, request) in self.in_flight.drain() {
             losses.record_envelope(&request.envelope, Reason::NetworkError);
             if request.counted {
@@ -343,6 +440,22 @@ impl Worker {
         }
         self.shared.in_flight.store(0, Relaxed);
         self.requests.abort_all();
+    }
+
+    /// Closes the queues (the transport's later envelopes are refused and counted there) and
+    /// counts what they still hold as lost; how many that was.
+    fn discard_queued(&mut self) -> u64 {
+        self.receivers.close();
+        self.queues_closed = true;
+        let mut discarded = 0;
+        while let Some((_, envelope)) = self.receivers.try_next() {
+            self.shared
+                .losses
+                .record_envelope(&envelope, Reason::QueueOverflow);
+            self.shared.settled.fetch_add(1, Relaxed);
+            discarded += 1;
+        }
+        discarded
     }
 }
 
