@@ -58,6 +58,29 @@ pub fn series_of(text: &str, name: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// A `…_sentry_events_dropped_total` family named `name` in `text`, by `category/reason`
+/// (`transaction/queue_overflow`). Lines of `text` that are not that family's are ignored, so
+/// `text` may be a whole log with the exposition in it.
+pub fn dropped_by_reason(text: &str, name: &str) -> BTreeMap<String, u64> {
+    let lines: Vec<&str> = text.lines().filter(|line| line.starts_with(name)).collect();
+    series_of(&lines.join("\n"), name)
+        .into_iter()
+        .map(|(series, value)| {
+            let label = |name: &str| {
+                let start = series.find(&format!("{name}=\"")).expect("the label") + name.len() + 2;
+                series[start..]
+                    .split('"')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let count = value as u64;
+            (format!("{}/{}", label("category"), label("reason")), count)
+        })
+        .collect()
+}
+
 /// A tool the tests need, from `$KANSOKU_<NAME>` or `PATH`.
 ///
 /// # Panics

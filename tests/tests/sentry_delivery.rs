@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use kansoku::{Level, Telemetry, TelemetryBuilder};
 use kansoku_tests::bugsink::Bugsink;
 use kansoku_tests::connect_proxy::ConnectProxy;
+use kansoku_tests::dropped_by_reason;
 use kansoku_tests::sentry_ingest::{Ingest, Item, Reply};
-use kansoku_tests::series_of;
 
 #[derive(Debug)]
 struct CheckoutError(u32);
@@ -55,22 +55,7 @@ async fn burst(t: &Telemetry, first: u32, calls: u32) {
 
 /// `ns_sentry_events_dropped_total` by `category/reason`.
 fn dropped(t: &Telemetry) -> BTreeMap<String, u64> {
-    series_of(&t.prometheus_text(), "shop_sentry_events_dropped_total")
-        .into_iter()
-        .map(|(series, value)| {
-            let label = |name: &str| {
-                let start = series.find(&format!("{name}=\"")).expect("the label") + name.len() + 2;
-                series[start..]
-                    .split('"')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let count = value as u64;
-            (format!("{}/{}", label("category"), label("reason")), count)
-        })
-        .collect()
+    dropped_by_reason(&t.prometheus_text(), "shop_sentry_events_dropped_total")
 }
 
 fn sentry_health(t: &Telemetry) -> kansoku::BackendHealth {

@@ -13,9 +13,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kansoku::Telemetry;
+use kansoku_tests::dropped_by_reason;
 use kansoku_tests::envelope_process::{EnvelopeServer, Received};
 use kansoku_tests::exit_calls::burst;
-use kansoku_tests::series_of;
 
 const ENVELOPE_SERVER: &str = env!("CARGO_BIN_EXE_envelope_server");
 const EXIT_APP: &str = env!("CARGO_BIN_EXE_exit_app");
@@ -34,24 +34,7 @@ fn builder(server: &EnvelopeServer, shutdown_timeout: Duration) -> kansoku::Tele
 /// `exit_sentry_events_dropped_total` by `category/reason`, from the Prometheus text lines
 /// among `text`'s.
 fn dropped_in(text: &str) -> BTreeMap<String, u64> {
-    let name = "exit_sentry_events_dropped_total";
-    let lines: Vec<&str> = text.lines().filter(|line| line.starts_with(name)).collect();
-    series_of(&lines.join("\n"), name)
-        .into_iter()
-        .map(|(series, value)| {
-            let label = |name: &str| {
-                let start = series.find(&format!("{name}=\"")).expect("the label") + name.len() + 2;
-                series[start..]
-                    .split('"')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let count = value as u64;
-            (format!("{}/{}", label("category"), label("reason")), count)
-        })
-        .collect()
+    dropped_by_reason(text, "exit_sentry_events_dropped_total")
 }
 
 fn dropped(t: &Telemetry) -> BTreeMap<String, u64> {
@@ -128,32 +111,30 @@ fn run_exit_app(mode: &str, server: &EnvelopeServer) -> String {
     stdout
 }
 
-#[test]
-fn flush_then_an_immediate_exit_delivers_every_transaction() {
+/// `exit_app MODE` against a server that answers at once: it prints `first` (its flush or
+/// close said so), lost nothing, and every transaction arrived.
+fn exits_having_delivered_all(mode: &str, first: &str) {
     let server = EnvelopeServer::start(ENVELOPE_SERVER, "ok");
-    let printed = run_exit_app("flush", &server);
-    assert!(printed.starts_with("flushed true\n"), "{printed}");
+    let printed = run_exit_app(mode, &server);
+    assert!(printed.starts_with(first), "{printed}");
     assert!(dropped_in(&printed).is_empty(), "{printed}");
     assert_all_arrived(&server.received());
+}
+
+#[test]
+fn flush_then_an_immediate_exit_delivers_every_transaction() {
+    exits_having_delivered_all("flush", "flushed true\n");
 }
 
 #[test]
 fn the_applications_client_flushed_then_an_immediate_exit_delivers_every_transaction() {
     // `sentry::init` with kansoku's transport, flushed through `sentry::Client::flush`
-    let server = EnvelopeServer::start(ENVELOPE_SERVER, "ok");
-    let printed = run_exit_app("client-flush", &server);
-    assert!(printed.starts_with("flushed true\n"), "{printed}");
-    assert!(dropped_in(&printed).is_empty(), "{printed}");
-    assert_all_arrived(&server.received());
+    exits_having_delivered_all("client-flush", "flushed true\n");
 }
 
 #[test]
 fn the_applications_client_closed_by_its_guard_at_exit_delivers_every_transaction() {
-    let server = EnvelopeServer::start(ENVELOPE_SERVER, "ok");
-    let printed = run_exit_app("client-close", &server);
-    assert!(printed.starts_with("closed\n"), "{printed}");
-    assert!(dropped_in(&printed).is_empty(), "{printed}");
-    assert_all_arrived(&server.received());
+    exits_having_delivered_all("client-close", "closed\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

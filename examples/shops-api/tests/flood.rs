@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{get, EnvelopeReceiver, Example, Silent};
+use support::{get, rss_of, EnvelopeReceiver, Example, Silent};
 
 const REQUESTS: usize = 2500;
 const HEADER_BYTES: usize = 256 * 1024;
@@ -96,19 +96,6 @@ fn flood(example: &Example, extra: &str) -> Flood {
     }
 }
 
-fn rss_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
-}
-
 /// `ns_sentry_events_dropped_total` summed over the series whose labels contain `filter`.
 fn dropped(example: &Example, filter: &str) -> f64 {
     let metrics = get(&format!("{}/metrics", example.base), &[]);
@@ -151,14 +138,20 @@ fn check(name: &str, example: &Example, flood: &Flood) {
     );
 }
 
-#[test]
-fn a_flood_of_big_headers_with_a_sentry_that_never_answers_stays_bounded() {
+/// The example with a DSN to a Sentry that never answers, at `rate`.
+fn against_a_silent_sentry(rate: &str) -> (Silent, Example) {
     let sentry = Silent::start();
     let dsn = format!("http://public@127.0.0.1:{}/1", sentry.port);
     let example = Example::start(&[
         ("SENTRY_DSN", dsn.as_str()),
-        ("SENTRY_TRACES_SAMPLE_RATE", "1.0"),
+        ("SENTRY_TRACES_SAMPLE_RATE", rate),
     ]);
+    (sentry, example)
+}
+
+#[test]
+fn a_flood_of_big_headers_with_a_sentry_that_never_answers_stays_bounded() {
+    let (sentry, example) = against_a_silent_sentry("1.0");
     let result = flood(&example, "");
     check("never answers, rate 1.0", &example, &result);
     let overflow = dropped(&example, "queue_overflow");
@@ -172,12 +165,7 @@ fn a_flood_of_big_headers_with_a_sentry_that_never_answers_stays_bounded() {
 
 #[test]
 fn forced_sampling_at_rate_zero_stays_bounded_too() {
-    let sentry = Silent::start();
-    let dsn = format!("http://public@127.0.0.1:{}/1", sentry.port);
-    let example = Example::start(&[
-        ("SENTRY_DSN", dsn.as_str()),
-        ("SENTRY_TRACES_SAMPLE_RATE", "0.0"),
-    ]);
+    let (_sentry, example) = against_a_silent_sentry("0.0");
     let forced = "sentry-trace: 0123456789abcdef0123456789abcdef-0123456789abcdef-1\r\n";
     let result = flood(&example, forced);
     check(

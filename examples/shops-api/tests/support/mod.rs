@@ -121,19 +121,12 @@ impl Example {
         self.child.id()
     }
 
-    /// Its resident memory now, in bytes (`VmRSS` of `/proc/PID/status`).
+    /// Its resident memory now, in bytes.
     ///
     /// # Panics
     /// When `/proc` cannot be read (the process is gone).
     pub fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("read /proc/PID/status");
-        let kib: u64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS in /proc/PID/status");
-        kib * 1024
+        rss_of(self.child.id()).expect("VmRSS in /proc/PID/status")
     }
 
     /// The port it listens on.
@@ -182,6 +175,20 @@ impl Drop for Example {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The resident memory of process `pid` in bytes (`VmRSS` of `/proc/PID/status`), if it runs.
+pub fn rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// An answer: status, headers (lower-case names), body.
