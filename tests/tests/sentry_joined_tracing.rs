@@ -69,6 +69,65 @@ async fn order(Path(id): Path<u32>) -> Result<Json<Value>, OrderFailed> {
     Ok(Json(trace))
 }
 
+/// Touches nothing of Sentry's: its request's hub is kept for a next unsampled request.
+async fn quiet(Path(_id): Path<u32>) -> Json<Value> {
+    tokio::task::yield_now().await;
+    Json(seen_trace())
+}
+
+/// Changes its hub every way the `sentry` API allows, or only captures through it.
+async fn touch(Path(id): Path<u32>) -> Json<Value> {
+    if id.is_multiple_of(2) {
+        sentry::configure_scope(|scope| {
+            scope.set_tag("touched", id);
+            scope.set_user(Some(sentry::User {
+                id: Some(format!("toucher-{id}")),
+                ..Default::default()
+            }));
+        });
+        sentry::add_breadcrumb(sentry::Breadcrumb {
+            message: Some(format!("touch {id} crumb")),
+            ..Default::default()
+        });
+    } else {
+        // nothing changed on the scope, but the hub now knows an event of this request
+        sentry::capture_message(&format!("touch {id} captured"), sentry::Level::Info);
+    }
+    Json(seen_trace())
+}
+
+#[kansoku::monitor_api_endpoint(name = "bound_work")]
+async fn bound_work(id: u32) -> Result<(), OrderFailed> {
+    tokio::task::yield_now().await;
+    Err(OrderFailed {
+        id,
+        trace: Value::Null,
+    })
+}
+
+/// What a request sees of its hub after others changed theirs: no event id of theirs; and what
+/// it captures, also from a task bound with sentry's own `bind_hub` (no kansoku call there),
+/// and from a kansoku root started in that task.
+async fn peek(Path(id): Path<u32>) -> Json<Value> {
+    use sentry::SentryFutureExt as _;
+    let last = sentry::Hub::current()
+        .last_event_id()
+        .map(|id| id.to_string());
+    sentry::capture_message(&format!("peek {id}"), sentry::Level::Info);
+    tokio::spawn(
+        async move {
+            sentry::capture_message(&format!("peek {id} task"), sentry::Level::Info);
+            let _ = bound_work(id).await;
+        }
+        .bind_hub(sentry::Hub::current()),
+    )
+    .await
+    .expect("the task runs");
+    let mut seen = seen_trace();
+    seen["last_event_id"] = last.into();
+    Json(seen)
+}
+
 fn app() -> &'static App {
     static APP: OnceLock<App> = OnceLock::new();
     APP.get_or_init(|| {
@@ -105,6 +164,9 @@ fn app() -> &'static App {
                     .route("/r0/orders/{id}", get(order))
                     .route("/r10/orders/{id}", get(order))
                     .route("/r100/orders/{id}", get(order))
+                    .route("/r0/quiet/{id}", get(quiet))
+                    .route("/r0/touch/{id}", get(touch))
+                    .route("/r0/peek/{id}", get(peek))
                     .layer(KansokuLayer::new(telemetry))
             },
         )
@@ -324,4 +386,72 @@ fn an_incoming_trace_is_continued_with_its_decision() {
     assert_ne!(seen[&700]["trace_id"], "071a43a4192642f0b136d5159a501700");
     assert_ne!(seen[&700]["trace_id"], "771a43a4192642f0b136d5159a501700");
     check_event(app, 700, &seen[&700]);
+}
+
+/// `GET path` once, in order; what the handler saw.
+fn one(app: &App, path: &str) -> Value {
+    let client = kansoku_tests::http_client();
+    app.runtime.block_on(async {
+        let response = client.get(app.server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        serde_json::from_str::<Value>(&response.text().await.unwrap()).unwrap()
+    })
+}
+
+/// The one event whose text is `text`.
+fn event_named(app: &App, text: &str) -> Value {
+    let events: Vec<Value> = app
+        .ingest
+        .events()
+        .into_iter()
+        .filter(|e| event_text(e) == text)
+        .collect();
+    assert_eq!(events.len(), 1, "one event {text:?}");
+    events.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_hub_kept_for_the_next_unsampled_request_carries_nothing_of_the_last() {
+    let app = app();
+    let mut traces = std::collections::BTreeSet::new();
+    let mut peeked = Vec::new();
+    for id in 1000..1040 {
+        // untouched requests first (their hubs are kept), then one that changes or uses its
+        // hub, then one that looks
+        for _ in 0..3 {
+            let seen = one(app, &format!("/r0/quiet/{id}"));
+            assert_eq!(seen["sampled"], false);
+            traces.insert(seen["trace_id"].as_str().unwrap().to_owned());
+        }
+        one(app, &format!("/r0/touch/{id}"));
+        peeked.push((id, one(app, &format!("/r0/peek/{id}"))));
+    }
+    assert_eq!(traces.len(), 120, "a trace per request, hubs kept or not");
+    app.flush();
+    for (id, seen) in peeked {
+        assert_eq!(seen["last_event_id"], Value::Null, "peek {id}: {seen}");
+        let trace_id = seen["trace_id"].as_str().unwrap();
+        for text in [
+            format!("peek {id}"),
+            format!("peek {id} task"),
+            format!("{id} failed"),
+        ] {
+            let event = if text.ends_with("failed") {
+                event_named(app, &format!("order {text}"))
+            } else {
+                event_named(app, &text)
+            };
+            assert_eq!(
+                event["contexts"]["trace"]["trace_id"], trace_id,
+                "{text}: {event:#}"
+            );
+            assert!(event["tags"]["touched"].is_null(), "{text}: {event:#}");
+            assert!(event["user"].is_null(), "{text}: {event:#}");
+            let crumbs = breadcrumbs(&event);
+            assert!(
+                crumbs.iter().all(|crumb| !crumb.contains("touch")),
+                "{text}: {crumbs:?}"
+            );
+        }
+    }
 }

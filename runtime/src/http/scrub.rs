@@ -111,6 +111,18 @@ fn normalise(name: &str) -> String {
         .collect()
 }
 
+/// Whether `needle` occurs in `haystack` (both short).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    haystack.len() >= needle.len()
+        && haystack[..=haystack.len() - needle.len()]
+            .iter()
+            .enumerate()
+            .any(|(i, &byte)| byte == first && haystack[i + 1..].starts_with(rest))
+}
+
 impl Scrubber {
     /// The default rules (see the type's documentation).
     ///
@@ -192,8 +204,21 @@ impl Scrubber {
         if self.fields.is_empty() && self.names.is_empty() {
             return false;
         }
-        let name = normalise(name);
-        self.fields.iter().any(|f| name.contains(f.as_str())) || self.names.contains(&name)
+        // most names are short: normalised on the stack, searched without a searcher's set-up
+        let mut buffer = [0u8; 64];
+        let mut len = 0;
+        for byte in name.bytes().filter(u8::is_ascii_alphanumeric) {
+            if len == buffer.len() {
+                let name = normalise(name);
+                return self.fields.iter().any(|f| name.contains(f.as_str()))
+                    || self.names.contains(&name);
+            }
+            buffer[len] = byte.to_ascii_lowercase();
+            len += 1;
+        }
+        let name = &buffer[..len];
+        self.fields.iter().any(|f| contains(name, f.as_bytes()))
+            || self.names.iter().any(|n| n.as_bytes() == name)
     }
 
     /// A query string (`a=1&token=x`) or an `application/x-www-form-urlencoded` body with the
@@ -393,6 +418,24 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::Scrubber;
+
+    #[test]
+    fn names_of_any_length_are_matched_as_the_rules_say() {
+        let scrubber = Scrubber::new();
+        let long = format!("{}_password", "x".repeat(80));
+        assert!(scrubber.is_sensitive_field(&long));
+        assert!(!scrubber.is_sensitive_field(&"x".repeat(80)));
+        assert!(scrubber.is_sensitive_field("pass-word"));
+        assert!(scrubber.is_sensitive_field("Token"));
+        assert!(scrubber.is_sensitive_field("tok.en"));
+        assert!(!scrubber.is_sensitive_field("toke"));
+        assert!(!scrubber.is_sensitive_field(""));
+        assert!(scrubber.is_sensitive_field("SESSION"));
+        assert!(!scrubber.is_sensitive_field("session_count"));
+        assert!(super::contains(b"abc", b""));
+        assert!(super::contains(b"cvv", b"cvv"));
+        assert!(!super::contains(b"cv", b"cvv"));
+    }
 
     #[test]
     fn what_sentrys_sdks_scrub_is_scrubbed() {

@@ -149,6 +149,8 @@ struct Own {
     request: Option<Arc<RequestInfo>>,
     /// The hub on whose scope `span` is the span (while this call is polled).
     on_hub: AtomicPtr<Hub>,
+    /// An unsampled root's hub comes from a pool and goes back to it.
+    pooled: Option<hub::Pooled>,
 }
 
 /// The Sentry state of one call. Kept small (it is boxed with the call's guard on every
@@ -307,6 +309,7 @@ fn child((parent, ids): &Parent, op: &str, description: &str) -> Own {
         },
         request: None,
         on_hub: AtomicPtr::new(ptr::null_mut()),
+        pooled: None,
     }
 }
 
@@ -323,10 +326,10 @@ pub(crate) struct RootSpec<'a> {
 /// accepts it, or starts a trace; sampled as the backend decides.
 #[inline(never)]
 fn root(backend: &SentryBackend, spec: RootSpec<'_>) -> Own {
-    let (scope, enclosing) = hub::base();
+    let base = hub::base();
     let incoming = spec.incoming.filter(|incoming| backend.continues(incoming));
     let span_id = TraceIds::new_span();
-    let (ids, span, finishes) = match (incoming, enclosing) {
+    let (ids, span, finishes) = match (incoming, base.enclosing.clone()) {
         (None, Some(enclosing)) => {
             let ids = TraceIds {
                 trace_id: enclosing.ids.trace_id,
@@ -343,7 +346,7 @@ fn root(backend: &SentryBackend, spec: RootSpec<'_>) -> Own {
                 );
                 (ids, TransactionOrSpan::from(child), true)
             } else {
-                (ids, hub::unsampled(&ids), false)
+                return unsampled_root(backend, &base, ids, spec.request);
             }
         }
         (incoming, _) => {
@@ -357,7 +360,7 @@ fn root(backend: &SentryBackend, spec: RootSpec<'_>) -> Own {
                 .and_then(|incoming| incoming.sampled)
                 .filter(|_| backend.trusts_incoming_sampling());
             match backend.decide(spec.name, spec.op, decided) {
-                Decision::Unsampled => (ids, hub::unsampled(&ids), false),
+                Decision::Unsampled => return unsampled_root(backend, &base, ids, spec.request),
                 Decision::Sampled => {
                     ids.sampled = true;
                     let tx =
@@ -368,6 +371,11 @@ fn root(backend: &SentryBackend, spec: RootSpec<'_>) -> Own {
                     let tx = hub::transaction(backend.factory(), spec.name, spec.op, &ids, decided);
                     #[allow(deprecated)] // whether it records: what its children need to know
                     let sampled = tx.is_sampled();
+                    if !sampled {
+                        // finished now: the client counts it (as `sample_rate`) as it would later
+                        tx.finish();
+                        return unsampled_root(backend, &base, ids, spec.request);
+                    }
                     ids.sampled = sampled;
                     (ids, tx.into(), true)
                 }
@@ -375,7 +383,7 @@ fn root(backend: &SentryBackend, spec: RootSpec<'_>) -> Own {
         }
     };
     let kept = finishes.then(|| span.clone());
-    let hub = hub::call_hub(backend.client(), scope, span);
+    let hub = hub::call_hub(backend.client(), hub::template_scope(&base), span);
     Own {
         on_hub: AtomicPtr::new(Arc::as_ptr(&hub).cast_mut()),
         hub: Some(hub),
@@ -383,6 +391,27 @@ fn root(backend: &SentryBackend, spec: RootSpec<'_>) -> Own {
         finishes,
         ids,
         request: spec.request,
+        pooled: None,
+    }
+}
+
+/// An unsampled root: a hub lent from this thread's pool (no scope, span or hub made for it
+/// when one is kept), given back when the call ends untouched.
+fn unsampled_root(
+    backend: &SentryBackend,
+    base: &hub::Base,
+    ids: TraceIds,
+    request: Option<Arc<RequestInfo>>,
+) -> Own {
+    let (hub, pooled) = hub::lend(backend.client(), base, &ids);
+    Own {
+        on_hub: AtomicPtr::new(Arc::as_ptr(&hub).cast_mut()),
+        hub: Some(hub),
+        span: None,
+        finishes: false,
+        ids,
+        request,
+        pooled: Some(pooled),
     }
 }
 
@@ -544,6 +573,7 @@ impl CallScope {
             finishes: false,
             ids,
             request,
+            pooled: None,
         };
         Some(CallScope::new(
             backend,
@@ -650,8 +680,16 @@ impl CallScope {
             span,
             finishes,
             request,
+            pooled,
             ..
         } = *own;
+        if let Some(pooled) = pooled {
+            // an unsampled root: nothing to finish
+            if let Some(hub) = hub {
+                hub::give_back(hub, pooled, self.backend.client());
+            }
+            return;
+        }
         let Some(span) = span.filter(|_| finishes) else {
             return;
         };

@@ -14,6 +14,8 @@ use crate::site::ErrorRef;
 /// call's transaction name, its request, the innermost annotated function and that call's
 /// `fields(…)` arguments, where the event does not say already.
 pub(crate) fn describe_event(mut event: Event<'static>) -> Option<Event<'static>> {
+    // in the trace of the call an unsampled root's pooled hub serves
+    super::hub::fix_placeholder(&mut event);
     // `ignore_errors` of the call's telemetry when the client is the application's (kansoku's
     // own applies them in its `before_send`, to every event)
     if let Some(backend) = find_current(|scope| Some(scope.backend.clone())) {

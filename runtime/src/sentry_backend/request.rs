@@ -7,23 +7,20 @@ use std::sync::Arc;
 use sentry::protocol::{SpanStatus, Value};
 
 use super::call::{current_hub, current_trace, BackendRef, CallScope, RootSpec, ScopeKind};
-pub(crate) use super::trace::RequestDescriber;
-use super::trace::{Incoming, RequestInfo};
+use super::trace::Incoming;
+pub(crate) use super::trace::{DescribeRequest, RequestInfo};
 
 /// Opens the root of a request named `name` (`GET /shops/{id}`), continuing `incoming` when
-/// the caller sent a valid `sentry-trace` the backend accepts. `None` when no telemetry here has
+/// the caller sent a valid `sentry-trace` the backend accepts; `describe` makes what describes it
+/// (with the caller's `baggage`). `None` when no telemetry here has
 /// a Sentry backend: then nothing is described or allocated.
 pub(crate) fn start_request(
     name: &'static str,
     incoming: Option<&Incoming>,
-    baggage: Option<&str>,
-    describe: impl FnOnce() -> RequestDescriber,
+    describe: impl FnOnce() -> Arc<RequestInfo>,
 ) -> Option<CallScope> {
     let backend = BackendRef::current()?;
-    let request = Arc::new(RequestInfo {
-        describe: describe(),
-        baggage: baggage.map(str::to_owned),
-    });
+    let request = describe();
     Some(CallScope::open_root(
         backend,
         ScopeKind::Request,

@@ -168,27 +168,30 @@ pub(crate) fn bounded_baggage(baggage: &str) -> std::borrow::Cow<'_, str> {
 
 /// Describes the request for an event or a transaction, scrubbed. Called only when one is
 /// sent: on the span thread for a transaction, when capturing for an event.
-#[derive(Clone)]
-pub(crate) struct RequestDescriber(pub(crate) Arc<dyn Fn() -> protocol::Request + Send + Sync>);
-
-impl fmt::Debug for RequestDescriber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RequestDescriber")
-    }
+pub(crate) trait DescribeRequest: Send + Sync {
+    fn describe(&self) -> protocol::Request;
 }
 
-/// What a request's events and outgoing calls need of it.
-#[derive(Debug)]
-pub(crate) struct RequestInfo {
-    pub(crate) describe: RequestDescriber,
+/// What a request's events and outgoing calls need of it: one allocation with what describes it
+/// (`head`, the HTTP layer's copy of the request's head).
+pub(crate) struct RequestInfo<D: ?Sized + DescribeRequest = dyn DescribeRequest> {
     /// The caller's `baggage`, passed on as it came (by the HTTP layer's outgoing calls).
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) baggage: Option<String>,
+    pub(crate) head: D,
 }
 
-impl RequestInfo {
+impl<D: ?Sized + DescribeRequest> fmt::Debug for RequestInfo<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestInfo")
+            .field("baggage", &self.baggage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: ?Sized + DescribeRequest> RequestInfo<D> {
     pub(crate) fn describe(&self) -> protocol::Request {
-        (self.describe.0)()
+        self.head.describe()
     }
 }
 

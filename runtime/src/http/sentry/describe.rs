@@ -14,12 +14,12 @@ use crate::http::Scrubber;
 use crate::sentry_backend::limits::bounded;
 
 /// What the layer keeps of a request to describe it later: the head (its header values share
-/// the connection's buffers, so this is a few reference counts and one table) and the body's
-/// captured part.
+/// the connection's buffers, so this is a few reference counts and one list, without the
+/// header map's index) and the body's captured part.
 pub(super) struct Head {
     pub(super) method: http::Method,
     pub(super) uri: http::Uri,
-    pub(super) headers: http::HeaderMap,
+    pub(super) headers: Vec<(http::HeaderName, http::HeaderValue)>,
     pub(super) body: Option<Arc<Mutex<Captured>>>,
     pub(super) max_body_size: usize,
     pub(super) scrubber: Arc<Scrubber>,
@@ -31,7 +31,40 @@ pub(crate) const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// The most headers one request description carries (hyper accepts 100 by default).
 pub(crate) const MAX_HEADERS: usize = 64;
 impl Head {
-    pub(super) fn describe(&self) -> Request {
+    /// The head of `request`, kept to describe it later.
+    pub(super) fn of<B>(
+        request: &http::Request<B>,
+        body: Option<Arc<Mutex<Captured>>>,
+        max_body_size: usize,
+        scrubber: &Arc<Scrubber>,
+    ) -> Head {
+        let headers = request.headers();
+        let mut kept = Vec::with_capacity(headers.len());
+        kept.extend(
+            headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        Head {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            headers: kept,
+            body,
+            max_body_size,
+            scrubber: scrubber.clone(),
+        }
+    }
+
+    /// The first value of header `name`, as a header map's `get` gives it.
+    fn header(&self, name: &http::HeaderName) -> Option<&http::HeaderValue> {
+        self.headers
+            .iter()
+            .find_map(|(own, value)| (own == name).then_some(value))
+    }
+}
+
+impl crate::sentry_backend::request::DescribeRequest for Head {
+    fn describe(&self) -> Request {
         let scrubber = &self.scrubber;
         let mut headers = sentry::protocol::Map::new();
         let (mut bytes, mut omitted) = (0, 0);
@@ -61,8 +94,7 @@ impl Head {
             .authority()
             .map(|a| a.as_str().to_owned())
             .or_else(|| {
-                self.headers
-                    .get(http::header::HOST)
+                self.header(&http::header::HOST)
                     .and_then(|h| h.to_str().ok())
                     .map(str::to_owned)
             })
@@ -78,12 +110,13 @@ impl Head {
             ..Request::default()
         }
     }
+}
 
+impl Head {
     fn body_text(&self, body: &Mutex<Captured>) -> String {
         let body = body.lock().unwrap_or_else(PoisonError::into_inner);
         let content_type = self
-            .headers
-            .get(http::header::CONTENT_TYPE)
+            .header(&http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();

@@ -210,16 +210,17 @@ fn start_sentry(
     let captured = config
         .capture_body
         .then(|| Arc::new(std::sync::Mutex::new(super::body::Captured::default())));
-    let scope = sentry_request::start_request(name, incoming.as_ref(), baggage, || {
-        let head = super::describe::Head {
-            method: request.method().clone(),
-            uri: request.uri().clone(),
-            headers: request.headers().clone(),
-            body: captured.clone(),
-            max_body_size: config.max_body_size,
-            scrubber: config.scrubber.clone(),
-        };
-        sentry_request::RequestDescriber(Arc::new(move || head.describe()))
+    let scope = sentry_request::start_request(name, incoming.as_ref(), || {
+        let head = super::describe::Head::of(
+            &request,
+            captured.clone(),
+            config.max_body_size,
+            &config.scrubber,
+        );
+        Arc::new(sentry_request::RequestInfo {
+            baggage: baggage.map(str::to_owned),
+            head,
+        })
     });
     let request = match (&scope, captured) {
         (Some(_), Some(captured)) => request.map(|body| {
