@@ -3,8 +3,10 @@
 
 #![cfg(feature = "sentry")]
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use sentry::protocol::Request;
 
@@ -63,13 +65,54 @@ impl Head {
     }
 }
 
+/// The most header names whose verdict a thread remembers (names past it are decided each time).
+const VERDICTS: usize = 256;
+
+/// One scrubber's verdicts by header name.
+type Verdicts = (Weak<Scrubber>, HashMap<http::HeaderName, bool>);
+
+thread_local! {
+    /// Whether each header name seen is sensitive, for one scrubber (held weakly: its allocation
+    /// stays while the cache names it, so another scrubber cannot take its place). A scrubber
+    /// does not change once shared, so its verdicts hold.
+    static SENSITIVE: RefCell<Option<Verdicts>> = const { RefCell::new(None) };
+}
+
+/// `scrubber.is_sensitive_header(name)`, remembered per thread: requests repeat their header
+/// names, and matching a name against every rule costs far more than a lookup.
+fn is_sensitive(scrubber: &Arc<Scrubber>, name: &http::HeaderName) -> bool {
+    let decide = || scrubber.is_sensitive_header(name.as_str());
+    SENSITIVE
+        .try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let same = cache
+                .as_ref()
+                .is_some_and(|(owner, _)| std::ptr::eq(owner.as_ptr(), Arc::as_ptr(scrubber)));
+            if !same {
+                *cache = Some((Arc::downgrade(scrubber), HashMap::new()));
+            }
+            let Some((_, verdicts)) = cache.as_mut() else {
+                return decide();
+            };
+            if let Some(&verdict) = verdicts.get(name) {
+                return verdict;
+            }
+            let verdict = decide();
+            if verdicts.len() < VERDICTS {
+                verdicts.insert(name.clone(), verdict);
+            }
+            verdict
+        })
+        .unwrap_or_else(|_| decide())
+}
+
 impl crate::sentry_backend::request::DescribeRequest for Head {
     fn describe(&self) -> Request {
         let scrubber = &self.scrubber;
         let mut headers = sentry::protocol::Map::new();
         let (mut bytes, mut omitted) = (0, 0);
         for (name, value) in &self.headers {
-            let value = if scrubber.is_sensitive_header(name.as_str()) {
+            let value = if is_sensitive(scrubber, name) {
                 FILTERED.to_owned()
             } else {
                 bounded(&String::from_utf8_lossy(value.as_bytes()))
@@ -146,5 +189,38 @@ impl Head {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentry_backend::request::DescribeRequest as _;
+
+    fn described(scrubber: &Arc<Scrubber>) -> Request {
+        let request = http::Request::get("http://shop.example/shops/1")
+            .header("cookie", "session=abc")
+            .header("x-shop", "namba")
+            .body(())
+            .unwrap();
+        Head::of(&request, None, 0, scrubber).describe()
+    }
+
+    #[test]
+    fn each_scrubber_keeps_its_own_verdicts_on_a_thread() {
+        let strict = Arc::new(Scrubber::new());
+        let lenient = Arc::new(Scrubber::empty());
+        for _ in 0..2 {
+            let headers = described(&strict).headers;
+            assert_eq!(headers["cookie"], FILTERED);
+            assert_eq!(headers["x-shop"], "namba");
+            assert_eq!(described(&lenient).headers["cookie"], "session=abc");
+        }
+        // a scrubber made where a dropped one was still decides by its own rules
+        drop(lenient);
+        let custom = Arc::new(Scrubber::empty().header("x-shop"));
+        let headers = described(&custom).headers;
+        assert_eq!(headers["cookie"], "session=abc");
+        assert_eq!(headers["x-shop"], FILTERED);
     }
 }
