@@ -531,11 +531,9 @@ impl CallScope {
         let Attribute::TrackDatabaseQuery { operation, table } = site.attribute else {
             return None;
         };
-        let own = child(
-            &parent,
-            "db.query",
-            &format!("{} {table}", operation.to_ascii_uppercase()),
-        );
+        let description =
+            site.description(|| format!("{} {table}", operation.to_ascii_uppercase()));
+        let own = child(&parent, "db.query", description);
         if let Some(span) = &own.span {
             span.set_data("db.operation", operation.into());
             span.set_data("db.sql.table", table.into());

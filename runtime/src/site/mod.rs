@@ -75,6 +75,9 @@ pub struct Site {
     /// The `endpoint` label / transaction name, resolved on the first call.
     #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
     name: std::sync::OnceLock<&'static str>,
+    /// A query's span description (`SELECT shops`), made on its first sampled call.
+    #[cfg(feature = "sentry")]
+    description: std::sync::OnceLock<&'static str>,
     #[cfg(any(feature = "otel", feature = "redis"))]
     pub(crate) counters: counters::SiteCounters,
 }
@@ -86,6 +89,8 @@ impl Site {
             attribute,
             #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
             name: std::sync::OnceLock::new(),
+            #[cfg(feature = "sentry")]
+            description: std::sync::OnceLock::new(),
             #[cfg(any(feature = "otel", feature = "redis"))]
             counters: counters::SiteCounters::new(),
         }
@@ -174,5 +179,13 @@ impl Site {
     #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
     pub(crate) fn name(&self) -> &'static str {
         self.name.get().copied().unwrap_or(self.info.function)
+    }
+
+    /// `make()` on this site's first call, kept for the process's life (one per site: sites are
+    /// statics, so this is bounded by the program's text).
+    #[cfg(feature = "sentry")]
+    pub(crate) fn description(&self, make: impl FnOnce() -> String) -> &'static str {
+        self.description
+            .get_or_init(|| Box::leak(make().into_boxed_str()))
     }
 }

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use sentry::protocol::Request;
+use sentry::protocol::{Request, Url};
 
 use super::body::Captured;
 use crate::http::scrub::FILTERED;
 use crate::http::Scrubber;
 use crate::sentry_backend::limits::bounded;
+use crate::sentry_backend::request::RequestInfo;
 
 /// What the layer keeps of a request to describe it later: the head (its header values share
 /// the connection's buffers, so this is a few reference counts and one list, without the
@@ -57,12 +58,128 @@ impl Head {
         }
     }
 
+    /// Takes `request`'s head in place of the one kept, in the same allocations.
+    fn refill<B>(
+        &mut self,
+        request: &http::Request<B>,
+        body: Option<Arc<Mutex<Captured>>>,
+        max_body_size: usize,
+        scrubber: &Arc<Scrubber>,
+    ) {
+        self.method.clone_from(request.method());
+        self.uri.clone_from(request.uri());
+        self.headers.extend(
+            request
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        self.body = body;
+        self.max_body_size = max_body_size;
+        if !Arc::ptr_eq(&self.scrubber, scrubber) {
+            self.scrubber = scrubber.clone();
+        }
+    }
+
+    /// Lets go of what the request's head shares with the connection (headers, URI, body).
+    fn empty(&mut self) {
+        self.headers.clear();
+        self.uri = http::Uri::default();
+        self.method = http::Method::GET;
+        self.body = None;
+    }
+
+    /// A copy of this head.
+    fn copy(&self) -> Head {
+        Head {
+            method: self.method.clone(),
+            uri: self.uri.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            max_body_size: self.max_body_size,
+            scrubber: self.scrubber.clone(),
+        }
+    }
+
     /// The first value of header `name`, as a header map's `get` gives it.
-    fn header(&self, name: &http::HeaderName) -> Option<&http::HeaderValue> {
+    pub(super) fn header(&self, name: &http::HeaderName) -> Option<&http::HeaderValue> {
         self.headers
             .iter()
             .find_map(|(own, value)| (own == name).then_some(value))
     }
+}
+
+/// A request's description as the layer keeps it: the request's scope holds the same
+/// allocation (as a `dyn DescribeRequest`).
+pub(super) type Info = Arc<RequestInfo<Head>>;
+
+/// The most descriptions a thread keeps for its next requests (as many as run at once on it).
+const SPARE: usize = 64;
+
+thread_local! {
+    /// Descriptions of ended requests that nothing held any more, emptied, for the next requests
+    /// here: a request then costs no allocation for its head.
+    static SPARES: RefCell<Vec<Info>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The description of `request` (without its `baggage` yet), in an allocation this thread kept
+/// when it has one.
+pub(super) fn info_of<B>(
+    request: &http::Request<B>,
+    body: Option<Arc<Mutex<Captured>>>,
+    max_body_size: usize,
+    scrubber: &Arc<Scrubber>,
+) -> Info {
+    let spare = SPARES
+        .try_with(|spares| spares.borrow_mut().pop())
+        .ok()
+        .flatten();
+    if let Some(mut info) = spare {
+        if let Some(kept) = Arc::get_mut(&mut info) {
+            kept.head.refill(request, body, max_body_size, scrubber);
+            return info;
+        }
+    }
+    Arc::new(RequestInfo {
+        baggage: None,
+        head: Head::of(request, body, max_body_size, scrubber),
+    })
+}
+
+/// Sets the description's `baggage` to what `read` finds in its head, and returns the rest.
+pub(super) fn with_baggage<R>(
+    info: &mut Info,
+    read: impl FnOnce(&Head) -> (R, Option<String>),
+) -> R {
+    let (found, baggage) = read(&info.head);
+    match Arc::get_mut(info) {
+        Some(kept) => kept.baggage = baggage,
+        // (never: nothing else has seen it yet)
+        None => {
+            *info = Arc::new(RequestInfo {
+                baggage,
+                head: info.head.copy(),
+            });
+        }
+    }
+    found
+}
+
+/// The request ended: its description is emptied (its headers and URI share the connection's
+/// buffers, which must not stay pinned) and kept for the next request here, unless something
+/// still holds it (a transaction being sent, a streamed body, a task it was bound to).
+pub(super) fn recycle(mut info: Info) {
+    let Some(kept) = Arc::get_mut(&mut info) else {
+        return;
+    };
+    kept.baggage = None;
+    kept.head.empty();
+    let _ = SPARES.try_with(|spares| {
+        let mut spares = spares.borrow_mut();
+        if spares.len() < SPARE {
+            spares.push(info);
+        }
+    });
 }
 
 /// The most header names whose verdict a thread remembers (names past it are decided each time).
@@ -106,6 +223,44 @@ fn is_sensitive(scrubber: &Arc<Scrubber>, name: &http::HeaderName) -> bool {
         .unwrap_or_else(|_| decide())
 }
 
+thread_local! {
+    /// The last `scheme://host` parsed on this thread, and its URL: requests repeat their host,
+    /// and parsing one (its domain's checks) costs most of a URL's parse.
+    static BASE_URL: RefCell<Option<(String, Url)>> = const { RefCell::new(None) };
+}
+
+/// `scheme://host` + `path` as a URL (`None` if it is not one), parsing the host only when it
+/// changed on this thread.
+fn url_of(scheme: &str, host: &str, path: &str) -> Option<Url> {
+    let parse = || format!("{scheme}://{host}{path}").parse().ok();
+    // a path that would need more than setting (a `?` or `#`, or none) is parsed whole
+    if !path.starts_with('/') || path.contains(['?', '#']) {
+        return parse();
+    }
+    BASE_URL
+        .try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let same = cache.as_ref().is_some_and(|(base, _)| {
+                base.len() == scheme.len() + 3 + host.len()
+                    && base.starts_with(scheme)
+                    && base[scheme.len()..].starts_with("://")
+                    && base.ends_with(host)
+            });
+            if !same {
+                let base = format!("{scheme}://{host}");
+                let url = format!("{base}/").parse().ok()?;
+                *cache = Some((base, url));
+            }
+            let (_, base) = cache.as_ref()?;
+            let mut url = base.clone();
+            url.set_path(path);
+            Some(url)
+        })
+        .ok()
+        .flatten()
+        .or_else(parse)
+}
+
 impl crate::sentry_backend::request::DescribeRequest for Head {
     fn describe(&self) -> Request {
         let scrubber = &self.scrubber;
@@ -145,7 +300,7 @@ impl crate::sentry_backend::request::DescribeRequest for Head {
         let scheme = self.uri.scheme_str().unwrap_or("http");
         let path = bounded(self.uri.path());
         Request {
-            url: format!("{scheme}://{host}{path}").parse().ok(),
+            url: url_of(scheme, &host, &path),
             method: Some(self.method.as_str().to_owned()),
             query_string: self.uri.query().map(|q| bounded(&scrubber.scrub_form(q))),
             headers,
@@ -204,6 +359,85 @@ mod tests {
             .body(())
             .unwrap();
         Head::of(&request, None, 0, scrubber).describe()
+    }
+
+    fn info(request: &http::Request<()>, scrubber: &Arc<Scrubber>) -> Info {
+        let mut info = info_of(request, None, 0, scrubber);
+        with_baggage(&mut info, |head| {
+            let baggage = head
+                .header(&http::HeaderName::from_static("baggage"))
+                .map(|value| value.to_str().unwrap().to_owned());
+            ((), baggage)
+        });
+        info
+    }
+
+    #[test]
+    fn a_kept_description_carries_nothing_of_the_request_before() {
+        let scrubber = Arc::new(Scrubber::new());
+        let first = http::Request::post("http://shop.example/orders?user=ann")
+            .header("x-user", "ann")
+            .header("baggage", "sentry-org_id=1")
+            .header("user-agent", "ann's browser")
+            .body(())
+            .unwrap();
+        let first = info(&first, &scrubber);
+        let kept = Arc::as_ptr(&first);
+        recycle(first);
+        let second = http::Request::get("http://other.example/shops/2")
+            .header("accept", "text/html")
+            .body(())
+            .unwrap();
+        let second = info(&second, &scrubber);
+        assert_eq!(Arc::as_ptr(&second), kept, "the allocation is kept");
+        assert_eq!(second.baggage, None);
+        let described = second.describe();
+        assert_eq!(described.method.as_deref(), Some("GET"));
+        assert_eq!(
+            described.url.as_ref().map(Url::as_str),
+            Some("http://other.example/shops/2")
+        );
+        assert_eq!(described.query_string, None);
+        assert_eq!(
+            described.headers.keys().collect::<Vec<_>>(),
+            vec!["accept"],
+            "only its own headers"
+        );
+    }
+
+    #[test]
+    fn a_description_still_held_is_not_kept() {
+        let scrubber = Arc::new(Scrubber::new());
+        let request = http::Request::get("/shops/1")
+            .header("x-shop", "namba")
+            .body(())
+            .unwrap();
+        let held = info(&request, &scrubber);
+        let holder: Arc<RequestInfo> = held.clone();
+        recycle(held);
+        let next = info(&request, &scrubber);
+        assert!(!std::ptr::addr_eq(Arc::as_ptr(&next), Arc::as_ptr(&holder)));
+        // the holder (a transaction being sent, say) still describes its own request
+        assert_eq!(holder.describe().headers["x-shop"], "namba");
+    }
+
+    #[test]
+    fn a_url_from_a_remembered_host_equals_one_parsed_whole() {
+        let cases = [
+            ("http", "shop.example", "/shops/1"),
+            ("http", "shop.example", "/a%20b/ü/../c"),
+            ("https", "shop.example", "/shops/1"),
+            ("http", "shop.example:8080", "/"),
+            ("http", "other.example", "/x//y"),
+            ("http", "shop.example", "*"),
+            ("http", "[::1]:3000", "/v1"),
+        ];
+        for _ in 0..2 {
+            for (scheme, host, path) in cases {
+                let whole = format!("{scheme}://{host}{path}").parse::<Url>().ok();
+                assert_eq!(url_of(scheme, host, path), whole, "{scheme}://{host}{path}");
+            }
+        }
     }
 
     #[test]

@@ -101,6 +101,10 @@ impl Drop for OnUnwind<'_> {
 pub(super) struct RequestState {
     #[cfg(feature = "sentry")]
     scope: Option<crate::sentry_backend::CallScope>,
+    /// The request's description, which the scope shares: kept for the next request on this
+    /// thread when nothing else holds it at the end.
+    #[cfg(feature = "sentry")]
+    info: Option<super::describe::Info>,
 }
 
 impl RequestState {
@@ -161,6 +165,10 @@ impl RequestState {
         if let Some(scope) = self.scope.take() {
             scope.finish_request(Some(code));
         }
+        #[cfg(feature = "sentry")]
+        if let Some(info) = self.info.take() {
+            super::describe::recycle(info);
+        }
     }
 }
 
@@ -171,6 +179,10 @@ impl RequestState {
         #[cfg(feature = "sentry")]
         if let Some(scope) = self.scope.take() {
             scope.finish_request(None);
+        }
+        #[cfg(feature = "sentry")]
+        if let Some(info) = self.info.take() {
+            super::describe::recycle(info);
         }
     }
 }
@@ -193,34 +205,39 @@ fn start_sentry(
 
     // No Sentry backend in reach (no DSN): nothing to read off the request, no scope to open.
     if !crate::sentry_backend::call::reachable() {
-        return (RequestState { scope: None }, request);
+        return (
+            RequestState {
+                scope: None,
+                info: None,
+            },
+            request,
+        );
     }
     let name = crate::serving::with_current(|served| served.name).unwrap_or("");
-    let header = |name: &http::HeaderName| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-    };
-    let baggage = header(&BAGGAGE).map(crate::sentry_backend::bounded_baggage);
-    let baggage = baggage.as_deref();
-    let incoming = header(&SENTRY_TRACE)
-        .and_then(Incoming::parse)
-        .map(|incoming| incoming.with_baggage(baggage));
     let captured = config
         .capture_body
         .then(|| Arc::new(std::sync::Mutex::new(super::body::Captured::default())));
+    // the head is copied in one pass over the headers (into an allocation an ended request left
+    // on this thread, when there is one), and the trace headers are found in that copy (a
+    // header map lookup by a name that is not a standard one hashes it)
+    let mut info = super::describe::info_of(
+        &request,
+        captured.clone(),
+        config.max_body_size,
+        &config.scrubber,
+    );
+    let incoming = super::describe::with_baggage(&mut info, |head| {
+        let header =
+            |name: &http::HeaderName| head.header(name).and_then(|value| value.to_str().ok());
+        let baggage = header(&BAGGAGE).map(crate::sentry_backend::bounded_baggage);
+        let incoming = header(&SENTRY_TRACE)
+            .and_then(Incoming::parse)
+            .map(|incoming| incoming.with_baggage(baggage.as_deref()));
+        (incoming, baggage.map(std::borrow::Cow::into_owned))
+    });
     let scope = sentry_request::start_request(name, incoming.as_ref(), || {
-        let head = super::describe::Head::of(
-            &request,
-            captured.clone(),
-            config.max_body_size,
-            &config.scrubber,
-        );
-        Arc::new(sentry_request::RequestInfo {
-            baggage: baggage.map(str::to_owned),
-            head,
-        })
+        let shared: Arc<sentry_request::RequestInfo> = info.clone();
+        shared
     });
     let request = match (&scope, captured) {
         (Some(_), Some(captured)) => request.map(|body| {
@@ -232,5 +249,11 @@ fn start_sentry(
         }),
         _ => request,
     };
-    (RequestState { scope }, request)
+    (
+        RequestState {
+            scope,
+            info: Some(info),
+        },
+        request,
+    )
 }
