@@ -453,5 +453,13 @@ fn a_hub_kept_for_the_next_unsampled_request_carries_nothing_of_the_last() {
                 "{text}: {crumbs:?}"
             );
         }
+        // described from a description an earlier request left: its own URL, never theirs
+        let event = event_named(app, &format!("peek {id}"));
+        assert!(
+            event["request"]["url"]
+                .as_str()
+                .is_some_and(|url| url.ends_with(&format!("/r0/peek/{id}"))),
+            "peek {id}: {event:#}"
+        );
     }
 }

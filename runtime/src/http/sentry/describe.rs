@@ -1,5 +1,7 @@
 //! The request as Sentry is shown it: method, URL, query string, headers and, when captured,
-//! the body, each scrubbed. Built only when an event or a sampled transaction is sent.
+//! the body, each scrubbed. Built only when an event or a sampled transaction is sent, from a
+//! copy of the head taken when the request starts: that copy lives in an allocation an ended
+//! request on the same thread left behind when there is one ([`info_of`], [`recycle`]).
 
 #![cfg(feature = "sentry")]
 
@@ -431,6 +433,8 @@ mod tests {
             ("http", "other.example", "/x//y"),
             ("http", "shop.example", "*"),
             ("http", "[::1]:3000", "/v1"),
+            ("http", "shop.example", "/a\\b/%2e%2e/c"),
+            ("http", "shop.example", "/shops/1"),
         ];
         for _ in 0..2 {
             for (scheme, host, path) in cases {
