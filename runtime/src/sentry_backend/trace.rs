@@ -80,10 +80,15 @@ impl Incoming {
     /// decide.
     pub(crate) fn with_baggage(mut self, baggage: Option<&str>) -> Incoming {
         if let Some(baggage) = baggage {
+            let (sampled, org_id) = sentry_entries(baggage);
             if self.sampled.is_none() {
-                self.sampled = baggage_sampled(baggage);
+                self.sampled = sampled.and_then(|sampled| match sampled {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => None,
+                });
             }
-            self.org_id = baggage_org_id(baggage);
+            self.org_id = org_id.and_then(|org_id| org_id.parse().ok());
         }
         self
     }
@@ -94,16 +99,21 @@ impl Incoming {
         if header.len() > 64 {
             return None;
         }
-        let mut parts = header.trim().split('-');
-        let trace_id = hex::<16>(parts.next()?)?;
-        let parent_span_id = hex::<8>(parts.next()?)?;
-        let sampled = match parts.next() {
-            None => None,
-            Some("1") => Some(true),
-            Some("0") => Some(false),
-            Some(_) => return None,
+        // 32 hex digits, `-`, 16 hex digits, and `-1` or `-0` or nothing: read by position (hex
+        // digits hold no `-`, so this is splitting on `-`, without searching)
+        let header = header.trim().as_bytes();
+        let sampled = match header {
+            [.., b'-', b'1'] if header.len() == 51 => Some(true),
+            [.., b'-', b'0'] if header.len() == 51 => Some(false),
+            _ if header.len() == 49 => None,
+            _ => return None,
         };
-        if parts.next().is_some() || trace_id == [0; 16] || parent_span_id == [0; 8] {
+        if header[32] != b'-' {
+            return None;
+        }
+        let trace_id = hex::<16>(&header[..32])?;
+        let parent_span_id = hex::<8>(&header[33..49])?;
+        if trace_id == [0; 16] || parent_span_id == [0; 8] {
             return None;
         }
         Some(Incoming {
@@ -116,7 +126,7 @@ impl Incoming {
 }
 
 /// `2 × N` hex digits exactly (no sign, no space: `from_str_radix` would take a `+`).
-fn hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+fn hex<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
     fn digit(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -129,7 +139,7 @@ fn hex<const N: usize>(text: &str) -> Option<[u8; N]> {
         return None;
     }
     let mut out = [0; N];
-    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
         *byte = digit(pair[0])? << 4 | digit(pair[1])?;
     }
     Some(out)
@@ -195,32 +205,30 @@ impl<D: ?Sized + DescribeRequest> RequestInfo<D> {
     }
 }
 
-/// The value of the Sentry entry `key` (`sentry-sampled`, `sentry-org_id`) in a `baggage`
-/// header, if any.
-fn baggage_entry<'a>(baggage: &'a str, key: &str) -> Option<&'a str> {
-    baggage.split(',').find_map(|entry| {
-        let (name, value) = entry.split_once('=')?;
-        (name.trim() == key).then(|| value.trim())
-    })
-}
-
-/// The sampling decision in a `baggage` header's `sentry-sampled` entry, if any.
-pub(crate) fn baggage_sampled(baggage: &str) -> Option<bool> {
-    match baggage_entry(baggage, "sentry-sampled")? {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
+/// The values of the Sentry entries `sentry-sampled` and `sentry-org_id` in a `baggage` header
+/// (the first of each), read in one pass.
+fn sentry_entries(baggage: &str) -> (Option<&str>, Option<&str>) {
+    let (mut sampled, mut org_id) = (None, None);
+    for entry in baggage.split(',') {
+        let Some((name, value)) = entry.split_once('=') else {
+            continue;
+        };
+        let slot = match name.trim() {
+            "sentry-sampled" => &mut sampled,
+            "sentry-org_id" => &mut org_id,
+            _ => continue,
+        };
+        slot.get_or_insert(value.trim());
+        if sampled.is_some() && org_id.is_some() {
+            break;
+        }
     }
-}
-
-/// The organization in a `baggage` header's `sentry-org_id` entry, if any.
-pub(crate) fn baggage_org_id(baggage: &str) -> Option<u64> {
-    baggage_entry(baggage, "sentry-org_id")?.parse().ok()
+    (sampled, org_id)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{baggage_org_id, baggage_sampled, Incoming};
+    use super::Incoming;
 
     #[test]
     fn sentry_trace_headers_parse_or_are_refused() {
@@ -235,6 +243,13 @@ mod tests {
                 .sampled,
             None
         );
+        // spaces around it are taken off, as before
+        assert_eq!(
+            Incoming::parse(" 771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-0 ")
+                .unwrap()
+                .sampled,
+            Some(false)
+        );
         for bad in [
             "",
             "771a43a4192642f0b136d5159a501700",
@@ -246,18 +261,51 @@ mod tests {
             "+71a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-1",
             "771a43a4192642f0b136d5159a501700-+1b2c3d4e5f60718-1",
             "771a43a4192642f0b136d5159a501700- 1b2c3d4e5f60718-1",
+            "771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-",
+            "771a43a4192642f0b136d5159a501700_a1b2c3d4e5f60718-1",
+            "771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718+1",
+            "771a43a4192642f0b136d5159a501700-a1b2c3d4e5f607181",
+            "771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-10",
+            "771a43a4192642f0b136d5159a501700-a1b2c3d4e5f6071é-1",
+            "771a43a4192642f0b136d5159a501700-0000000000000000-1",
         ] {
             assert_eq!(Incoming::parse(bad), None, "{bad:?}");
         }
     }
 
+    /// What `baggage` says of sampling and organization, to a trace that did not decide.
+    fn read(baggage: &str) -> (Option<bool>, Option<u64>) {
+        let incoming = Incoming::parse("771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718")
+            .unwrap()
+            .with_baggage(Some(baggage));
+        (incoming.sampled, incoming.org_id)
+    }
+
     #[test]
     fn sentry_entries_are_read_from_baggage() {
-        let baggage = "other=1, sentry-sampled=true,sentry-org_id=43 ";
-        assert_eq!(baggage_sampled(baggage), Some(true));
-        assert_eq!(baggage_org_id(baggage), Some(43));
-        assert_eq!(baggage_sampled("sentry-sampled=maybe"), None);
-        assert_eq!(baggage_org_id("sentry-org_id=x"), None);
+        assert_eq!(
+            read("other=1, sentry-sampled=true,sentry-org_id=43 "),
+            (Some(true), Some(43))
+        );
+        assert_eq!(read("sentry-sampled=maybe"), (None, None));
+        assert_eq!(
+            read("sentry-org_id=x,sentry-sampled=false"),
+            (Some(false), None)
+        );
+        // the first of each counts, as a header map's `get` takes the first header
+        assert_eq!(
+            read("sentry-org_id=1,sentry-sampled=false,sentry-org_id=2,sentry-sampled=true"),
+            (Some(false), Some(1))
+        );
+        assert_eq!(
+            read("sentry-sampled,=true,sentry-org_id=7"),
+            (None, Some(7))
+        );
+        // a caller's decision in `sentry-trace` is not overridden
+        let decided = Incoming::parse("771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-0")
+            .unwrap()
+            .with_baggage(Some("sentry-sampled=true"));
+        assert_eq!(decided.sampled, Some(false));
     }
 
     #[test]

@@ -37,27 +37,22 @@ pub(crate) const MAX_HEADER_BYTES: usize = 8 * 1024;
 pub(crate) const MAX_HEADERS: usize = 64;
 impl Head {
     /// The head of `request`, kept to describe it later.
-    pub(super) fn of<B>(
+    fn of<B>(
         request: &http::Request<B>,
         body: Option<Arc<Mutex<Captured>>>,
         max_body_size: usize,
         scrubber: &Arc<Scrubber>,
     ) -> Head {
-        let headers = request.headers();
-        let mut kept = Vec::with_capacity(headers.len());
-        kept.extend(
-            headers
-                .iter()
-                .map(|(name, value)| (name.clone(), value.clone())),
-        );
-        Head {
-            method: request.method().clone(),
-            uri: request.uri().clone(),
-            headers: kept,
-            body,
+        let mut head = Head {
+            method: http::Method::GET,
+            uri: http::Uri::default(),
+            headers: Vec::with_capacity(request.headers().len()),
+            body: None,
             max_body_size,
             scrubber: scrubber.clone(),
-        }
+        };
+        head.refill(request, body, max_body_size, scrubber);
+        head
     }
 
     /// Takes `request`'s head in place of the one kept, in the same allocations.
@@ -91,18 +86,6 @@ impl Head {
         self.body = None;
     }
 
-    /// A copy of this head.
-    fn copy(&self) -> Head {
-        Head {
-            method: self.method.clone(),
-            uri: self.uri.clone(),
-            headers: self.headers.clone(),
-            body: self.body.clone(),
-            max_body_size: self.max_body_size,
-            scrubber: self.scrubber.clone(),
-        }
-    }
-
     /// The first value of header `name`, as a header map's `get` gives it.
     pub(super) fn header(&self, name: &http::HeaderName) -> Option<&http::HeaderValue> {
         self.headers
@@ -124,14 +107,20 @@ thread_local! {
     static SPARES: RefCell<Vec<Info>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The description of `request` (without its `baggage` yet), in an allocation this thread kept
-/// when it has one.
-pub(super) fn info_of<B>(
+/// The description of `request`, in an allocation this thread kept when it has one, with the
+/// `baggage` that `read` finds in its head; and the rest of what `read` found.
+pub(super) fn info_of<B, R>(
     request: &http::Request<B>,
     body: Option<Arc<Mutex<Captured>>>,
     max_body_size: usize,
     scrubber: &Arc<Scrubber>,
-) -> Info {
+    read: impl FnOnce(&Head) -> (R, Option<String>),
+) -> (Info, R) {
+    let fill = |info: &mut RequestInfo<Head>| {
+        let (found, baggage) = read(&info.head);
+        info.baggage = baggage;
+        found
+    };
     let spare = SPARES
         .try_with(|spares| spares.borrow_mut().pop())
         .ok()
@@ -139,32 +128,16 @@ pub(super) fn info_of<B>(
     if let Some(mut info) = spare {
         if let Some(kept) = Arc::get_mut(&mut info) {
             kept.head.refill(request, body, max_body_size, scrubber);
-            return info;
+            let found = fill(kept);
+            return (info, found);
         }
     }
-    Arc::new(RequestInfo {
+    let mut info = RequestInfo {
         baggage: None,
         head: Head::of(request, body, max_body_size, scrubber),
-    })
-}
-
-/// Sets the description's `baggage` to what `read` finds in its head, and returns the rest.
-pub(super) fn with_baggage<R>(
-    info: &mut Info,
-    read: impl FnOnce(&Head) -> (R, Option<String>),
-) -> R {
-    let (found, baggage) = read(&info.head);
-    match Arc::get_mut(info) {
-        Some(kept) => kept.baggage = baggage,
-        // (never: nothing else has seen it yet)
-        None => {
-            *info = Arc::new(RequestInfo {
-                baggage,
-                head: info.head.copy(),
-            });
-        }
-    }
-    found
+    };
+    let found = fill(&mut info);
+    (Arc::new(info), found)
 }
 
 /// The request ended: its description is emptied (its headers and URI share the connection's
@@ -226,9 +199,9 @@ fn is_sensitive(scrubber: &Arc<Scrubber>, name: &http::HeaderName) -> bool {
 }
 
 thread_local! {
-    /// The last `scheme://host` parsed on this thread, and its URL: requests repeat their host,
-    /// and parsing one (its domain's checks) costs most of a URL's parse.
-    static BASE_URL: RefCell<Option<(String, Url)>> = const { RefCell::new(None) };
+    /// The last scheme and host parsed on this thread, and their URL: requests repeat their
+    /// host, and parsing one (its domain's checks) costs most of a URL's parse.
+    static BASE_URL: RefCell<Option<(String, String, Url)>> = const { RefCell::new(None) };
 }
 
 /// `scheme://host` + `path` as a URL (`None` if it is not one), parsing the host only when it
@@ -242,19 +215,14 @@ fn url_of(scheme: &str, host: &str, path: &str) -> Option<Url> {
     BASE_URL
         .try_with(|cache| {
             let mut cache = cache.borrow_mut();
-            let same = cache.as_ref().is_some_and(|(base, _)| {
-                base.len() == scheme.len() + 3 + host.len()
-                    && base.starts_with(scheme)
-                    && base[scheme.len()..].starts_with("://")
-                    && base.ends_with(host)
-            });
+            let same = cache
+                .as_ref()
+                .is_some_and(|(s, h, _)| s == scheme && h == host);
             if !same {
-                let base = format!("{scheme}://{host}");
-                let url = format!("{base}/").parse().ok()?;
-                *cache = Some((base, url));
+                let url = format!("{scheme}://{host}/").parse().ok()?;
+                *cache = Some((scheme.to_owned(), host.to_owned(), url));
             }
-            let (_, base) = cache.as_ref()?;
-            let mut url = base.clone();
+            let mut url = cache.as_ref()?.2.clone();
             url.set_path(path);
             Some(url)
         })
@@ -364,8 +332,7 @@ mod tests {
     }
 
     fn info(request: &http::Request<()>, scrubber: &Arc<Scrubber>) -> Info {
-        let mut info = info_of(request, None, 0, scrubber);
-        with_baggage(&mut info, |head| {
+        let (info, ()) = info_of(request, None, 0, scrubber, |head| {
             let baggage = head
                 .header(&http::HeaderName::from_static("baggage"))
                 .map(|value| value.to_str().unwrap().to_owned());

@@ -70,7 +70,7 @@ where
         // still inside the request's scope: a streamed body takes it along
         let result = result.map(|response| state.scoped(response));
         drop(entered);
-        state.finish(code);
+        state.end(Some(code));
         Poll::Ready(result)
     }
 }
@@ -91,7 +91,7 @@ impl Drop for OnUnwind<'_> {
     fn drop(&mut self) {
         // only reached while unwinding: `defuse` forgets the guard on every return
         if let Some(state) = self.0.take() {
-            state.abandon();
+            state.end(None);
         }
     }
 }
@@ -159,26 +159,13 @@ impl RequestState {
         response.map(axum::body::Body::new)
     }
 
+    /// The request ends: answered with `code`, or (`None`) before its answer — cancelled, or a
+    /// panic while unwinding. Its description is kept for the next request if nothing holds it.
     #[cfg_attr(not(feature = "sentry"), allow(unused_variables, clippy::unused_self))]
-    fn finish(&mut self, code: u16) {
+    fn end(&mut self, code: Option<u16>) {
         #[cfg(feature = "sentry")]
         if let Some(scope) = self.scope.take() {
-            scope.finish_request(Some(code));
-        }
-        #[cfg(feature = "sentry")]
-        if let Some(info) = self.info.take() {
-            super::describe::recycle(info);
-        }
-    }
-}
-
-impl RequestState {
-    /// The request ends before its answer: cancelled, or a panic while unwinding.
-    #[cfg_attr(not(feature = "sentry"), allow(clippy::unused_self))]
-    fn abandon(&mut self) {
-        #[cfg(feature = "sentry")]
-        if let Some(scope) = self.scope.take() {
-            scope.finish_request(None);
+            scope.finish_request(code);
         }
         #[cfg(feature = "sentry")]
         if let Some(info) = self.info.take() {
@@ -189,7 +176,7 @@ impl RequestState {
 
 impl Drop for RequestState {
     fn drop(&mut self) {
-        self.abandon();
+        self.end(None);
     }
 }
 
@@ -220,21 +207,21 @@ fn start_sentry(
     // the head is copied in one pass over the headers (into an allocation an ended request left
     // on this thread, when there is one), and the trace headers are found in that copy (a
     // header map lookup by a name that is not a standard one hashes it)
-    let mut info = super::describe::info_of(
+    let (info, incoming) = super::describe::info_of(
         &request,
         captured.clone(),
         config.max_body_size,
         &config.scrubber,
+        |head| {
+            let header =
+                |name: &http::HeaderName| head.header(name).and_then(|value| value.to_str().ok());
+            let baggage = header(&BAGGAGE).map(crate::sentry_backend::bounded_baggage);
+            let incoming = header(&SENTRY_TRACE)
+                .and_then(Incoming::parse)
+                .map(|incoming| incoming.with_baggage(baggage.as_deref()));
+            (incoming, baggage.map(std::borrow::Cow::into_owned))
+        },
     );
-    let incoming = super::describe::with_baggage(&mut info, |head| {
-        let header =
-            |name: &http::HeaderName| head.header(name).and_then(|value| value.to_str().ok());
-        let baggage = header(&BAGGAGE).map(crate::sentry_backend::bounded_baggage);
-        let incoming = header(&SENTRY_TRACE)
-            .and_then(Incoming::parse)
-            .map(|incoming| incoming.with_baggage(baggage.as_deref()));
-        (incoming, baggage.map(std::borrow::Cow::into_owned))
-    });
     let scope = sentry_request::start_request(name, incoming.as_ref(), || {
         let shared: Arc<sentry_request::RequestInfo> = info.clone();
         shared
