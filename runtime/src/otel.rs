@@ -25,6 +25,34 @@ pub(crate) struct Exporter {
     registry: Registry,
     provider: SdkMeterProvider,
     namespace: String,
+    set_global: bool,
+}
+
+/// The Prometheus exporter's part of the builder.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PrometheusConfig {
+    /// [`TelemetryBuilder::set_global_meter_provider`](crate::TelemetryBuilder::set_global_meter_provider).
+    pub(crate) set_global: bool,
+}
+
+/// What [`Exporter::installed`] did with OpenTelemetry's global meter provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GlobalProvider {
+    /// Not asked to: the global provider is whatever the application made it.
+    LeftAlone,
+    /// Asked to, and the global provider was OpenTelemetry's no-op one: kansoku's now.
+    Set,
+    /// Asked to, but the application had set its own: kept, with a warning.
+    KeptTheApplications,
+}
+
+/// Whether OpenTelemetry's global meter provider is still the no-op one it starts with.
+///
+/// OpenTelemetry offers no way to ask; its `NoopMeterProvider` is the only provider without
+/// state (a zero-sized value), while every provider that records holds some (the SDK's is an
+/// `Arc`). A provider of size zero is therefore taken as "not set by the application".
+fn global_provider_is_noop() -> bool {
+    size_of_val(&*opentelemetry::global::meter_provider()) == 0
 }
 
 impl std::fmt::Debug for Exporter {
@@ -52,7 +80,7 @@ impl Backend for Exporter {
     }
 
     fn installed(&self) {
-        opentelemetry::global::set_meter_provider(self.provider.clone());
+        self.take_global();
     }
 
     fn shutdown(self: Arc<Self>) -> BoxFuture<()> {
@@ -81,6 +109,7 @@ impl Exporter {
         recorder: Arc<Recorder>,
         namespace: &str,
         service_name: Option<&str>,
+        config: &PrometheusConfig,
     ) -> Result<Exporter, Error> {
         let registry = Registry::new();
         let collector = KansokuCollector::new(recorder, namespace)?;
@@ -105,7 +134,27 @@ impl Exporter {
             registry,
             provider,
             namespace: namespace.to_owned(),
+            set_global: config.set_global,
         })
+    }
+
+    /// Makes this provider OpenTelemetry's global one when the builder asked for it and the
+    /// application has not set its own. Never replaces the application's: its instruments made
+    /// with `opentelemetry::global::meter` keep going to its own readers and exporters.
+    fn take_global(&self) -> GlobalProvider {
+        if !self.set_global {
+            return GlobalProvider::LeftAlone;
+        }
+        if !global_provider_is_noop() {
+            tracing::warn!(
+                "kansoku: set_global_meter_provider(true), but the application has set \
+                 OpenTelemetry's global meter provider: it is kept; `Telemetry::meter` gives \
+                 meters whose instruments appear in kansoku's Prometheus text"
+            );
+            return GlobalProvider::KeptTheApplications;
+        }
+        opentelemetry::global::set_meter_provider(self.provider.clone());
+        GlobalProvider::Set
     }
 
     /// A backend's own counter as a metric family under the namespace.
@@ -459,5 +508,83 @@ impl prometheus::core::Collector for KansokuCollector {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{global_provider_is_noop, Exporter, GlobalProvider};
+    use crate::Telemetry;
+
+    fn take_global(telemetry: &Telemetry) -> GlobalProvider {
+        telemetry
+            .context()
+            .backend::<Exporter>()
+            .expect("the exporter runs with `otel`")
+            .take_global()
+    }
+
+    fn count(meter: &opentelemetry::metrics::Meter, name: &'static str) {
+        meter.u64_counter(name).build().add(1, &[]);
+    }
+
+    // One test: OpenTelemetry's global provider is process-wide and these steps depend on order.
+    #[test]
+    fn the_global_meter_provider_is_taken_only_when_asked_and_never_from_the_application() {
+        assert!(global_provider_is_noop(), "nothing has set it yet");
+
+        let not_asked = Telemetry::builder().build().unwrap();
+        assert_eq!(take_global(&not_asked), GlobalProvider::LeftAlone);
+        assert!(global_provider_is_noop());
+
+        let asked = Telemetry::builder()
+            .namespace("asked")
+            .set_global_meter_provider(true)
+            .build()
+            .unwrap();
+        assert_eq!(take_global(&asked), GlobalProvider::Set);
+        assert!(!global_provider_is_noop());
+        count(&opentelemetry::global::meter("app"), "through_kansoku");
+        assert!(asked
+            .prometheus_text()
+            .contains("asked_through_kansoku_total 1"));
+
+        // the application sets its own provider (its own registry here): asking again keeps it
+        let registry = prometheus::Registry::new();
+        let reader = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .without_target_info()
+            .scope_info_enabled(false)
+            .build()
+            .unwrap();
+        let app = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+            .with_reader(reader)
+            .build();
+        opentelemetry::global::set_meter_provider(app.clone());
+        let again = Telemetry::builder()
+            .namespace("again")
+            .set_global_meter_provider(true)
+            .build()
+            .unwrap();
+        assert_eq!(take_global(&again), GlobalProvider::KeptTheApplications);
+        count(&opentelemetry::global::meter("app"), "app_own");
+        count(&again.meter("app"), "kansoku_own");
+        let mut app_text = Vec::new();
+        prometheus::Encoder::encode(
+            &prometheus::TextEncoder::new(),
+            &registry.gather(),
+            &mut app_text,
+        )
+        .unwrap();
+        let app_text = String::from_utf8(app_text).unwrap();
+        assert!(app_text.contains("app_own_total 1"), "{app_text}");
+        assert!(!app_text.contains("kansoku_own"), "{app_text}");
+        let kansoku_text = again.prometheus_text();
+        assert!(
+            kansoku_text.contains("again_kansoku_own_total 1"),
+            "{kansoku_text}"
+        );
+        assert!(!kansoku_text.contains("app_own"), "{kansoku_text}");
+        assert!(!asked.prometheus_text().contains("app_own"));
     }
 }

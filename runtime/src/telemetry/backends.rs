@@ -13,6 +13,8 @@ use crate::record::Recorder;
 /// Each backend's part of the builder.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BackendConfigs {
+    #[cfg(feature = "otel")]
+    pub(crate) prometheus: crate::otel::PrometheusConfig,
     #[cfg(feature = "sentry")]
     pub(crate) sentry: crate::sentry_backend::SentryConfig,
     #[cfg(feature = "redis")]
@@ -60,6 +62,7 @@ pub(crate) fn start(
         recorder.clone(),
         &builder.namespace,
         builder.service_name.as_deref(),
+        &builder.backends.prometheus,
     )?));
     #[cfg(feature = "sentry")]
     match crate::sentry_backend::SentryBackend::new(
