@@ -47,17 +47,15 @@ pub(crate) trait Backend: Any + Send + Sync + fmt::Debug {
     }
 }
 
-/// A counter a backend keeps about itself, with two labels: an exporter renders it under
+/// A counter a backend keeps about itself: an exporter renders it under
 /// the telemetry's namespace (`ns_` + `name`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(not(feature = "otel"), allow(dead_code))]
 pub(crate) struct CounterFamily {
-    /// The name after the namespace, ending in `_total`.
-    pub(crate) name: &'static str,
-    pub(crate) help: &'static str,
-    pub(crate) label_names: [&'static str; 2],
-    /// Each series: its label values and its count.
-    pub(crate) values: Vec<([&'static str; 2], u64)>,
+    /// Its name after the namespace, help and label names, as [`crate::names`] lists it.
+    pub(crate) family: crate::names::Family,
+    /// Each series: its label values (as many as the family's labels) and its count.
+    pub(crate) values: Vec<(Vec<&'static str>, u64)>,
 }
 
 /// How one backend is doing: what `/health/detailed` and a `doctor` command show.
@@ -146,9 +144,9 @@ impl HealthCell {
             .unwrap_or_else(PoisonError::into_inner) = Some((SystemTime::now(), error.to_string()));
     }
 
-    /// The counter of what was dropped for `reason`; hold it to count without a lock. (The
-    /// backends now keep finer counts of their own and set `dropped` in their report.)
-    #[allow(dead_code)]
+    /// The counter of what was dropped for `reason`, in the report while it is not zero; hold
+    /// it to count without a lock.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn drop_counter(&self, reason: &'static str) -> Arc<AtomicU64> {
         self.dropped
             .lock()
@@ -179,6 +177,7 @@ impl HealthCell {
                 .unwrap_or_else(PoisonError::into_inner)
                 .iter()
                 .map(|(reason, count)| (*reason, count.load(Relaxed)))
+                .filter(|(_, count)| *count > 0)
                 .collect(),
         }
     }

@@ -160,16 +160,24 @@ impl Exporter {
     /// A backend's own counter as a metric family under the namespace.
     #[allow(clippy::cast_precision_loss)] // counts above 2^53 lose precision in the text format anyway
     fn counter_family(&self, family: &crate::backend::CounterFamily) -> MetricFamily {
-        let [first, second] = family.label_names;
         let mut out = MetricFamily::default();
-        out.set_name(format!("{}_{}", self.namespace, family.name));
-        out.set_help(family.help.to_owned());
+        out.set_name(format!("{}_{}", self.namespace, family.family.name));
+        out.set_help(family.family.help.to_owned());
         out.set_field_type(MetricType::COUNTER);
         out.set_metric(
             family
                 .values
                 .iter()
-                .map(|([a, b], count)| counter(&[(first, a), (second, b)], *count as f64))
+                .map(|(values, count)| {
+                    let pairs: Vec<(&str, &str)> = family
+                        .family
+                        .labels
+                        .iter()
+                        .copied()
+                        .zip(values.iter().copied())
+                        .collect();
+                    counter(&pairs, *count as f64)
+                })
                 .collect(),
         );
         out
@@ -204,8 +212,6 @@ const HTTP_REQUESTS: (&str, &str) = pair(crate::names::HTTP_REQUESTS);
 const HTTP_DURATION: (&str, &str) = pair(crate::names::HTTP_DURATION);
 const HTTP_IN_FLIGHT: (&str, &str) = pair(crate::names::HTTP_IN_FLIGHT);
 const HTTP_SLOW: (&str, &str) = pair(crate::names::HTTP_SLOW);
-#[cfg(feature = "redis")]
-const REALTIME_DROPPED: (&str, &str) = pair(crate::names::REALTIME_DROPPED);
 
 /// Renders a [`Recorder`]'s [`Snapshot`] as Prometheus metric families at scrape time.
 struct KansokuCollector {
@@ -230,8 +236,6 @@ impl KansokuCollector {
             HTTP_IN_FLIGHT,
             HTTP_SLOW,
             OVERFLOW,
-            #[cfg(feature = "redis")]
-            REALTIME_DROPPED,
         ];
         let descs = fixed
             .iter()
@@ -497,16 +501,6 @@ impl prometheus::core::Collector for KansokuCollector {
         self.db_families(&snapshot, &mut out);
         self.http_families(&snapshot, &mut out);
         self.labelled_families(&snapshot, &mut out);
-        #[cfg(feature = "redis")]
-        {
-            #[allow(clippy::cast_precision_loss)]
-            let dropped = snapshot.realtime_dropped as f64;
-            out.push(self.family(
-                REALTIME_DROPPED,
-                MetricType::COUNTER,
-                vec![counter(&[], dropped)],
-            ));
-        }
         out
     }
 }

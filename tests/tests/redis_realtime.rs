@@ -463,6 +463,22 @@ async fn a_full_backlog_is_counted_as_dropped() {
     let text = telemetry.prometheus_text();
     let dropped = kansoku_tests::value(&text, "dropped_realtime_dropped_total");
     assert!(dropped > 0.0, "nothing counted as dropped:\n{text}");
+    // the Redis backend's own count, the same in its health report
+    let redis = telemetry
+        .health()
+        .into_iter()
+        .find(|health| health.backend == "redis")
+        .expect("the Redis backend reports");
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let counted = dropped as u64;
+    assert_eq!(
+        redis.dropped.get("backlog_full"),
+        Some(&counted),
+        "{redis:?}"
+    );
+    // a telemetry without Redis has no such series
+    let without = Telemetry::builder().namespace("noredis").build().unwrap();
+    assert!(!without.prometheus_text().contains("realtime_dropped"));
     telemetry.shutdown().await;
 }
 

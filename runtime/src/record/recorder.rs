@@ -67,10 +67,6 @@ pub(crate) struct Recorder {
     families: RwLock<BTreeMap<&'static str, Arc<Family>>>,
     pool_used: AtomicU64,
     pool_max: AtomicU64,
-    /// Recordings the Redis backend could not hold while Redis was unreachable
-    /// (`ns_realtime_dropped_total`).
-    #[cfg(feature = "redis")]
-    pub(super) realtime_dropped: AtomicU64,
 }
 
 impl Recorder {
@@ -85,8 +81,6 @@ impl Recorder {
             families: RwLock::new(BTreeMap::new()),
             pool_used: AtomicU64::new(UNSET),
             pool_max: AtomicU64::new(UNSET),
-            #[cfg(feature = "redis")]
-            realtime_dropped: AtomicU64::new(0),
             config,
         }
     }
@@ -210,18 +204,6 @@ impl Recorder {
         for (name, family) in families {
             f(name, &family);
         }
-    }
-
-    /// Recordings the Redis backend left out so far.
-    #[cfg(feature = "redis")]
-    pub(crate) fn realtime_dropped(&self) -> u64 {
-        self.realtime_dropped.load(Relaxed)
-    }
-
-    /// Counts recordings the Redis backend had to leave out.
-    #[cfg(feature = "redis")]
-    pub(crate) fn note_realtime_dropped(&self, recordings: u64) {
-        self.realtime_dropped.fetch_add(recordings, Relaxed);
     }
 
     pub(crate) fn set_pool(&self, used: u64, max: u64) {

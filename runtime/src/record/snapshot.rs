@@ -39,9 +39,6 @@ pub(crate) struct Snapshot {
     pub(crate) pool: Option<(u64, u64)>,
     /// Recordings sent to an overflow series because the map was full.
     pub(crate) overflow: Overflow,
-    /// Recordings the Redis backend left out (`ns_realtime_dropped_total`).
-    #[cfg(feature = "redis")]
-    pub(crate) realtime_dropped: u64,
 }
 
 /// Recordings sent to the `__overflow__` series of the built-in labelled metrics (a business
@@ -139,8 +136,6 @@ impl Recorder {
                 db: self.db.overflowed(),
                 http: self.http.overflowed(),
             },
-            #[cfg(feature = "redis")]
-            realtime_dropped: self.realtime_dropped.load(Relaxed),
         }
     }
 

@@ -7,6 +7,7 @@
 //! for this instance, so a reply lost after the server applied the batch costs a resend, never
 //! a double count. Deltas harvested meanwhile wait in `pending` for the next batch.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,8 @@ pub(crate) enum Command {
 
 pub(crate) struct Flusher {
     recorder: Arc<Recorder>,
+    /// Recordings left out for want of room (`ns_realtime_dropped_total`, the backend's counter).
+    dropped: Arc<AtomicU64>,
     target: Server,
     layout: Arc<Layout>,
     instance: String,
@@ -91,6 +94,7 @@ impl Flusher {
     ) -> Flusher {
         Flusher {
             recorder,
+            dropped: health.drop_counter(super::BACKLOG_FULL),
             target,
             layout,
             instance,
@@ -159,7 +163,7 @@ impl Flusher {
             dropped += self.pending.add(bucket, key, delta, room);
         }
         if dropped > 0 {
-            self.recorder.note_realtime_dropped(dropped);
+            self.dropped.fetch_add(dropped, Relaxed);
             if !self.warned_drop {
                 self.warned_drop = true;
                 tracing::warn!(

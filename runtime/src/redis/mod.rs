@@ -20,17 +20,21 @@ use crate::stats::RealtimeSnapshot;
 
 use std::fmt;
 use std::hash::{BuildHasher as _, Hasher as _};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::backend::{Backend, BackendHealth, BoxFuture, HealthCell};
+use crate::backend::{Backend, BackendHealth, BoxFuture, CounterFamily, HealthCell};
 use crate::error::Error;
 use crate::record::Recorder;
 use conn::Server;
 use flusher::{Command, Flusher};
 use read::Reader;
+
+/// The health report's reason for what [`RedisBackend::counters`] counts.
+const BACKLOG_FULL: &str = "backlog_full";
 
 /// What the builder collects for this backend. Its `Debug` masks every password.
 #[derive(Clone)]
@@ -156,8 +160,9 @@ pub(crate) struct RedisBackend {
     commands: mpsc::UnboundedSender<Command>,
     reader: Arc<Reader>,
     shutdown_timeout: Duration,
-    recorder: Arc<Recorder>,
     health: Arc<HealthCell>,
+    /// Recordings left out of Redis while it was unreachable (`ns_realtime_dropped_total`).
+    dropped: Arc<AtomicU64>,
     /// Where it writes, the password masked.
     target: String,
 }
@@ -192,7 +197,7 @@ impl RedisBackend {
         let health = Arc::new(HealthCell::default());
         let layout = Arc::new(layout);
         let flusher = Flusher::new(
-            recorder.clone(),
+            recorder,
             target.clone(),
             layout.clone(),
             instance_id(),
@@ -216,7 +221,7 @@ impl RedisBackend {
             commands,
             reader,
             shutdown_timeout: config.shutdown_timeout,
-            recorder,
+            dropped: health.drop_counter(BACKLOG_FULL),
             health,
             target: config.shown(),
         })))
@@ -267,14 +272,15 @@ impl RedisConfig {
 
 impl Backend for RedisBackend {
     fn health(&self) -> BackendHealth {
-        let mut report = self
-            .health
-            .report("redis", format!("writing to {}", self.target));
-        let dropped = self.recorder.realtime_dropped();
-        if dropped > 0 {
-            report.dropped.insert("backlog_full", dropped);
-        }
-        report
+        self.health
+            .report("redis", format!("writing to {}", self.target))
+    }
+
+    fn counters(&self) -> Vec<CounterFamily> {
+        vec![CounterFamily {
+            family: crate::names::REALTIME_DROPPED,
+            values: vec![(Vec::new(), self.dropped.load(Relaxed))],
+        }]
     }
 
     fn flush(self: Arc<Self>, timeout: Duration) -> BoxFuture<bool> {

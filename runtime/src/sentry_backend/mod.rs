@@ -611,14 +611,12 @@ impl Backend for SentryBackend {
 
     fn counters(&self) -> Vec<CounterFamily> {
         vec![CounterFamily {
-            name: "sentry_events_dropped_total",
-            help: "Sentry events, transactions and spans that were not delivered, by data category and Sentry's client-report discard reason.",
-            label_names: ["category", "reason"],
+            family: crate::names::SENTRY_EVENTS_DROPPED,
             values: self
                 .losses
                 .totals()
                 .into_iter()
-                .map(|(category, reason, count)| ([category.name(), reason.name()], count))
+                .map(|(category, reason, count)| (vec![category.name(), reason.name()], count))
                 .collect(),
         }]
     }

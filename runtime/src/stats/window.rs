@@ -234,8 +234,6 @@ mod tests {
             }],
             pool: None,
             overflow: crate::record::Overflow::default(),
-            #[cfg(feature = "redis")]
-            realtime_dropped: 0,
         }
     }
 
