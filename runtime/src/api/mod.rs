@@ -15,8 +15,10 @@ pub use serde_json::Value;
 
 use crate::Status;
 
-#[cfg(feature = "sentry")]
-use crate::sentry_backend::call::{current_hub, BackendRef, CallScope};
+// The Sentry side, or its twin that does nothing: the only place this module names a feature.
+#[cfg_attr(feature = "sentry", path = "sentry.rs")]
+#[cfg_attr(not(feature = "sentry"), path = "noop.rs")]
+mod imp;
 
 /// A user, for [`set_user`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,33 +60,14 @@ impl fmt::Display for EventId {
     }
 }
 
-/// Changes the scope of the call running here (its hub's, which every crate's `sentry::`
-/// calls reach too) or, outside any call, the current telemetry's.
-#[cfg(feature = "sentry")]
-fn with_scope(change: impl FnOnce(&mut sentry::Scope)) {
-    if let Some(hub) = current_hub() {
-        hub.configure_scope(change);
-    } else if let Some(backend) = BackendRef::current() {
-        backend.with_hub(|hub| hub.configure_scope(change));
-    }
-}
-
 /// Sets a tag on the current call's events and transaction (or, outside any annotated call,
 /// on the current telemetry's scope).
 ///
 /// ```
 /// kansoku::set_tag("shop.filter", "active");
 /// ```
-#[cfg_attr(
-    not(feature = "sentry"),
-    allow(unused_variables, clippy::needless_pass_by_value)
-)]
 pub fn set_tag(key: impl Into<String>, value: impl Into<String>) {
-    #[cfg(feature = "sentry")]
-    {
-        let (key, value) = (key.into(), value.into());
-        with_scope(|scope| scope.set_tag(&key, value));
-    }
+    imp::set_tag(key, value);
 }
 
 /// Sets a named context (a JSON object) on the current call's events.
@@ -92,54 +75,18 @@ pub fn set_tag(key: impl Into<String>, value: impl Into<String>) {
 /// ```
 /// kansoku::set_context("search", serde_json::json!({"type": "shop_list", "count": 12}));
 /// ```
-#[cfg_attr(
-    not(feature = "sentry"),
-    allow(unused_variables, clippy::needless_pass_by_value)
-)]
 pub fn set_context(key: impl Into<String>, value: impl Into<Value>) {
-    #[cfg(feature = "sentry")]
-    {
-        let key = key.into();
-        let context = match value.into() {
-            Value::Object(map) => sentry::protocol::Context::Other(map.into_iter().collect()),
-            other => sentry::protocol::Context::Other(
-                std::iter::once(("value".to_owned(), other)).collect(),
-            ),
-        };
-        with_scope(|scope| scope.set_context(&key, context));
-    }
+    imp::set_context(key, value);
 }
 
 /// Sets an extra key-value on the current call's events.
-#[cfg_attr(
-    not(feature = "sentry"),
-    allow(unused_variables, clippy::needless_pass_by_value)
-)]
 pub fn set_extra(key: impl Into<String>, value: impl Into<Value>) {
-    #[cfg(feature = "sentry")]
-    {
-        let (key, value) = (key.into(), value.into());
-        with_scope(|scope| scope.set_extra(&key, value));
-    }
+    imp::set_extra(key, value);
 }
 
 /// Sets (or, with `None`, clears) the user of the current call's events.
-#[cfg_attr(
-    not(feature = "sentry"),
-    allow(unused_variables, clippy::needless_pass_by_value)
-)]
 pub fn set_user(user: Option<User>) {
-    #[cfg(feature = "sentry")]
-    {
-        let user = user.map(|user| sentry::User {
-            id: user.id,
-            email: user.email,
-            username: user.username,
-            ip_address: user.ip_address.and_then(|ip| ip.parse().ok()),
-            other: user.other.into_iter().collect(),
-        });
-        with_scope(|scope| scope.set_user(user));
-    }
+    imp::set_user(user);
 }
 
 /// Captures an error (with its whole `source()` chain) and extra key-values, in the current
@@ -149,17 +96,11 @@ pub fn set_user(user: Option<User>) {
 /// # let error = std::io::Error::other("seat taken");
 /// kansoku::capture_error(&error, &[("reservation_id", 42.into()), ("error_stage", "payment".into())]);
 /// ```
-#[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
 pub fn capture_error(
     error: &(dyn std::error::Error + 'static),
     extra: &[(&str, Value)],
 ) -> Option<EventId> {
-    #[cfg(feature = "sentry")]
-    {
-        crate::sentry_backend::capture_error_event(error, extra).map(|id| EventId(*id.as_bytes()))
-    }
-    #[cfg(not(feature = "sentry"))]
-    None
+    imp::capture_error(error, extra)
 }
 
 /// Captures a message at `level`, with extra key-values, in the current call's scope.
@@ -167,22 +108,8 @@ pub fn capture_error(
 /// ```
 /// kansoku::capture_message("reservation queue is long", kansoku::Level::Warning, &[("queue_length", 120.into())]);
 /// ```
-#[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
 pub fn capture_message(message: &str, level: Level, extra: &[(&str, Value)]) -> Option<EventId> {
-    #[cfg(feature = "sentry")]
-    {
-        let level = match level {
-            Level::Debug => sentry::Level::Debug,
-            Level::Info => sentry::Level::Info,
-            Level::Warning => sentry::Level::Warning,
-            Level::Error => sentry::Level::Error,
-            Level::Fatal => sentry::Level::Fatal,
-        };
-        crate::sentry_backend::capture_message_event(message, level, extra)
-            .map(|id| EventId(*id.as_bytes()))
-    }
-    #[cfg(not(feature = "sentry"))]
-    None
+    imp::capture_message(message, level, extra)
 }
 
 /// Where the call running here is in its trace: what its Sentry events carry and what
@@ -248,16 +175,7 @@ impl fmt::Display for TraceContext {
 /// # handler();
 /// ```
 pub fn trace_context() -> Option<TraceContext> {
-    #[cfg(feature = "sentry")]
-    {
-        crate::sentry_backend::call::current_trace().map(|ids| TraceContext {
-            trace_id: ids.trace_id,
-            span_id: ids.span_id,
-            sampled: ids.sampled,
-        })
-    }
-    #[cfg(not(feature = "sentry"))]
-    None
+    imp::trace_context()
 }
 
 /// The current trace's id in hex ([`trace_context`]).
@@ -268,16 +186,6 @@ pub fn trace_id() -> Option<String> {
 /// The current span's id in hex ([`trace_context`]).
 pub fn span_id() -> Option<String> {
     trace_context().map(|trace| trace.span_id_hex())
-}
-
-#[cfg(feature = "sentry")]
-fn span_status(status: Status) -> sentry::protocol::SpanStatus {
-    use sentry::protocol::SpanStatus;
-    match status {
-        Status::Ok => SpanStatus::Ok,
-        Status::Error | Status::Panic => SpanStatus::InternalError,
-        Status::Cancelled => SpanStatus::Cancelled,
-    }
 }
 
 /// Starts a transaction by hand (the guide's `complex_operation`), sampled like endpoints.
@@ -294,17 +202,9 @@ fn span_status(status: Status) -> sentry::protocol::SpanStatus {
 /// ```
 #[must_use = "a transaction finishes when dropped"]
 pub fn start_transaction(op: &str, name: &str) -> Transaction {
-    #[cfg(feature = "sentry")]
-    {
-        Transaction {
-            scope: CallScope::start_transaction(name, op).map(Box::new),
-            status: Status::Ok,
-        }
-    }
-    #[cfg(not(feature = "sentry"))]
-    {
-        let _ = (op, name);
-        Transaction { status: Status::Ok }
+    Transaction {
+        scope: imp::TransactionScope::start(op, name),
+        status: Status::Ok,
     }
 }
 
@@ -324,44 +224,19 @@ pub fn continue_transaction<'a>(
     name: &str,
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Transaction {
-    #[cfg(feature = "sentry")]
-    {
-        let incoming = crate::sentry_backend::Incoming::from_headers(headers);
-        // inside a running transaction the call joins that one, as `start_transaction` does
-        let Some(incoming) = incoming.filter(|_| !crate::sentry_backend::call::in_transaction())
-        else {
-            return start_transaction(op, name);
-        };
-        let scope = BackendRef::current().map(|backend| {
-            Box::new(CallScope::open_root(
-                backend,
-                crate::sentry_backend::call::ScopeKind::Transaction,
-                "",
-                crate::sentry_backend::call::RootSpec {
-                    name,
-                    op,
-                    incoming: Some(&incoming),
-                    request: None,
-                },
-            ))
-        });
-        Transaction {
+    match imp::TransactionScope::continued(op, name, headers) {
+        Some(scope) => Transaction {
             scope,
             status: Status::Ok,
-        }
-    }
-    #[cfg(not(feature = "sentry"))]
-    {
-        let _ = headers.into_iter().count();
-        start_transaction(op, name)
+        },
+        None => start_transaction(op, name),
     }
 }
 
 /// A transaction started by [`start_transaction`].
 #[derive(Debug)]
 pub struct Transaction {
-    #[cfg(feature = "sentry")]
-    scope: Option<Box<CallScope>>,
+    scope: imp::TransactionScope,
     status: Status,
 }
 
@@ -369,29 +244,17 @@ pub struct Transaction {
 #[derive(Debug)]
 #[must_use = "a span finishes when dropped"]
 pub struct Span {
-    #[cfg(feature = "sentry")]
-    span: Option<sentry::Span>,
+    span: imp::SpanScope,
     status: Status,
 }
 
 impl Transaction {
     /// Starts a child span of this transaction.
-    #[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
     pub fn start_child(&self, op: &str, description: &str) -> Span {
-        #[cfg(feature = "sentry")]
-        {
-            let span = self
-                .scope
-                .as_ref()
-                .and_then(|scope| scope.sampled_span())
-                .map(|parent| parent.start_child(op, description));
-            Span {
-                span,
-                status: Status::Ok,
-            }
+        Span {
+            span: self.scope.start_child(op, description),
+            status: Status::Ok,
         }
-        #[cfg(not(feature = "sentry"))]
-        Span { status: Status::Ok }
     }
 
     /// How the transaction ended; `Ok` unless set.
@@ -407,12 +270,8 @@ impl Transaction {
     }
 
     /// Makes this transaction current until the guard drops.
-    #[cfg_attr(not(feature = "sentry"), allow(clippy::unused_self))]
     fn enter(&self) -> impl Sized {
-        #[cfg(feature = "sentry")]
-        {
-            self.scope.as_deref().map(CallScope::enter)
-        }
+        self.scope.enter()
     }
 
     /// `future`, with this transaction current whenever it is polled.
@@ -429,10 +288,7 @@ impl Transaction {
 
 impl Drop for Transaction {
     fn drop(&mut self) {
-        #[cfg(feature = "sentry")]
-        if let Some(scope) = self.scope.take() {
-            scope.finish_with(span_status(self.status));
-        }
+        self.scope.finish(self.status);
     }
 }
 
@@ -459,33 +315,16 @@ impl<F: Future> Future for TransactionBound<'_, F> {
 
 impl Span {
     /// Starts a child span of this span.
-    #[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
     pub fn start_child(&self, op: &str, description: &str) -> Span {
-        #[cfg(feature = "sentry")]
-        {
-            let span = self
-                .span
-                .as_ref()
-                .map(|span| span.start_child(op, description));
-            Span {
-                span,
-                status: Status::Ok,
-            }
+        Span {
+            span: self.span.start_child(op, description),
+            status: Status::Ok,
         }
-        #[cfg(not(feature = "sentry"))]
-        Span { status: Status::Ok }
     }
 
     /// Adds a key-value to the span's data.
-    #[cfg_attr(
-        not(feature = "sentry"),
-        allow(unused_variables, clippy::needless_pass_by_value)
-    )]
     pub fn set_data(&mut self, key: &str, value: impl Into<Value>) {
-        #[cfg(feature = "sentry")]
-        if let Some(span) = &self.span {
-            span.set_data(key, value.into());
-        }
+        self.span.set_data(key, value);
     }
 
     /// How the span ended; `Ok` unless set.
@@ -499,11 +338,7 @@ impl Span {
 
 impl Drop for Span {
     fn drop(&mut self) {
-        #[cfg(feature = "sentry")]
-        if let Some(span) = self.span.take() {
-            span.set_status(span_status(self.status));
-            span.finish();
-        }
+        self.span.finish(self.status);
     }
 }
 
@@ -518,15 +353,10 @@ impl Drop for Span {
 /// # }
 /// ```
 pub fn bind<F: Future>(future: F) -> Carried<F> {
-    #[cfg(feature = "sentry")]
-    let scope = CallScope::carried().map(Box::new);
     Carried {
         carrying: Carrying {
-            #[cfg(feature = "sentry")]
-            scope,
-            #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+            scope: imp::CarriedScope::current(),
             local: crate::context::local_arc(),
-            #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
             served: crate::serving::current(),
         },
         future,
@@ -536,38 +366,21 @@ pub fn bind<F: Future>(future: F) -> Carried<F> {
 /// What [`bind`] carries into a future: the call's scope and the telemetry that was current.
 #[derive(Debug)]
 struct Carrying {
-    #[cfg(feature = "sentry")]
-    scope: Option<Box<CallScope>>,
+    scope: imp::CarriedScope,
     /// The telemetry entered where `bind` was called (a test-local one), if any.
-    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
     local: Option<std::sync::Arc<crate::context::Context>>,
     /// The HTTP request being served where `bind` was called, if any.
-    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
     served: Option<std::sync::Arc<crate::serving::Served>>,
 }
 
 impl Carrying {
     /// Makes what is carried current until the guard drops.
-    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
     fn enter(&self) -> impl Sized {
         let local = self.local.clone().map(crate::context::LocalGuard::enter);
         let served = self.served.as_ref().map(crate::serving::enter);
         // entered after the telemetry, so that it is left first
-        #[cfg(feature = "sentry")]
-        let scope = self.scope.as_deref().map(CallScope::enter);
-        (
-            local,
-            served,
-            #[cfg(feature = "sentry")]
-            scope,
-        )
-    }
-
-    /// Nothing to carry with no backend.
-    #[cfg(not(any(feature = "otel", feature = "redis", feature = "sentry")))]
-    #[allow(clippy::unused_self)]
-    fn enter(&self) -> impl Sized {
-        std::marker::PhantomData::<()>
+        let scope = self.scope.enter();
+        (local, served, scope)
     }
 }
 
