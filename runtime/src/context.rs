@@ -6,22 +6,19 @@
 //! the [`Backend`] trait, so that this module never imports one.
 
 // With no backend on, nothing looks the current telemetry up.
-#![cfg_attr(
-    not(any(feature = "otel", feature = "redis", feature = "sentry")),
-    allow(dead_code)
-)]
+#![cfg_attr(not(any_backend), allow(dead_code))]
 
 use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 
 use crate::backend::Backend;
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 use crate::record::Recorder;
 
 /// The store and the backends of one telemetry instance.
 #[derive(Debug)]
 pub(crate) struct Context {
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     pub(crate) recorder: Arc<Recorder>,
     /// In the order they started.
     pub(crate) backends: Vec<Arc<dyn Backend>>,
@@ -87,14 +84,14 @@ pub(crate) fn local_arc() -> Option<Arc<Context>> {
 }
 
 /// The installed instance's recorder.
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 #[inline(always)]
 pub(crate) fn global_recorder() -> Option<&'static Arc<Recorder>> {
     global().map(|context| &context.recorder)
 }
 
 /// The recorder entered on this thread (a test-local instance), if any.
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 #[inline(always)]
 pub(crate) fn local_recorder() -> Option<Arc<Recorder>> {
     with_local(|context| context.recorder.clone())
@@ -102,7 +99,7 @@ pub(crate) fn local_recorder() -> Option<Arc<Recorder>> {
 
 /// Runs `f` with the recorder a call made here and now records into, without touching its
 /// reference count (which every thread would otherwise share).
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 #[inline]
 pub(crate) fn with_recorder<R>(f: impl FnOnce(&Recorder) -> R) -> Option<R> {
     match with_local(|context| std::ptr::from_ref(&*context.recorder)) {

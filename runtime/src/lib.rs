@@ -196,10 +196,10 @@ mod board;
 #[cfg(feature = "alert")]
 pub mod alert;
 
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 mod record;
 
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 mod stats;
 
 #[cfg(feature = "otel")]
@@ -239,7 +239,7 @@ pub use sentry_backend::{
     sentry_transport, SamplingContext, SentryTransportFactory, TracesSampler,
 };
 pub use site::Status;
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 pub use stats::{CallStats, RealtimeSnapshot};
 #[allow(deprecated)]
 pub use telemetry::Scope;

@@ -10,23 +10,19 @@
 // Written by the layers (feature `axum`), read by the backends: with either side off, parts
 // of it are unused.
 #![cfg_attr(
-    not(all(
-        feature = "axum",
-        feature = "sentry",
-        any(feature = "otel", feature = "redis")
-    )),
+    not(all(feature = "axum", feature = "sentry", store)),
     allow(dead_code)
 )]
 
 use std::cell::Cell;
 use std::collections::HashSet;
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 use std::sync::OnceLock;
 use std::sync::{Arc, Mutex, PoisonError};
 
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 use crate::record::{Bounds, Recorder};
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 use crate::site::counters::TimedState;
 
 /// One (route template, method) of one layer: its labels and its cached series handles, shared
@@ -38,10 +34,10 @@ pub(crate) struct Served {
     /// `GET /shops/{id}`: the transaction's name.
     pub(crate) name: &'static str,
     /// The recorder of the layer that made it, if it records.
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     pub(crate) recorder: Option<Arc<Recorder>>,
     /// The `ns_api_requests_*{endpoint=route, method}` series of that recorder, made on first use.
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     api: OnceLock<(Arc<TimedState>, &'static Bounds)>,
 }
 
@@ -49,23 +45,23 @@ impl Served {
     pub(crate) fn new(
         route: &str,
         method: &'static str,
-        #[cfg(any(feature = "otel", feature = "redis"))] recorder: Option<Arc<Recorder>>,
+        #[cfg(store)] recorder: Option<Arc<Recorder>>,
     ) -> Served {
         let route = intern(route);
         Served {
             route,
             method,
             name: intern(&format!("{method} {route}")),
-            #[cfg(any(feature = "otel", feature = "redis"))]
+            #[cfg(store)]
             recorder,
-            #[cfg(any(feature = "otel", feature = "redis"))]
+            #[cfg(store)]
             api: OnceLock::new(),
         }
     }
 
     /// The request series of this route and `method` in `recorder`: cached when it is the
     /// layer's own recorder and the request's method (the common case: no lock, no hash).
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     pub(crate) fn api_series(
         &self,
         recorder: &Recorder,

@@ -10,10 +10,10 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 mod metrics;
 
-#[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+#[cfg(any_backend)]
 use crate::site::Ending;
 use crate::site::{Outcome, Site};
 
@@ -31,13 +31,10 @@ impl Site {
     }
 
     #[inline(always)]
-    #[cfg_attr(
-        not(any(feature = "otel", feature = "redis", feature = "sentry")),
-        allow(unused_variables, clippy::unused_self)
-    )]
+    #[cfg_attr(not(any_backend), allow(unused_variables, clippy::unused_self))]
     fn begin(&'static self, type_name: Option<fn() -> &'static str>) -> Call {
         Call {
-            #[cfg(any(feature = "otel", feature = "redis"))]
+            #[cfg(store)]
             active: ManuallyDrop::new(metrics::Active::start(self, type_name)),
             #[cfg(feature = "sentry")]
             sentry: ManuallyDrop::new(
@@ -54,7 +51,7 @@ impl Site {
 pub struct Call {
     // `ManuallyDrop` so that `finish` and `drop` each move them out exactly once, without the
     // cost of an `Option::take` on the hot path.
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     active: ManuallyDrop<metrics::Active>,
     // Boxed: a call with no Sentry scope (a request counter, a query outside a sampled call,
     // any call without a DSN) then carries 8 bytes here, not the scope's 80. Every annotated
@@ -124,18 +121,15 @@ impl Call {
 
     /// The call returned `outcome`.
     #[inline(always)]
-    #[cfg_attr(
-        not(any(feature = "otel", feature = "redis", feature = "sentry")),
-        allow(unused_variables)
-    )]
+    #[cfg_attr(not(any_backend), allow(unused_variables))]
     pub fn finish(self, outcome: Outcome<'_>) {
-        #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+        #[cfg(any_backend)]
         ManuallyDrop::new(self).end(&Ending::returned(outcome));
     }
 
     /// Hands the ending to every backend. Called once: by `finish` (whose `self` is then
     /// never dropped) or by `drop`.
-    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    #[cfg(any_backend)]
     #[inline(always)]
     fn end(&mut self, ending: &Ending<'_>) {
         // SAFETY: `end` runs once per call (see above), so each field is taken exactly once.
@@ -144,12 +138,12 @@ impl Call {
             (*scope).end_call(ending);
         }
         // SAFETY: as above.
-        #[cfg(any(feature = "otel", feature = "redis"))]
+        #[cfg(store)]
         unsafe { ManuallyDrop::take(&mut self.active) }.end(ending);
     }
 }
 
-#[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+#[cfg(any_backend)]
 impl Drop for Call {
     #[inline]
     fn drop(&mut self) {
@@ -232,7 +226,7 @@ impl<F: Future> Future for Bound<'_, F> {
     }
 }
 
-#[cfg(all(test, feature = "sentry", any(feature = "otel", feature = "redis")))]
+#[cfg(all(test, feature = "sentry", store))]
 mod tests {
     /// Every annotated `async fn` holds its call in its future, and those nest (a handler's
     /// future holds the calls of the queries it awaits, and axum boxes it for each request):

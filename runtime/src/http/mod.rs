@@ -35,7 +35,7 @@
 
 mod kansoku;
 // the page shows what the recorder holds: with neither `otel` nor `redis` nothing is recorded
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 mod live;
 mod metrics;
 mod ops;

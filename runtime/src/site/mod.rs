@@ -2,20 +2,20 @@
 //! declares) and how a call of it ended. Nothing here knows a backend; everything above reads
 //! it (tracing-core's `callsite` is the model).
 
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 pub(crate) mod bounds;
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 pub(crate) mod counters;
 mod outcome;
 mod status;
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 mod stripes;
 
 pub use outcome::{
     classify, classify_type, ClassifyError, ClassifyOther, ClassifyOtherType, ClassifyResult,
     ClassifyResultType, ErrorRef, Outcome, Wrap,
 };
-#[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+#[cfg(any_backend)]
 pub(crate) use outcome::{short_type_name, Ending};
 pub use status::Status;
 
@@ -73,12 +73,12 @@ pub struct Site {
     pub(crate) info: FnInfo,
     pub(crate) attribute: Attribute,
     /// The `endpoint` label / transaction name, resolved on the first call.
-    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    #[cfg(any_backend)]
     name: std::sync::OnceLock<&'static str>,
     /// A query's span description (`SELECT shops`), made on its first sampled call.
     #[cfg(feature = "sentry")]
     description: std::sync::OnceLock<&'static str>,
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     pub(crate) counters: counters::SiteCounters,
 }
 
@@ -87,11 +87,11 @@ impl Site {
         Site {
             info,
             attribute,
-            #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+            #[cfg(any_backend)]
             name: std::sync::OnceLock::new(),
             #[cfg(feature = "sentry")]
             description: std::sync::OnceLock::new(),
-            #[cfg(any(feature = "otel", feature = "redis"))]
+            #[cfg(store)]
             counters: counters::SiteCounters::new(),
         }
     }
@@ -136,7 +136,7 @@ impl Site {
     /// The attribute names no endpoint (`#[track_api_request]` without `endpoint`,
     /// `#[monitor_api_endpoint]` without `name`): inside a request served by the HTTP layers
     /// it takes that request's route template (and, for a method of `ANY`, its method).
-    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    #[cfg(any_backend)]
     #[inline(always)]
     pub(crate) const fn takes_request_labels(&self) -> bool {
         matches!(
@@ -153,7 +153,7 @@ impl Site {
 
     /// The `endpoint` label and transaction name: the given name, else `function` or
     /// `Type::function`. Fixed by the site's first call.
-    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    #[cfg(any_backend)]
     #[inline]
     pub(crate) fn resolved_name(&self, type_name: Option<fn() -> &'static str>) -> &'static str {
         self.name.get_or_init(|| {
@@ -176,7 +176,7 @@ impl Site {
     }
 
     /// The name once resolved (the function's name before the first call).
-    #[cfg(any(feature = "otel", feature = "redis", feature = "sentry"))]
+    #[cfg(any_backend)]
     pub(crate) fn name(&self) -> &'static str {
         self.name.get().copied().unwrap_or(self.info.function)
     }

@@ -153,10 +153,7 @@ macro_rules! __kansoku_classify_type {
 pub use crate::__kansoku_classify_type as classify_type;
 
 /// How a call ended, decided once by the guard and handed to every backend.
-#[cfg_attr(
-    not(any(feature = "otel", feature = "redis", feature = "sentry")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(any_backend), allow(dead_code))]
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Ending<'a> {
     /// It returned, and not an `Err`.
@@ -169,10 +166,7 @@ pub(crate) enum Ending<'a> {
     Cancelled,
 }
 
-#[cfg_attr(
-    not(any(feature = "otel", feature = "redis", feature = "sentry")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(any_backend), allow(dead_code))]
 impl<'a> Ending<'a> {
     /// It returned `outcome`.
     #[inline(always)]
@@ -195,7 +189,7 @@ impl<'a> Ending<'a> {
     }
 
     /// The `status` label.
-    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(dead_code))]
+    #[cfg_attr(not(store), allow(dead_code))]
     #[inline(always)]
     pub(crate) fn status(&self) -> Status {
         match self {

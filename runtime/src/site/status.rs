@@ -35,7 +35,7 @@ impl Status {
         }
     }
 
-    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(dead_code))]
+    #[cfg_attr(not(store), allow(dead_code))]
     pub(crate) const fn index(self) -> usize {
         self as usize
     }

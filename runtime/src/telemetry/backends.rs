@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::TelemetryBuilder;
 use crate::backend::{Backend, BackendHealth};
 use crate::error::Error;
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 use crate::record::Recorder;
 
 /// Each backend's part of the builder.
@@ -44,13 +44,10 @@ pub(crate) struct Started {
 /// Starts every backend `builder` configures. A backend without configuration is off (and
 /// said so); a bad configuration is an error.
 #[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
-#[cfg_attr(
-    not(any(feature = "otel", feature = "sentry", feature = "redis")),
-    allow(unused_mut, clippy::unnecessary_wraps)
-)]
+#[cfg_attr(not(any_backend), allow(unused_mut, clippy::unnecessary_wraps))]
 pub(crate) fn start(
     builder: &TelemetryBuilder,
-    #[cfg(any(feature = "otel", feature = "redis"))] recorder: &Arc<Recorder>,
+    #[cfg(store)] recorder: &Arc<Recorder>,
     global: bool,
 ) -> Result<Started, Error> {
     let mut started = Started {

@@ -7,7 +7,7 @@ use super::backends::{self, BackendConfigs};
 use super::{Inner, Telemetry};
 use crate::context::Context;
 use crate::error::Error;
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 use crate::record::{Bounds, Recorder, RecorderConfig};
 
 /// Configures a [`Telemetry`]. Made by [`Telemetry::builder`].
@@ -163,7 +163,7 @@ impl TelemetryBuilder {
         let telemetry = self.build_inner(true)?;
         let context = telemetry.context();
         crate::context::set_global(context.clone()).map_err(|_| Error::AlreadyInstalled)?;
-        #[cfg(any(feature = "otel", feature = "redis"))]
+        #[cfg(store)]
         crate::record::set_global_bounds(
             context.recorder.config.api_bounds,
             context.recorder.config.db_bounds,
@@ -183,7 +183,7 @@ impl TelemetryBuilder {
         // so the application's reqwest clients built after this work (see `tls.rs`)
         #[cfg(any(feature = "axum", feature = "alert"))]
         crate::tls::install_ring_provider();
-        #[cfg(any(feature = "otel", feature = "redis"))]
+        #[cfg(store)]
         let recorder = {
             let bounds = |given: &Option<Vec<f64>>, default: &[f64]| {
                 Bounds::new(given.as_deref().unwrap_or(default))
@@ -199,21 +199,21 @@ impl TelemetryBuilder {
         };
         let started = backends::start(
             &self,
-            #[cfg(any(feature = "otel", feature = "redis"))]
+            #[cfg(store)]
             &recorder,
             global,
         )?;
-        #[cfg(any(feature = "otel", feature = "redis"))]
+        #[cfg(store)]
         let local_stats = crate::stats::LocalStats::new(recorder.clone());
         let context = Arc::new(Context {
-            #[cfg(any(feature = "otel", feature = "redis"))]
+            #[cfg(store)]
             recorder,
             backends: started.running,
         });
         Ok(Telemetry {
             inner: Arc::new(Inner {
                 context,
-                #[cfg(any(feature = "otel", feature = "redis"))]
+                #[cfg(store)]
                 local_stats,
                 off: started.off,
                 #[cfg(feature = "alert")]

@@ -31,7 +31,7 @@ struct Inner {
     config: TelemetryBuilder,
     context: Arc<Context>,
     /// This instance's own windows, sampled once someone asks.
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     local_stats: Arc<crate::stats::LocalStats>,
     /// The backends whose feature is on but that are not configured.
     off: Vec<BackendHealth>,
@@ -166,7 +166,7 @@ impl Telemetry {
     /// assert!(stats.p95.is_some());
     /// # Ok::<(), kansoku::Error>(())
     /// ```
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     pub fn local_stats(&self, window: std::time::Duration) -> crate::RealtimeSnapshot {
         self.inner.local_stats.window(window)
     }

@@ -107,7 +107,7 @@ fn clock() -> &'static quanta::Clock {
 
 impl InFlight {
     pub(super) fn start(entry: Arc<Entry>, shared: Arc<Shared>) -> InFlight {
-        #[cfg(any(feature = "otel", feature = "redis"))]
+        #[cfg(store)]
         entry.series.timed.begin();
         InFlight {
             entry,
@@ -137,12 +137,12 @@ impl InFlight {
         self.record(status, Some(code));
     }
 
-    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
+    #[cfg_attr(not(store), allow(unused_variables))]
     fn record(&self, status: Status, code: Option<u16>) {
         let clock = clock();
         let nanos = clock.delta_as_nanos(self.start, clock.raw());
         let slow = nanos >= self.shared.slow_nanos;
-        #[cfg(any(feature = "otel", feature = "redis"))]
+        #[cfg(store)]
         {
             let series = &self.entry.series;
             if let Some(code) = code {

@@ -14,9 +14,9 @@ use crate::serving::Served;
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) served: Arc<Served>,
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     pub(crate) series: Arc<crate::record::HttpSeries>,
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     pub(crate) bounds: &'static crate::record::Bounds,
     /// When this route's last slow-request warning went out (seconds since the layer began),
     /// plus one; 0 before the first.
@@ -56,22 +56,19 @@ impl Shared {
     }
 
     // without a metrics backend, an entry only names the request
-    #[cfg_attr(
-        not(any(feature = "otel", feature = "redis")),
-        allow(clippy::unused_self)
-    )]
+    #[cfg_attr(not(store), allow(clippy::unused_self))]
     fn new_entry(&self, route: &str, method: &'static str) -> Entry {
-        #[cfg(any(feature = "otel", feature = "redis"))]
+        #[cfg(store)]
         let recorder = self.context.recorder.clone();
         Entry {
-            #[cfg(any(feature = "otel", feature = "redis"))]
+            #[cfg(store)]
             series: recorder.http_series(method, route),
-            #[cfg(any(feature = "otel", feature = "redis"))]
+            #[cfg(store)]
             bounds: recorder.config.api_bounds,
             served: Arc::new(Served::new(
                 route,
                 method,
-                #[cfg(any(feature = "otel", feature = "redis"))]
+                #[cfg(store)]
                 Some(recorder),
             )),
             slow_reported: AtomicU64::new(0),

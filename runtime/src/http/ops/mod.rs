@@ -29,7 +29,7 @@ use http::{header, HeaderValue, Request, StatusCode};
 
 use crate::Telemetry;
 use health::{Health, Overall};
-#[cfg(any(feature = "otel", feature = "redis"))]
+#[cfg(store)]
 pub(crate) use timestamp::rfc3339;
 pub(crate) use token::Access;
 
@@ -115,14 +115,14 @@ where
             .or_else(|| telemetry.environment().map(str::to_owned)),
         checks_on_scrape: config.checks_on_scrape,
     };
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     let live = super::live::routes(telemetry, ops.access.clone());
     let router = Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(liveness))
         .route("/health/detailed", get(detailed))
         .with_state(Arc::new(ops));
-    #[cfg(any(feature = "otel", feature = "redis"))]
+    #[cfg(store)]
     let router = router.merge(live);
     router.layer(axum::middleware::map_response(protect))
 }

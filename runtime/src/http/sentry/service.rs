@@ -67,7 +67,7 @@ where
                         Served::new(
                             route,
                             method,
-                            #[cfg(any(feature = "otel", feature = "redis"))]
+                            #[cfg(store)]
                             None,
                         )
                     });

@@ -38,14 +38,18 @@
 
 use std::time::Duration;
 
+use crate::__private::SiteKind;
 use crate::Status;
 
-#[cfg(any(feature = "otel", feature = "redis"))]
-use crate::{__private::SiteKind, record::FamilyKind};
+// The side that records into the store, or its twin that does nothing: the only place this
+// module names a feature.
+#[cfg_attr(store, path = "store.rs")]
+#[cfg_attr(not(store), path = "noop.rs")]
+mod imp;
 
 /// A counter with `N` labels, for `static`s.
 #[derive(Debug)]
-#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(dead_code))]
+#[cfg_attr(not(store), allow(dead_code))]
 pub struct Counter<const N: usize> {
     name: &'static str,
     help: &'static str,
@@ -54,7 +58,7 @@ pub struct Counter<const N: usize> {
 
 /// A gauge with `N` labels, for `static`s.
 #[derive(Debug)]
-#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(dead_code))]
+#[cfg_attr(not(store), allow(dead_code))]
 pub struct Gauge<const N: usize> {
     name: &'static str,
     help: &'static str,
@@ -77,19 +81,8 @@ impl<const N: usize> Counter<N> {
     }
 
     /// Adds `n` to the series of `values`.
-    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
     pub fn add(&'static self, values: [&str; N], n: u64) {
-        #[cfg(any(feature = "otel", feature = "redis"))]
-        crate::context::with_recorder(|recorder| {
-            if let Some(family) =
-                recorder.family(self.name, FamilyKind::Counter, self.help, &self.labels)
-            {
-                family
-                    .series
-                    .get(&values, Default::default)
-                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-            }
-        });
+        imp::add(self, values, n);
     }
 }
 
@@ -104,45 +97,26 @@ impl<const N: usize> Gauge<N> {
     }
 
     /// Sets the series of `values` to `value`.
-    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
     pub fn set(&'static self, values: [&str; N], value: f64) {
-        #[cfg(any(feature = "otel", feature = "redis"))]
-        crate::context::with_recorder(|recorder| {
-            if let Some(family) =
-                recorder.family(self.name, FamilyKind::Gauge, self.help, &self.labels)
-            {
-                family
-                    .series
-                    .get(&values, Default::default)
-                    .store(value.to_bits(), std::sync::atomic::Ordering::Relaxed);
-            }
-        });
+        imp::set(self, values, value);
     }
 }
 
 /// Reports the database pool: `ns_database_connections_used` and `ns_database_connections_max`.
 /// Call it from a periodic task or before each scrape, with what your pool reports.
-#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn set_db_connections(used: u64, max: u64) {
-    #[cfg(any(feature = "otel", feature = "redis"))]
-    crate::context::with_recorder(|recorder| {
-        recorder.set_pool(used, max);
-    });
+    imp::set_db_connections(used, max);
 }
 
 /// Records one request whose endpoint is known only at run time (a router's route template,
 /// for instance). The same series as `#[track_api_request]`, bounded in label sets.
-#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn record_api_request(endpoint: &str, method: &str, status: Status, elapsed: Duration) {
-    #[cfg(any(feature = "otel", feature = "redis"))]
-    crate::context::with_recorder(|recorder| {
-        recorder.record_timed(
-            SiteKind::TrackApiRequest,
-            [endpoint, method],
-            status,
-            elapsed,
-        );
-    });
+    imp::record_timed(
+        SiteKind::TrackApiRequest,
+        [endpoint, method],
+        status,
+        elapsed,
+    );
 }
 
 /// Starts a request whose endpoint is known only at run time (the route a router matched):
@@ -164,16 +138,9 @@ pub fn record_api_request(endpoint: &str, method: &str, status: Status, elapsed:
 ///     r#"shop_api_requests_total{endpoint="/shops/{id}",method="GET",status="ok"} 1"#
 /// ));
 /// ```
-#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn start_api_request(endpoint: &str, method: &str) -> RequestGuard {
     RequestGuard {
-        #[cfg(any(feature = "otel", feature = "redis"))]
-        started: crate::context::with_recorder(|recorder| {
-            let (state, bounds) =
-                recorder.labelled_series(SiteKind::TrackApiRequest, [endpoint, method]);
-            state.begin();
-            (state, bounds, std::time::Instant::now())
-        }),
+        started: imp::Started::start(endpoint, method),
     }
 }
 
@@ -181,31 +148,13 @@ pub fn start_api_request(endpoint: &str, method: &str) -> RequestGuard {
 #[derive(Debug)]
 #[must_use = "a request is counted when it is finished or dropped"]
 pub struct RequestGuard {
-    #[cfg(any(feature = "otel", feature = "redis"))]
-    started: Option<(
-        std::sync::Arc<crate::site::counters::TimedState>,
-        &'static crate::site::bounds::Bounds,
-        std::time::Instant,
-    )>,
+    started: imp::Started,
 }
 
 impl RequestGuard {
     /// The request ended with `status`.
-    #[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
     pub fn finish(mut self, status: Status) {
-        self.end(status);
-    }
-
-    #[cfg_attr(
-        not(any(feature = "otel", feature = "redis")),
-        allow(unused_variables, clippy::unused_self)
-    )]
-    fn end(&mut self, status: Status) {
-        #[cfg(any(feature = "otel", feature = "redis"))]
-        if let Some((state, bounds, start)) = self.started.take() {
-            let nanos = crate::site::bounds::duration_nanos(start.elapsed());
-            state.end(status, bounds.index(nanos), nanos);
-        }
+        self.started.end(status);
     }
 }
 
@@ -216,31 +165,23 @@ impl Drop for RequestGuard {
         } else {
             Status::Cancelled
         };
-        self.end(status);
+        self.started.end(status);
     }
 }
 
 /// Records one query whose operation or table is known only at run time. The same series as
 /// `#[track_database_query]`, bounded in label sets.
-#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn record_db_query(operation: &str, table: &str, status: Status, elapsed: Duration) {
-    #[cfg(any(feature = "otel", feature = "redis"))]
-    crate::context::with_recorder(|recorder| {
-        recorder.record_timed(
-            SiteKind::TrackDatabaseQuery,
-            [operation, table],
-            status,
-            elapsed,
-        );
-    });
+    imp::record_timed(
+        SiteKind::TrackDatabaseQuery,
+        [operation, table],
+        status,
+        elapsed,
+    );
 }
 
 /// Counts one error in `ns_errors_total{endpoint, kind}`, as `#[monitor_api_endpoint]` does
 /// for an `Err` or a panic.
-#[cfg_attr(not(any(feature = "otel", feature = "redis")), allow(unused_variables))]
 pub fn record_error(endpoint: &str, kind: &str) {
-    #[cfg(any(feature = "otel", feature = "redis"))]
-    crate::context::with_recorder(|recorder| {
-        recorder.record_error(endpoint, kind);
-    });
+    imp::record_error(endpoint, kind);
 }
