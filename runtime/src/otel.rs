@@ -7,7 +7,7 @@
 //! the attribute set on every call, measured at about 7× the cost floor of an annotated call.
 //! The per-site atomics cost about 1×, and the work moves to scrape time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use opentelemetry::metrics::{Meter, MeterProvider as _};
@@ -19,7 +19,9 @@ use prometheus::{Encoder as _, Registry, TextEncoder};
 
 use crate::backend::{Backend, BackendHealth, BoxFuture, HealthCell};
 use crate::error::Error;
-use crate::record::{Bounds, FamilyValues, Recorder, Snapshot, TimedSnapshot};
+use crate::names::{self, Kind};
+use crate::record::export::{self, Series, Value};
+use crate::record::Recorder;
 
 pub(crate) struct Exporter {
     registry: Registry,
@@ -158,29 +160,8 @@ impl Exporter {
     }
 
     /// A backend's own counter as a metric family under the namespace.
-    #[allow(clippy::cast_precision_loss)] // counts above 2^53 lose precision in the text format anyway
     fn counter_family(&self, family: &crate::backend::CounterFamily) -> MetricFamily {
-        let mut out = MetricFamily::default();
-        out.set_name(format!("{}_{}", self.namespace, family.family.name));
-        out.set_help(family.family.help.to_owned());
-        out.set_field_type(MetricType::COUNTER);
-        out.set_metric(
-            family
-                .values
-                .iter()
-                .map(|(values, count)| {
-                    let pairs: Vec<(&str, &str)> = family
-                        .family
-                        .labels
-                        .iter()
-                        .copied()
-                        .zip(values.iter().copied())
-                        .collect();
-                    counter(&pairs, *count as f64)
-                })
-                .collect(),
-        );
-        out
+        encode(&export::counter_family(family), &self.namespace)
     }
 
     /// The Prometheus text of the registry and of `extra` families.
@@ -196,24 +177,7 @@ impl Exporter {
 }
 
 // The names, kinds and help texts come from `names`, which the rule generator reads too.
-const fn pair(family: crate::names::Family) -> (&'static str, &'static str) {
-    (family.name, family.help)
-}
-const API_REQUESTS: (&str, &str) = pair(crate::names::API_REQUESTS);
-const API_DURATION: (&str, &str) = pair(crate::names::API_DURATION);
-const API_IN_FLIGHT: (&str, &str) = pair(crate::names::API_IN_FLIGHT);
-const ERRORS: (&str, &str) = pair(crate::names::ERRORS);
-const DB_QUERIES: (&str, &str) = pair(crate::names::DB_QUERIES);
-const DB_DURATION: (&str, &str) = pair(crate::names::DB_DURATION);
-const DB_USED: (&str, &str) = pair(crate::names::DB_CONNECTIONS_USED);
-const DB_MAX: (&str, &str) = pair(crate::names::DB_CONNECTIONS_MAX);
-const OVERFLOW: (&str, &str) = pair(crate::names::SERIES_OVERFLOW);
-const HTTP_REQUESTS: (&str, &str) = pair(crate::names::HTTP_REQUESTS);
-const HTTP_DURATION: (&str, &str) = pair(crate::names::HTTP_DURATION);
-const HTTP_IN_FLIGHT: (&str, &str) = pair(crate::names::HTTP_IN_FLIGHT);
-const HTTP_SLOW: (&str, &str) = pair(crate::names::HTTP_SLOW);
-
-/// Renders a [`Recorder`]'s [`Snapshot`] as Prometheus metric families at scrape time.
+/// Renders a [`Recorder`]'s snapshot as Prometheus metric families at scrape time.
 struct KansokuCollector {
     recorder: Arc<Recorder>,
     namespace: String,
@@ -223,26 +187,26 @@ struct KansokuCollector {
 impl KansokuCollector {
     fn new(recorder: Arc<Recorder>, namespace: &str) -> Result<KansokuCollector, Error> {
         let fixed = [
-            API_REQUESTS,
-            API_DURATION,
-            API_IN_FLIGHT,
-            ERRORS,
-            DB_QUERIES,
-            DB_DURATION,
-            DB_USED,
-            DB_MAX,
-            HTTP_REQUESTS,
-            HTTP_DURATION,
-            HTTP_IN_FLIGHT,
-            HTTP_SLOW,
-            OVERFLOW,
+            names::API_REQUESTS,
+            names::API_DURATION,
+            names::API_IN_FLIGHT,
+            names::ERRORS,
+            names::DB_QUERIES,
+            names::DB_DURATION,
+            names::DB_CONNECTIONS_USED,
+            names::DB_CONNECTIONS_MAX,
+            names::HTTP_REQUESTS,
+            names::HTTP_DURATION,
+            names::HTTP_IN_FLIGHT,
+            names::HTTP_SLOW,
+            names::SERIES_OVERFLOW,
         ];
         let descs = fixed
             .iter()
-            .map(|(name, help)| {
+            .map(|family| {
                 Desc::new(
-                    format!("{namespace}_{name}"),
-                    (*help).to_owned(),
+                    format!("{namespace}_{}", family.name),
+                    family.help.to_owned(),
                     Vec::new(),
                     HashMap::new(),
                 )
@@ -255,238 +219,6 @@ impl KansokuCollector {
             descs,
         })
     }
-
-    fn family(
-        &self,
-        (name, help): (&str, &str),
-        kind: MetricType,
-        metrics: Vec<proto::Metric>,
-    ) -> MetricFamily {
-        let mut family = MetricFamily::default();
-        family.set_name(format!("{}_{name}", self.namespace));
-        family.set_help(help.to_owned());
-        family.set_field_type(kind);
-        family.set_metric(metrics);
-        family
-    }
-}
-
-/// Label pairs sorted by name, as the Prometheus clients print them.
-fn labels(pairs: &[(&str, &str)]) -> Vec<proto::LabelPair> {
-    let mut pairs = pairs.to_vec();
-    pairs.sort_by_key(|(name, _)| *name);
-    pairs
-        .into_iter()
-        .map(|(name, value)| {
-            let mut pair = proto::LabelPair::default();
-            pair.set_name(name.to_owned());
-            pair.set_value(value.to_owned());
-            pair
-        })
-        .collect()
-}
-
-/// A business metric's label names paired with one series' values.
-fn label_pairs<'a>(names: &[&'a str], values: &'a [String]) -> Vec<(&'a str, &'a str)> {
-    names
-        .iter()
-        .copied()
-        .zip(values.iter().map(String::as_str))
-        .collect()
-}
-
-fn counter(pairs: &[(&str, &str)], value: f64) -> proto::Metric {
-    let mut metric = proto::Metric::from_label(labels(pairs));
-    let mut c = proto::Counter::default();
-    c.set_value(value);
-    metric.set_counter(c);
-    metric
-}
-
-fn gauge(pairs: &[(&str, &str)], value: f64) -> proto::Metric {
-    let mut metric = proto::Metric::from_label(labels(pairs));
-    let mut g = proto::Gauge::default();
-    g.set_value(value);
-    metric.set_gauge(g);
-    metric
-}
-
-#[allow(clippy::cast_precision_loss)] // counts above 2^53 lose precision in the text format anyway
-fn histogram(pairs: &[(&str, &str)], snap: &TimedSnapshot, bounds: &Bounds) -> proto::Metric {
-    let mut metric = proto::Metric::from_label(labels(pairs));
-    let mut h = proto::Histogram::default();
-    let mut cumulative = 0;
-    let buckets = bounds
-        .seconds
-        .iter()
-        .zip(&snap.buckets)
-        .map(|(bound, n)| {
-            cumulative += n;
-            let mut b = proto::Bucket::default();
-            b.set_upper_bound(*bound);
-            b.set_cumulative_count(cumulative);
-            b
-        })
-        .collect();
-    h.set_bucket(buckets);
-    h.set_sample_count(snap.count());
-    h.set_sample_sum(snap.sum_nanos as f64 / 1e9);
-    metric.set_histogram(h);
-    metric
-}
-
-impl KansokuCollector {
-    #[allow(clippy::cast_precision_loss)]
-    fn api_families(&self, snapshot: &Snapshot, out: &mut Vec<MetricFamily>) {
-        let mut requests = Vec::new();
-        let mut durations = Vec::new();
-        let mut in_flight: BTreeMap<&str, u64> = BTreeMap::new();
-        for ((endpoint, method), snap) in &snapshot.api {
-            for status in crate::Status::ALL {
-                let n = snap.by_status[status.index()];
-                if n > 0 {
-                    requests.push(counter(
-                        &[
-                            ("endpoint", endpoint),
-                            ("method", method),
-                            ("status", status.as_str()),
-                        ],
-                        n as f64,
-                    ));
-                }
-            }
-            if snap.count() > 0 {
-                durations.push(histogram(
-                    &[("endpoint", endpoint), ("method", method)],
-                    snap,
-                    snapshot.api_bounds,
-                ));
-            }
-            *in_flight.entry(endpoint).or_default() += snap.in_flight;
-        }
-        let in_flight = in_flight
-            .into_iter()
-            .map(|(endpoint, n)| gauge(&[("endpoint", endpoint)], n as f64))
-            .collect();
-        out.push(self.family(API_REQUESTS, MetricType::COUNTER, requests));
-        out.push(self.family(API_DURATION, MetricType::HISTOGRAM, durations));
-        out.push(self.family(API_IN_FLIGHT, MetricType::GAUGE, in_flight));
-    }
-
-    #[allow(clippy::cast_precision_loss)]
-    fn db_families(&self, snapshot: &Snapshot, out: &mut Vec<MetricFamily>) {
-        let mut queries = Vec::new();
-        let mut durations = Vec::new();
-        for ((operation, table), snap) in &snapshot.db {
-            for status in crate::Status::ALL {
-                let n = snap.by_status[status.index()];
-                if n > 0 {
-                    queries.push(counter(
-                        &[
-                            ("operation", operation),
-                            ("table", table),
-                            ("status", status.as_str()),
-                        ],
-                        n as f64,
-                    ));
-                }
-            }
-            if snap.count() > 0 {
-                durations.push(histogram(
-                    &[("operation", operation), ("table", table)],
-                    snap,
-                    snapshot.db_bounds,
-                ));
-            }
-        }
-        out.push(self.family(DB_QUERIES, MetricType::COUNTER, queries));
-        out.push(self.family(DB_DURATION, MetricType::HISTOGRAM, durations));
-        if let Some((used, max)) = snapshot.pool {
-            out.push(self.family(DB_USED, MetricType::GAUGE, vec![gauge(&[], used as f64)]));
-            out.push(self.family(DB_MAX, MetricType::GAUGE, vec![gauge(&[], max as f64)]));
-        }
-    }
-
-    /// `ns_http_*`: families are written only once the layer has seen a request, so a service
-    /// without it exports none.
-    #[allow(clippy::cast_precision_loss)]
-    fn http_families(&self, snapshot: &Snapshot, out: &mut Vec<MetricFamily>) {
-        if snapshot.http.is_empty() {
-            return;
-        }
-        let (mut requests, mut durations, mut in_flight, mut slow) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for ((method, route), snap) in &snapshot.http {
-            let pairs = [("method", method.as_str()), ("route", route.as_str())];
-            for (code, n) in &snap.codes {
-                let code = code.to_string();
-                requests.push(counter(
-                    &[pairs[0], pairs[1], ("status_code", &code)],
-                    *n as f64,
-                ));
-            }
-            if snap.cancelled() > 0 {
-                requests.push(counter(
-                    &[pairs[0], pairs[1], ("status_code", "cancelled")],
-                    snap.cancelled() as f64,
-                ));
-            }
-            if snap.timed.count() > 0 {
-                durations.push(histogram(&pairs, &snap.timed, snapshot.api_bounds));
-            }
-            in_flight.push(gauge(&pairs, snap.timed.in_flight as f64));
-            slow.push(counter(&pairs, snap.slow as f64));
-        }
-        out.push(self.family(HTTP_REQUESTS, MetricType::COUNTER, requests));
-        out.push(self.family(HTTP_DURATION, MetricType::HISTOGRAM, durations));
-        out.push(self.family(HTTP_IN_FLIGHT, MetricType::GAUGE, in_flight));
-        out.push(self.family(HTTP_SLOW, MetricType::COUNTER, slow));
-    }
-
-    #[allow(clippy::cast_precision_loss)]
-    fn labelled_families(&self, snapshot: &Snapshot, out: &mut Vec<MetricFamily>) {
-        let mut overflow = Vec::new();
-        let mut note_overflow = |metric: &str, n: u64| {
-            if n > 0 {
-                overflow.push(counter(&[("metric", metric)], n as f64));
-            }
-        };
-        let errors = snapshot
-            .errors
-            .iter()
-            .map(|((endpoint, kind), n)| {
-                counter(&[("endpoint", endpoint), ("kind", kind)], *n as f64)
-            })
-            .collect();
-        out.push(self.family(ERRORS, MetricType::COUNTER, errors));
-        let ns = &self.namespace;
-        note_overflow(&format!("{ns}_{}", ERRORS.0), snapshot.overflow.errors);
-        note_overflow(&format!("{ns}_{}", API_REQUESTS.0), snapshot.overflow.api);
-        note_overflow(&format!("{ns}_{}", DB_QUERIES.0), snapshot.overflow.db);
-        note_overflow(&format!("{ns}_{}", HTTP_REQUESTS.0), snapshot.overflow.http);
-        for family in &snapshot.families {
-            let names = family.label_names;
-            let (kind, metrics) = match &family.values {
-                FamilyValues::Counter(series) => (
-                    MetricType::COUNTER,
-                    series
-                        .iter()
-                        .map(|(values, n)| counter(&label_pairs(names, values), *n as f64))
-                        .collect(),
-                ),
-                FamilyValues::Gauge(series) => (
-                    MetricType::GAUGE,
-                    series
-                        .iter()
-                        .map(|(values, v)| gauge(&label_pairs(names, values), *v))
-                        .collect(),
-                ),
-            };
-            out.push(self.family((family.name, family.help), kind, metrics));
-            note_overflow(&format!("{ns}_{}", family.name), family.overflowed);
-        }
-        out.push(self.family(OVERFLOW, MetricType::COUNTER, overflow));
-    }
 }
 
 impl prometheus::core::Collector for KansokuCollector {
@@ -495,14 +227,76 @@ impl prometheus::core::Collector for KansokuCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let snapshot = self.recorder.snapshot();
-        let mut out = Vec::new();
-        self.api_families(&snapshot, &mut out);
-        self.db_families(&snapshot, &mut out);
-        self.http_families(&snapshot, &mut out);
-        self.labelled_families(&snapshot, &mut out);
-        out
+        export::families(&self.recorder.snapshot(), &self.namespace)
+            .iter()
+            .map(|family| encode(family, &self.namespace))
+            .collect()
     }
+}
+
+/// A family in the Prometheus data model, named under `namespace`.
+fn encode(family: &export::Family, namespace: &str) -> MetricFamily {
+    let mut out = MetricFamily::default();
+    out.set_name(format!("{namespace}_{}", family.name));
+    out.set_help(family.help.to_owned());
+    out.set_field_type(match family.kind {
+        Kind::Counter => MetricType::COUNTER,
+        Kind::Gauge => MetricType::GAUGE,
+        Kind::Histogram => MetricType::HISTOGRAM,
+    });
+    out.set_metric(family.series.iter().map(metric).collect());
+    out
+}
+
+/// One series, its labels sorted by name as the Prometheus clients print them.
+#[allow(clippy::cast_precision_loss)] // counts above 2^53 lose precision in the text format anyway
+fn metric(series: &Series) -> proto::Metric {
+    let mut pairs: Vec<&(&str, String)> = series.labels.iter().collect();
+    pairs.sort_by_key(|(name, _)| *name);
+    let mut metric = proto::Metric::from_label(
+        pairs
+            .into_iter()
+            .map(|(name, value)| {
+                let mut pair = proto::LabelPair::default();
+                pair.set_name((*name).to_owned());
+                pair.set_value(value.clone());
+                pair
+            })
+            .collect(),
+    );
+    match &series.value {
+        Value::Counter(n) => {
+            let mut counter = proto::Counter::default();
+            counter.set_value(*n as f64);
+            metric.set_counter(counter);
+        }
+        Value::Gauge(value) => {
+            let mut gauge = proto::Gauge::default();
+            gauge.set_value(*value);
+            metric.set_gauge(gauge);
+        }
+        Value::Histogram(histogram) => {
+            let mut cumulative = 0;
+            let buckets = histogram
+                .bounds
+                .iter()
+                .zip(&histogram.buckets)
+                .map(|(bound, n)| {
+                    cumulative += n;
+                    let mut bucket = proto::Bucket::default();
+                    bucket.set_upper_bound(*bound);
+                    bucket.set_cumulative_count(cumulative);
+                    bucket
+                })
+                .collect();
+            let mut out = proto::Histogram::default();
+            out.set_bucket(buckets);
+            out.set_sample_count(histogram.count);
+            out.set_sample_sum(histogram.sum);
+            metric.set_histogram(out);
+        }
+    }
+    metric
 }
 
 #[cfg(test)]

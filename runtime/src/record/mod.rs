@@ -10,6 +10,7 @@
 // A build with `redis` alone reads neither the in-flight gauge nor the pool or gauges.
 #![cfg_attr(not(feature = "otel"), allow(dead_code, unused_imports))]
 
+pub(crate) mod export;
 mod http;
 mod labels;
 mod recorder;
