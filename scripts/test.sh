@@ -28,7 +28,7 @@ step "clippy (all targets, all features, -D warnings)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "feature matrix of kansoku: none, each alone, the backend pairs, all"
-for features in "" otel sentry redis tower axum sqlx alert deploy tracing otel,sentry otel,redis sentry,redis axum,otel axum,sentry axum,redis alert,otel alert,sentry full full,sqlx; do
+for features in "" otel otlp sentry redis tower axum sqlx alert deploy tracing otel,sentry otlp,sentry otlp,redis otel,otlp otel,redis sentry,redis axum,otel axum,sentry axum,redis alert,otel alert,sentry full full,sqlx; do
   echo "-- features: ${features:-none}"
   cargo clippy -q -p kansoku --no-default-features ${features:+--features "$features"} -- -D warnings
 done

@@ -27,6 +27,13 @@ pub(crate) trait Backend: Any + Send + Sync + fmt::Debug {
     /// The instance became the process-wide one (`install`), which can no longer fail.
     fn installed(&self) {}
 
+    /// The telemetry this backend runs in now exists (`build` or `install`): a backend that
+    /// reads all of it (an exporter pushing every family, other backends' counters included)
+    /// keeps a weak handle.
+    fn attached(&self, context: &Arc<crate::context::Context>) {
+        let _ = context;
+    }
+
     /// Sends what it buffers, waiting at most `timeout`; `false` if something was not sent.
     /// Never blocks the caller's thread.
     fn flush(self: Arc<Self>, timeout: Duration) -> BoxFuture<bool> {

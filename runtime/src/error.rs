@@ -26,6 +26,9 @@ pub enum Error {
     InvalidRedisUrl(String),
     /// The Redis backend could not start.
     Redis(String),
+    /// The OTLP backend's configuration is invalid (an endpoint, a header, a duration, a
+    /// protocol), or it could not start.
+    Otlp(String),
     /// A health check's URL (`HttpCheck`) that does not parse or is not `http(s)://`.
     InvalidCheckUrl(String),
 }
@@ -48,6 +51,7 @@ impl fmt::Display for Error {
             Error::Sentry(why) => write!(f, "Sentry: {why}"),
             Error::InvalidRedisUrl(why) => write!(f, "invalid Redis URL: {why}"),
             Error::Redis(why) => write!(f, "Redis: {why}"),
+            Error::Otlp(why) => write!(f, "OTLP: {why}"),
             Error::InvalidCheckUrl(why) => write!(f, "invalid health check URL: {why}"),
         }
     }

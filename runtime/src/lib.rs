@@ -222,6 +222,12 @@ pub mod tracing {
 #[cfg(feature = "redis")]
 mod redis;
 
+/// The OTLP backend (feature `otlp`): every metric family pushed to a collector over
+/// OTLP/HTTP (protobuf). Configured by the builder's `otlp_*` setters or the standard
+/// `OTEL_EXPORTER_OTLP_*` variables.
+#[cfg(feature = "otlp")]
+pub mod otlp;
+
 #[doc(hidden)]
 pub mod __private;
 

@@ -186,8 +186,18 @@ pub const SENTRY_EVENTS_DROPPED: Family = family(
     &["category", "reason"],
 );
 
+/// Pushes of the metrics over OTLP that failed, by reason (the `otlp` backend). Nothing is lost
+/// by one: the next push carries the totals (cumulative) or the deltas since the last accepted
+/// push (delta).
+pub const OTLP_EXPORTS_FAILED: Family = family(
+    "otlp_exports_failed_total",
+    Kind::Counter,
+    "Pushes of the metrics over OTLP that failed, by reason: network, timeout, rejected (4xx), unavailable (429, 5xx).",
+    &["reason"],
+);
+
 /// Every family, in the order above.
-pub const ALL: [Family; 18] = [
+pub const ALL: [Family; 19] = [
     API_REQUESTS,
     API_DURATION,
     API_IN_FLIGHT,
@@ -206,6 +216,7 @@ pub const ALL: [Family; 18] = [
     HEALTH_CHECK_DURATION,
     ALERT_FIRING,
     SENTRY_EVENTS_DROPPED,
+    OTLP_EXPORTS_FAILED,
 ];
 
 /// The upper bounds (seconds) of `api_request_duration_seconds` when the builder sets none:

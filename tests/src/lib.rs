@@ -9,6 +9,7 @@ pub mod http_support;
 pub mod joined;
 pub mod listeners;
 pub mod monitoring;
+pub mod otlp_receiver;
 pub mod redis_production;
 pub mod redis_support;
 pub mod sentry_ingest;

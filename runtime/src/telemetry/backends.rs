@@ -19,12 +19,14 @@ pub(crate) struct BackendConfigs {
     pub(crate) sentry: crate::sentry_backend::SentryConfig,
     #[cfg(feature = "redis")]
     pub(crate) redis: crate::redis::RedisConfig,
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp: crate::otlp::OtlpConfig,
 }
 
 impl BackendConfigs {
     /// Fills what the environment sets and the builder has not.
     #[cfg_attr(
-        not(any(feature = "sentry", feature = "redis")),
+        not(any(feature = "sentry", feature = "redis", feature = "otlp")),
         allow(unused_variables, clippy::unused_self)
     )]
     pub(crate) fn fill_from_env(&mut self, var: &dyn Fn(&str) -> Option<String>) {
@@ -32,6 +34,8 @@ impl BackendConfigs {
         self.sentry.fill_from_env(var);
         #[cfg(feature = "redis")]
         self.redis.fill_from_env(var);
+        #[cfg(feature = "otlp")]
+        self.otlp.fill_from_env(var);
     }
 }
 
@@ -83,6 +87,23 @@ pub(crate) fn start(
         None => started.off.push(BackendHealth::off(
             "redis",
             "off: no URL (KANSOKU_REDIS_URL)",
+        )),
+    }
+    #[cfg(feature = "otlp")]
+    match crate::otlp::OtlpBackend::start(
+        &builder.backends.otlp,
+        recorder.clone(),
+        &crate::otlp::Identity {
+            namespace: &builder.namespace,
+            service_name: builder.service_name.as_deref(),
+            release: builder.release.as_deref(),
+            environment: builder.environment.as_deref(),
+        },
+    )? {
+        Some(otlp) => started.running.push(otlp),
+        None => started.off.push(BackendHealth::off(
+            "otlp",
+            "off: no endpoint (OTEL_EXPORTER_OTLP_ENDPOINT)",
         )),
     }
     Ok(started)

@@ -210,6 +210,9 @@ impl TelemetryBuilder {
             recorder,
             backends: started.running,
         });
+        for backend in &context.backends {
+            backend.attached(&context);
+        }
         Ok(Telemetry {
             inner: Arc::new(Inner {
                 context,

@@ -1,0 +1,340 @@
+//! The OTLP backend's configuration: the builder's setters, the standard environment
+//! variables, and their checked form.
+
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, Uri};
+
+use super::Temporality;
+use crate::error::Error;
+use crate::TelemetryBuilder;
+
+/// The default push interval (`OTEL_METRIC_EXPORT_INTERVAL`'s default).
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// The default time a push may take (`OTEL_EXPORTER_OTLP_TIMEOUT`'s default).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the builder and the environment set, unchecked.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OtlpConfig {
+    /// The URL the metrics are posted to (`…/v1/metrics`).
+    endpoint: Option<String>,
+    headers: Vec<(String, String)>,
+    /// `OTEL_EXPORTER_OTLP_HEADERS` when the builder set none: `key=value,…`, percent-encoded.
+    env_headers: Option<String>,
+    timeout: Option<String>,
+    interval: Option<String>,
+    temporality: Option<String>,
+    protocol: Option<String>,
+    /// `OTEL_RESOURCE_ATTRIBUTES`: `key=value,…`, percent-encoded.
+    resource: Option<String>,
+}
+
+/// The checked configuration of a running backend.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) url: Uri,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) timeout: Duration,
+    pub(crate) interval: Duration,
+    pub(crate) temporality: Temporality,
+    pub(crate) resource: Vec<(String, String)>,
+}
+
+impl TelemetryBuilder {
+    /// The OTLP/HTTP endpoint of a collector (`http://localhost:4318`); the metrics are posted
+    /// to its `/v1/metrics`. Without one (here or in `OTEL_EXPORTER_OTLP_ENDPOINT`), the OTLP
+    /// backend stays off and says so at install.
+    ///
+    /// ```
+    /// let telemetry = kansoku::Telemetry::builder()
+    ///     .otlp_endpoint("http://127.0.0.1:4318")
+    ///     .otlp_export_interval(std::time::Duration::from_secs(15))
+    ///     .build()?;
+    /// # futures::executor::block_on(telemetry.shutdown());
+    /// # Ok::<(), kansoku::Error>(())
+    /// ```
+    pub fn otlp_endpoint(mut self, endpoint: impl AsRef<str>) -> Self {
+        self.backends.otlp.endpoint = Some(signal_url(endpoint.as_ref()));
+        self
+    }
+
+    /// A header sent with every push (an API key: `("x-api-key", "…")`); never logged.
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.backends.otlp.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// How often the metrics are pushed; default 60 s (`OTEL_METRIC_EXPORT_INTERVAL`).
+    pub fn otlp_export_interval(mut self, every: Duration) -> Self {
+        self.backends.otlp.interval = Some(every.as_millis().to_string());
+        self
+    }
+
+    /// How long one push may take; default 10 s (`OTEL_EXPORTER_OTLP_TIMEOUT`). Also the
+    /// longest `shutdown` waits for the last push.
+    pub fn otlp_timeout(mut self, timeout: Duration) -> Self {
+        self.backends.otlp.timeout = Some(timeout.as_millis().to_string());
+        self
+    }
+
+    /// Cumulative (the default) or delta counters and histograms
+    /// (`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
+    pub fn otlp_temporality(mut self, temporality: Temporality) -> Self {
+        self.backends.otlp.temporality = Some(
+            match temporality {
+                Temporality::Cumulative => "cumulative",
+                Temporality::Delta => "delta",
+            }
+            .to_owned(),
+        );
+        self
+    }
+}
+
+/// The generic endpoint's metrics URL, as the OTLP exporters make it.
+fn signal_url(base: &str) -> String {
+    format!("{}/v1/metrics", base.trim_end_matches('/'))
+}
+
+/// `%XX` escapes decoded (the W3C baggage form `OTEL_*_HEADERS` and
+/// `OTEL_RESOURCE_ATTRIBUTES` use); a malformed escape is kept as it is.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| {
+            bytes
+                .get(at)
+                .and_then(|b| char::from(*b).to_digit(16))
+                .and_then(|d| u8::try_from(d).ok())
+        };
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push(high * 16 + low);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `key=value,key=value` pairs, trimmed and percent-decoded; an entry without `=` is an error.
+fn pairs(text: &str, what: &str) -> Result<Vec<(String, String)>, Error> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .split_once('=')
+                .map(|(key, value)| (percent_decoded(key.trim()), percent_decoded(value.trim())))
+                .filter(|(key, _)| !key.is_empty())
+                .ok_or_else(|| Error::Otlp(format!("{what}: `{entry}` is not `key=value`")))
+        })
+        .collect()
+}
+
+fn millis(text: Option<&str>, what: &str, default: Duration) -> Result<Duration, Error> {
+    match text {
+        None => Ok(default),
+        Some(text) => match text.trim().parse::<u64>() {
+            Ok(0) | Err(_) => Err(Error::Otlp(format!(
+                "{what}: `{text}` is not a positive number of milliseconds"
+            ))),
+            Ok(ms) => Ok(Duration::from_millis(ms)),
+        },
+    }
+}
+
+impl OtlpConfig {
+    /// Fills what the environment sets and the builder has not.
+    pub(crate) fn fill_from_env(&mut self, var: &dyn Fn(&str) -> Option<String>) {
+        let signal = |name: &str| {
+            var(&format!("OTEL_EXPORTER_OTLP_METRICS_{name}"))
+                .or_else(|| var(&format!("OTEL_EXPORTER_OTLP_{name}")))
+        };
+        if self.endpoint.is_none() {
+            self.endpoint = var("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+                .or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT").map(|base| signal_url(&base)));
+        }
+        if self.headers.is_empty() {
+            self.env_headers = signal("HEADERS");
+        }
+        self.timeout = self.timeout.take().or_else(|| signal("TIMEOUT"));
+        self.protocol = self.protocol.take().or_else(|| signal("PROTOCOL"));
+        self.interval = self
+            .interval
+            .take()
+            .or_else(|| var("OTEL_METRIC_EXPORT_INTERVAL"));
+        self.temporality = self
+            .temporality
+            .take()
+            .or_else(|| var("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"));
+        self.resource = self
+            .resource
+            .take()
+            .or_else(|| var("OTEL_RESOURCE_ATTRIBUTES"));
+    }
+
+    /// The checked configuration, `None` without an endpoint; a value that does not parse is
+    /// an error naming it.
+    pub(crate) fn settings(&self) -> Result<Option<Settings>, Error> {
+        let Some(endpoint) = &self.endpoint else {
+            return Ok(None);
+        };
+        let url: Uri = endpoint
+            .parse()
+            .map_err(|e| Error::Otlp(format!("endpoint `{endpoint}`: {e}")))?;
+        if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
+            return Err(Error::Otlp(format!(
+                "endpoint `{endpoint}`: not an http:// or https:// URL"
+            )));
+        }
+        match self.protocol.as_deref().map(str::trim) {
+            None | Some("http/protobuf") => {}
+            Some(other) => {
+                return Err(Error::Otlp(format!(
+                    "protocol `{other}`: kansoku pushes OTLP over http/protobuf only"
+                )))
+            }
+        }
+        let listed = match &self.env_headers {
+            Some(text) => pairs(text, "OTEL_EXPORTER_OTLP_HEADERS")?,
+            None => self.headers.clone(),
+        };
+        let mut headers = Vec::new();
+        for (name, value) in listed {
+            let header = HeaderName::try_from(name.as_str())
+                .map_err(|_| Error::Otlp(format!("header name `{name}` is not valid")))?;
+            let mut value = HeaderValue::try_from(value.as_str())
+                .map_err(|_| Error::Otlp(format!("the value of header `{name}` is not valid")))?;
+            value.set_sensitive(true);
+            headers.push((header, value));
+        }
+        let temporality = match self.temporality.as_deref().map(str::trim) {
+            None => Temporality::Cumulative,
+            Some(text) if text.eq_ignore_ascii_case("cumulative") => Temporality::Cumulative,
+            // low memory: delta for counters and histograms, which is all kansoku has
+            Some(text)
+                if text.eq_ignore_ascii_case("delta") || text.eq_ignore_ascii_case("lowmemory") =>
+            {
+                Temporality::Delta
+            }
+            Some(other) => {
+                return Err(Error::Otlp(format!(
+                    "temporality `{other}`: cumulative, delta or lowmemory"
+                )))
+            }
+        };
+        Ok(Some(Settings {
+            url,
+            headers,
+            timeout: millis(self.timeout.as_deref(), "OTLP timeout", DEFAULT_TIMEOUT)?,
+            interval: millis(
+                self.interval.as_deref(),
+                "OTEL_METRIC_EXPORT_INTERVAL",
+                DEFAULT_INTERVAL,
+            )?,
+            temporality,
+            resource: match &self.resource {
+                Some(text) => pairs(text, "OTEL_RESOURCE_ATTRIBUTES")?,
+                None => Vec::new(),
+            },
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_env(vars: &[(&str, &str)]) -> OtlpConfig {
+        let mut config = OtlpConfig::default();
+        config.fill_from_env(&|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        });
+        config
+    }
+
+    #[test]
+    fn the_environment_sets_what_the_builder_does_not() {
+        let settings = from_env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "x-api-key=a%2Cb , tenant=shops",
+            ),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "9000"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "15000"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "k8s.pod.name=shops-1,team=web%20ops",
+            ),
+        ])
+        .settings()
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.url, "http://collector:4318/v1/metrics");
+        let headers: Vec<_> = settings
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.to_str().unwrap()))
+            .collect();
+        assert_eq!(headers, [("x-api-key", "a,b"), ("tenant", "shops")]);
+        assert!(settings
+            .headers
+            .iter()
+            .all(|(_, value)| value.is_sensitive()));
+        assert_eq!(settings.timeout, Duration::from_millis(2500));
+        assert_eq!(settings.interval, Duration::from_secs(15));
+        assert_eq!(settings.temporality, Temporality::Delta);
+        assert_eq!(
+            settings.resource,
+            [
+                ("k8s.pod.name".to_owned(), "shops-1".to_owned()),
+                ("team".to_owned(), "web ops".to_owned())
+            ]
+        );
+        // the signal's own endpoint is taken as it is
+        let settings = from_env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "https://otlp.example/api/m",
+            ),
+        ])
+        .settings()
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.url, "https://otlp.example/api/m");
+        assert_eq!(settings.interval, DEFAULT_INTERVAL);
+        assert_eq!(settings.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(settings.temporality, Temporality::Cumulative);
+    }
+
+    #[test]
+    fn without_an_endpoint_it_is_off_and_a_bad_value_is_an_error_naming_it() {
+        assert!(OtlpConfig::default().settings().unwrap().is_none());
+        let error = |vars: &[(&str, &str)]| {
+            let mut all = vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")];
+            all.extend_from_slice(vars);
+            from_env(&all).settings().unwrap_err().to_string()
+        };
+        assert!(error(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).contains("grpc"));
+        assert!(error(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")]).contains("soon"));
+        assert!(error(&[("OTEL_METRIC_EXPORT_INTERVAL", "0")]).contains("INTERVAL"));
+        assert!(error(&[("OTEL_EXPORTER_OTLP_HEADERS", "novalue")]).contains("novalue"));
+        assert!(error(&[("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "x")]).contains('x'));
+        let bad = from_env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]).settings();
+        assert!(bad.unwrap_err().to_string().contains("collector:4318"));
+    }
+}

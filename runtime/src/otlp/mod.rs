@@ -1,0 +1,223 @@
+//! The `otlp` backend: every metric family kansoku exports in the Prometheus text — attribute,
+//! HTTP, business, health, alert and the backends' own counters — pushed periodically over
+//! OTLP/HTTP (protobuf) to a collector (an OpenTelemetry Collector, Grafana Alloy, a vendor's
+//! endpoint), with the same values the text shows.
+//!
+//! It reads the store at export time, as the Prometheus exporter does at scrape time: no
+//! OpenTelemetry instrument and no lookup on a call's path. A push runs on its own thread; a
+//! collector that is down, slow or refusing slows no call, and loses nothing: the next push
+//! carries the totals (cumulative) or every change since the last accepted push (delta).
+//!
+//! Configured by the builder's `otlp_*` setters or the standard environment variables
+//! (`OTEL_EXPORTER_OTLP_ENDPOINT`, `_HEADERS`, `_TIMEOUT`, their `_METRICS_` forms,
+//! `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_RESOURCE_ATTRIBUTES`,
+//! `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
+
+mod config;
+mod encode;
+mod push;
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::backend::{Backend, BackendHealth, BoxFuture, CounterFamily, HealthCell};
+use crate::context::Context;
+use crate::error::Error;
+use crate::record::Recorder;
+
+pub(crate) use config::OtlpConfig;
+
+/// How counters and histograms are reported over OTLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Temporality {
+    /// Totals since the process began (what Prometheus and Mimir expect).
+    #[default]
+    Cumulative,
+    /// What changed since the last accepted push (what Datadog and some vendors prefer).
+    Delta,
+}
+
+/// Why a push failed: the label of `ns_otlp_exports_failed_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Network,
+    Timeout,
+    Rejected,
+    Unavailable,
+}
+
+impl Failure {
+    const ALL: [Failure; 4] = [
+        Failure::Network,
+        Failure::Timeout,
+        Failure::Rejected,
+        Failure::Unavailable,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Failure::Network => "network",
+            Failure::Timeout => "timeout",
+            Failure::Rejected => "rejected",
+            Failure::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Failed pushes by reason, written by the push thread, read when the metrics are exported.
+#[derive(Debug, Default)]
+pub(crate) struct Failures([AtomicU64; 4]);
+
+impl Failures {
+    pub(crate) fn note(&self, failure: Failure) {
+        self.0[failure as usize].fetch_add(1, Relaxed);
+    }
+}
+
+/// What the handle asks of the push thread; the thread keeps the deadline (the caller may run
+/// on any executor, or none).
+enum Command {
+    /// Push now; answers whether the collector took it by `deadline`.
+    Flush {
+        deadline: Instant,
+        done: oneshot::Sender<bool>,
+    },
+    /// Push once more (until `deadline`) and stop.
+    Shutdown {
+        deadline: Instant,
+        done: oneshot::Sender<()>,
+    },
+}
+
+pub(crate) struct OtlpBackend {
+    commands: mpsc::UnboundedSender<Command>,
+    /// The telemetry it pushes, set once it exists.
+    context: Arc<OnceLock<Weak<Context>>>,
+    health: Arc<HealthCell>,
+    failures: Arc<Failures>,
+    /// Where it pushes (headers, which may hold a key, are never shown).
+    target: String,
+    shutdown_timeout: Duration,
+}
+
+impl std::fmt::Debug for OtlpBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpBackend")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who the metrics are about: what the resource says besides `OTEL_RESOURCE_ATTRIBUTES`.
+pub(crate) struct Identity<'a> {
+    pub(crate) namespace: &'a str,
+    pub(crate) service_name: Option<&'a str>,
+    pub(crate) release: Option<&'a str>,
+    pub(crate) environment: Option<&'a str>,
+}
+
+impl OtlpBackend {
+    /// Starts the push thread when an endpoint is configured; `None` without one.
+    pub(crate) fn start(
+        config: &OtlpConfig,
+        recorder: Arc<Recorder>,
+        identity: &Identity<'_>,
+    ) -> Result<Option<Arc<OtlpBackend>>, Error> {
+        let Some(settings) = config.settings()? else {
+            return Ok(None);
+        };
+        let context = Arc::new(OnceLock::new());
+        let health = Arc::new(HealthCell::default());
+        let failures = Arc::new(Failures::default());
+        let target = settings.url.to_string();
+        let shutdown_timeout = settings.timeout;
+        let pusher = push::Pusher::new(
+            settings,
+            recorder,
+            identity,
+            context.clone(),
+            health.clone(),
+            failures.clone(),
+        )?;
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Otlp(format!("cannot start the push thread's runtime: {e}")))?;
+        std::thread::Builder::new()
+            .name("kansoku-otlp".into())
+            .spawn(move || runtime.block_on(pusher.run(receiver)))
+            .map_err(|e| Error::Otlp(format!("cannot start the push thread: {e}")))?;
+        Ok(Some(Arc::new(OtlpBackend {
+            commands,
+            context,
+            health,
+            failures,
+            target,
+            shutdown_timeout,
+        })))
+    }
+
+    /// Pushes now; true when the collector took it within `timeout`.
+    async fn push_now(&self, timeout: Duration) -> bool {
+        let (done, answer) = oneshot::channel();
+        let deadline = Instant::now() + timeout;
+        if self
+            .commands
+            .send(Command::Flush { deadline, done })
+            .is_err()
+        {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+}
+
+impl Backend for OtlpBackend {
+    fn health(&self) -> BackendHealth {
+        self.health
+            .report("otlp", format!("pushing metrics to {}", self.target))
+    }
+
+    fn attached(&self, context: &Arc<Context>) {
+        let _ = self.context.set(Arc::downgrade(context));
+    }
+
+    fn flush(self: Arc<Self>, timeout: Duration) -> BoxFuture<bool> {
+        Box::pin(async move { self.push_now(timeout).await })
+    }
+
+    fn shutdown(self: Arc<Self>) -> BoxFuture<()> {
+        Box::pin(async move {
+            let (done, stopped) = oneshot::channel();
+            let deadline = Instant::now() + self.shutdown_timeout;
+            if self
+                .commands
+                .send(Command::Shutdown { deadline, done })
+                .is_ok()
+            {
+                let _ = stopped.await;
+            }
+        })
+    }
+
+    fn counters(&self) -> Vec<CounterFamily> {
+        vec![CounterFamily {
+            family: crate::names::OTLP_EXPORTS_FAILED,
+            values: Failure::ALL
+                .iter()
+                .map(|failure| {
+                    (
+                        vec![failure.name()],
+                        self.failures.0[*failure as usize].load(Relaxed),
+                    )
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        }]
+    }
+}

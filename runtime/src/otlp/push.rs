@@ -1,0 +1,222 @@
+//! The push thread: every interval (and on `flush`), the families of the telemetry encoded and
+//! posted to the collector over HTTP/1.1, TLS by rustls with ring, as the Sentry transport does.
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message as _;
+use tokio::sync::mpsc;
+
+use super::config::Settings;
+use super::encode::{self, Baseline};
+use super::{Command, Failure, Failures, Identity, Temporality};
+use crate::backend::HealthCell;
+use crate::context::Context;
+use crate::error::Error;
+use crate::record::export;
+use crate::record::Recorder;
+
+/// The most of a collector's answer that is read (it is only a status and a short message).
+const MAX_ANSWER: usize = 64 * 1024;
+
+fn unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+pub(super) struct Pusher {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    settings: Settings,
+    /// The store it reads at each push.
+    recorder: Arc<Recorder>,
+    namespace: String,
+    resource: Resource,
+    context: Arc<OnceLock<Weak<Context>>>,
+    health: Arc<HealthCell>,
+    failures: Arc<Failures>,
+    /// Unix nanos when it started: the start of every cumulative series.
+    start: u64,
+    baseline: Baseline,
+}
+
+impl Pusher {
+    pub(super) fn new(
+        settings: Settings,
+        recorder: Arc<Recorder>,
+        identity: &Identity<'_>,
+        context: Arc<OnceLock<Weak<Context>>>,
+        health: Arc<HealthCell>,
+        failures: Arc<Failures>,
+    ) -> Result<Pusher, Error> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(settings.timeout));
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| Error::Otlp(format!("TLS set-up: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(1)
+            .build(tls);
+        let start = unix_nanos();
+        Ok(Pusher {
+            client,
+            resource: encode::resource(identity, &settings.resource),
+            namespace: identity.namespace.to_owned(),
+            settings,
+            recorder,
+            context,
+            health,
+            failures,
+            start,
+            baseline: Baseline::new(start),
+        })
+    }
+
+    pub(super) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut tick = tokio::time::interval(self.settings.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // the first tick is now: nothing recorded yet
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let deadline = Instant::now() + self.settings.timeout;
+                    self.push(deadline).await;
+                }
+                command = commands.recv() => match command {
+                    Some(Command::Flush { deadline, done }) => {
+                        let _ = done.send(self.push(deadline).await);
+                    }
+                    Some(Command::Shutdown { deadline, done }) => {
+                        self.push(deadline).await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    // the handle is gone without a shutdown: nothing more to push to
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// One push of every family, by `deadline` and within the push timeout; true when the
+    /// collector took it.
+    async fn push(&mut self, deadline: Instant) -> bool {
+        let deadline = deadline.min(Instant::now() + self.settings.timeout);
+        let mut families = export::families(&self.recorder.snapshot(), &self.namespace);
+        // the backends' own counters (this one's included), while the telemetry lives
+        if let Some(context) = self.context.get().and_then(Weak::upgrade) {
+            families.extend(
+                context
+                    .backends
+                    .iter()
+                    .flat_map(|backend| backend.counters())
+                    .map(|family| export::counter_family(&family)),
+            );
+        }
+        let push = encode::push(
+            &families,
+            &self.namespace,
+            &self.resource,
+            self.settings.temporality,
+            self.start,
+            &self.baseline,
+            unix_nanos(),
+        );
+        let body = Bytes::from(push.request.encode_to_vec());
+        let outcome = match tokio::time::timeout_at(deadline.into(), self.exchange(body)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err((
+                Failure::Timeout,
+                format!("no answer within {:?}", self.settings.timeout),
+            )),
+        };
+        match outcome {
+            Ok(()) => {
+                self.health.reached();
+                if self.settings.temporality == Temporality::Delta {
+                    self.baseline = push.accepted;
+                }
+                true
+            }
+            Err((failure, why)) => {
+                self.failures.note(failure);
+                self.health
+                    .failed(format_args!("pushing to {}: {why}", self.settings.url));
+                tracing::debug!(url = %self.settings.url, "kansoku: OTLP push failed: {why}");
+                false
+            }
+        }
+    }
+
+    async fn exchange(&self, body: Bytes) -> Result<(), (Failure, String)> {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(self.settings.url.clone())
+            .header(CONTENT_TYPE, "application/x-protobuf")
+            .header(USER_AGENT, concat!("kansoku/", env!("CARGO_PKG_VERSION")));
+        for (name, value) in &self.settings.headers {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| (Failure::Network, e.to_string()))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| (Failure::Network, describe(&e)))?;
+        let status = response.status();
+        // read the answer whole (bounded), so the connection goes back to the pool
+        let answer = Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .unwrap_or_default();
+        if status.is_success() {
+            return Ok(());
+        }
+        let why = format!(
+            "answered {status}{}",
+            std::str::from_utf8(&answer)
+                .ok()
+                .filter(|text| !text.trim().is_empty() && text.len() < 300)
+                .map(|text| format!(": {}", text.trim()))
+                .unwrap_or_default()
+        );
+        let failure = match status {
+            StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => Failure::Unavailable,
+            status if status.is_server_error() => Failure::Unavailable,
+            _ => Failure::Rejected,
+        };
+        Err((failure, why))
+    }
+}
+
+/// The error and its causes in one line (hyper's own message is only "client error").
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

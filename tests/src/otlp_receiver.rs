@@ -1,0 +1,299 @@
+//! An OTLP/HTTP receiver on a loopback port it picks, standing in for an OpenTelemetry
+//! Collector (none can be installed on this machine): it takes `POST /v1/metrics`, decodes each
+//! body with the official protobuf definitions (the `opentelemetry-proto` crate), records it,
+//! and answers as a test tells it to: at once, with an error status, or never.
+//!
+//! It is a test server of the protocol, not a mock of kansoku.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric};
+use prost::Message as _;
+use tokio::sync::watch;
+
+/// One push the receiver took.
+#[derive(Debug, Clone)]
+pub struct Push {
+    pub path: String,
+    pub content_type: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    /// The decoded body.
+    pub request: ExportMetricsServiceRequest,
+    /// The status it was answered with.
+    pub status: u16,
+}
+
+impl Push {
+    /// Every metric of the push.
+    pub fn metrics(&self) -> Vec<&Metric> {
+        self.request
+            .resource_metrics
+            .iter()
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .collect()
+    }
+
+    /// The resource's attributes.
+    pub fn resource(&self) -> BTreeMap<String, String> {
+        self.request
+            .resource_metrics
+            .iter()
+            .filter_map(|rm| rm.resource.as_ref())
+            .flat_map(|resource| resource.attributes.iter().map(pair))
+            .collect()
+    }
+
+    /// The push as Prometheus samples, named as the Prometheus text names them: each point
+    /// `name{labels sorted}`, a histogram as `_bucket{…,le}` (cumulative), `_sum` and `_count`.
+    /// Counters and histograms are their values in this push (totals when cumulative).
+    #[allow(clippy::cast_precision_loss)]
+    pub fn samples(&self) -> BTreeMap<String, f64> {
+        let mut out = BTreeMap::new();
+        for metric in self.metrics() {
+            let name = &metric.name;
+            match &metric.data {
+                Some(metric::Data::Sum(sum)) => {
+                    for point in &sum.data_points {
+                        out.insert(
+                            series(name, &point.attributes, None),
+                            number(point.value.as_ref()),
+                        );
+                    }
+                }
+                Some(metric::Data::Gauge(gauge)) => {
+                    for point in &gauge.data_points {
+                        out.insert(
+                            series(name, &point.attributes, None),
+                            number(point.value.as_ref()),
+                        );
+                    }
+                }
+                Some(metric::Data::Histogram(histogram)) => {
+                    for point in &histogram.data_points {
+                        let mut cumulative = 0;
+                        let bounds = point.explicit_bounds.iter().map(|b| format!("{b}"));
+                        for (le, n) in bounds
+                            .chain(std::iter::once("+Inf".to_owned()))
+                            .zip(&point.bucket_counts)
+                        {
+                            cumulative += n;
+                            out.insert(
+                                series(&format!("{name}_bucket"), &point.attributes, Some(&le)),
+                                cumulative as f64,
+                            );
+                        }
+                        out.insert(
+                            series(&format!("{name}_sum"), &point.attributes, None),
+                            point.sum.unwrap_or_default(),
+                        );
+                        out.insert(
+                            series(&format!("{name}_count"), &point.attributes, None),
+                            point.count as f64,
+                        );
+                    }
+                }
+                other => panic!("kansoku sends sums, gauges and histograms, not {other:?}"),
+            }
+        }
+        out
+    }
+}
+
+fn pair(attribute: &KeyValue) -> (String, String) {
+    let value = match attribute.value.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(text)) => text.clone(),
+        other => format!("{other:?}"),
+    };
+    (attribute.key.clone(), value)
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn number(value: Option<&number_data_point::Value>) -> f64 {
+    match value {
+        Some(number_data_point::Value::AsInt(n)) => *n as f64,
+        Some(number_data_point::Value::AsDouble(v)) => *v,
+        None => f64::NAN,
+    }
+}
+
+fn series(name: &str, attributes: &[KeyValue], le: Option<&str>) -> String {
+    let mut labels: Vec<(String, String)> = attributes.iter().map(pair).collect();
+    labels.sort();
+    if let Some(le) = le {
+        labels.push(("le".to_owned(), le.to_owned()));
+    }
+    if labels.is_empty() {
+        return name.to_owned();
+    }
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|(key, value)| format!("{key}=\"{value}\""))
+        .collect();
+    format!("{name}{{{}}}", labels.join(","))
+}
+
+/// How to answer one push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// This status at once.
+    Status(u16),
+    /// No answer until [`Receiver::release`].
+    Hold,
+}
+
+type Policy = dyn Fn(usize) -> Answer + Send + Sync;
+
+struct State {
+    pushes: Mutex<Vec<Push>>,
+    policy: Box<Policy>,
+    release: watch::Sender<bool>,
+}
+
+/// The running receiver; stops when dropped.
+#[allow(missing_debug_implementations)] // holds the answering policy, a closure
+pub struct Receiver {
+    addr: SocketAddr,
+    state: Arc<State>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Receiver {
+    /// A receiver answering `200` to every push.
+    pub fn start() -> Receiver {
+        Receiver::with_policy(|_| Answer::Status(200))
+    }
+
+    /// A receiver answering the `n`th push (from 0) as `policy` says.
+    pub fn with_policy(policy: impl Fn(usize) -> Answer + Send + Sync + 'static) -> Receiver {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .thread_name("otlp-receiver")
+            .build()
+            .expect("a runtime for the receiver");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let addr = listener.local_addr().expect("its address");
+        let state = Arc::new(State {
+            pushes: Mutex::new(Vec::new()),
+            policy: Box::new(policy),
+            release: watch::channel(false).0,
+        });
+        let serving = state.clone();
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = serving.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| handle(state.clone(), request));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Receiver {
+            addr,
+            state,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// The base URL a client appends `/v1/metrics` to.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every push so far, in arrival order (held ones included, with the status they will get).
+    pub fn pushes(&self) -> Vec<Push> {
+        self.state
+            .pushes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The pushes answered with a 2xx.
+    pub fn accepted(&self) -> Vec<Push> {
+        self.pushes()
+            .into_iter()
+            .filter(|push| (200..300).contains(&push.status))
+            .collect()
+    }
+
+    /// Lets every held push (and every later one) be answered, with `200`.
+    pub fn release(&self) {
+        self.state.release.send_replace(true);
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let path = request.uri().path().to_owned();
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect::<BTreeMap<_, _>>();
+    let content_type = headers.get("content-type").cloned();
+    let body = request.into_body().collect().await?.to_bytes();
+    let decoded = ExportMetricsServiceRequest::decode(body)
+        .unwrap_or_else(|e| panic!("a push that does not decode as OTLP metrics: {e}"));
+    let answer = {
+        let mut pushes = state.pushes.lock().unwrap_or_else(PoisonError::into_inner);
+        let answer = (state.policy)(pushes.len());
+        pushes.push(Push {
+            path,
+            content_type,
+            headers,
+            request: decoded,
+            status: match answer {
+                Answer::Status(status) => status,
+                Answer::Hold => 200,
+            },
+        });
+        answer
+    };
+    let status = match answer {
+        Answer::Status(status) => status,
+        Answer::Hold => {
+            let mut released = state.release.subscribe();
+            let _ = released.wait_for(|released| *released).await;
+            200
+        }
+    };
+    Ok(Response::builder()
+        .status(status)
+        .header("content-type", "application/x-protobuf")
+        .body(Full::new(Bytes::new()))
+        .expect("a valid response"))
+}
