@@ -1,7 +1,9 @@
-//! An OTLP/HTTP receiver on a loopback port it picks, standing in for an OpenTelemetry
-//! Collector (none can be installed on this machine): it takes `POST /v1/metrics`, decodes each
-//! body with the official protobuf definitions (the `opentelemetry-proto` crate), records it,
-//! and answers as a test tells it to: at once, with an error status, or never.
+//! An OTLP receiver on a loopback port it picks, standing in for an OpenTelemetry Collector
+//! (none can be installed on this machine): over HTTP/1.1 it takes `POST /v1/metrics`
+//! (OTLP/HTTP), over HTTP/2 the gRPC method `MetricsService/Export` (OTLP/gRPC, its message in
+//! gRPC's length-prefixed frame, its outcome in the `grpc-status` trailer). It decodes each push
+//! with the official protobuf definitions (the `opentelemetry-proto` crate), records it, and
+//! answers as a test tells it to: at once, with an error status, or never.
 //!
 //! It is a test server of the protocol, not a mock of kansoku.
 
@@ -10,7 +12,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -154,7 +158,12 @@ pub enum Answer {
 
 type Policy = dyn Fn(usize) -> Answer + Send + Sync;
 
+/// The gRPC method of an OTLP metrics push.
+pub const GRPC_EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
 struct State {
+    /// Whether it speaks OTLP/gRPC (HTTP/2) rather than OTLP/HTTP (HTTP/1.1).
+    grpc: bool,
     pushes: Mutex<Vec<Push>>,
     policy: Box<Policy>,
     release: watch::Sender<bool>,
@@ -176,6 +185,16 @@ impl Receiver {
 
     /// A receiver answering the `n`th push (from 0) as `policy` says.
     pub fn with_policy(policy: impl Fn(usize) -> Answer + Send + Sync + 'static) -> Receiver {
+        Receiver::serve(false, Box::new(policy))
+    }
+
+    /// An OTLP/gRPC receiver (HTTP/2 without TLS) answering as `policy` says: a status of 200
+    /// is `grpc-status 0`, 429 and 503 are `14` (`UNAVAILABLE`), any other `3` (`INVALID_ARGUMENT`).
+    pub fn grpc_with_policy(policy: impl Fn(usize) -> Answer + Send + Sync + 'static) -> Receiver {
+        Receiver::serve(true, Box::new(policy))
+    }
+
+    fn serve(grpc: bool, policy: Box<Policy>) -> Receiver {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -186,8 +205,9 @@ impl Receiver {
         listener.set_nonblocking(true).expect("non-blocking");
         let addr = listener.local_addr().expect("its address");
         let state = Arc::new(State {
+            grpc,
             pushes: Mutex::new(Vec::new()),
-            policy: Box::new(policy),
+            policy,
             release: watch::channel(false).0,
         });
         let serving = state.clone();
@@ -199,10 +219,20 @@ impl Receiver {
                 };
                 let state = serving.clone();
                 tokio::spawn(async move {
+                    let grpc = state.grpc;
                     let service = service_fn(move |request| handle(state.clone(), request));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let io = TokioIo::new(stream);
+                    let _ = if grpc {
+                        hyper::server::conn::http2::Builder::new(
+                            hyper_util::rt::TokioExecutor::new(),
+                        )
+                        .serve_connection(io, service)
+                        .await
+                    } else {
+                        hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, service)
+                            .await
+                    };
                 });
             }
         });
@@ -249,10 +279,12 @@ impl Drop for Receiver {
     }
 }
 
+type Body = BoxBody<Bytes, std::convert::Infallible>;
+
 async fn handle(
     state: Arc<State>,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, hyper::Error> {
+) -> Result<Response<Body>, hyper::Error> {
     let path = request.uri().path().to_owned();
     let headers = request
         .headers()
@@ -266,7 +298,16 @@ async fn handle(
         .collect::<BTreeMap<_, _>>();
     let content_type = headers.get("content-type").cloned();
     let body = request.into_body().collect().await?.to_bytes();
-    let decoded = ExportMetricsServiceRequest::decode(body)
+    let message = if state.grpc {
+        // not compressed, then the message's length, then the message
+        assert_eq!(body.first(), Some(&0), "an uncompressed gRPC message");
+        let length = u32::from_be_bytes(body[1..5].try_into().expect("a gRPC length prefix"));
+        assert_eq!(body.len(), 5 + length as usize, "one whole gRPC message");
+        body.slice(5..)
+    } else {
+        body
+    };
+    let decoded = ExportMetricsServiceRequest::decode(message)
         .unwrap_or_else(|e| panic!("a push that does not decode as OTLP metrics: {e}"));
     let answer = {
         let mut pushes = state.pushes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -291,9 +332,28 @@ async fn handle(
             200
         }
     };
+    if state.grpc {
+        let code = match status {
+            200 => "0",
+            429 | 503 => "14",
+            _ => "3",
+        };
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static(code));
+        // an empty ExportMetricsServiceResponse in its frame, then the trailers
+        let frames = vec![
+            Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 0]))),
+            Ok(Frame::trailers(trailers)),
+        ];
+        return Ok(Response::builder()
+            .status(200)
+            .header("content-type", "application/grpc")
+            .body(StreamBody::new(futures::stream::iter(frames)).boxed())
+            .expect("a valid response"));
+    }
     Ok(Response::builder()
         .status(status)
         .header("content-type", "application/x-protobuf")
-        .body(Full::new(Bytes::new()))
+        .body(Full::new(Bytes::new()).boxed())
         .expect("a valid response"))
 }

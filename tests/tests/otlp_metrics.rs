@@ -295,12 +295,23 @@ fn a_bad_otlp_setting_is_an_error_from_build() {
     let error = Telemetry::builder()
         .from_env_with(|name| match name {
             "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://127.0.0.1:4318".to_owned()),
-            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("grpc".to_owned()),
+            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/json".to_owned()),
             _ => None,
         })
         .build()
         .unwrap_err();
-    assert!(error.to_string().contains("grpc"), "{error}");
+    assert!(error.to_string().contains("http/json"), "{error}");
+    // a header's value (an API key) never shows in the builder's debug form
+    let builder = Telemetry::builder().otlp_header("x-api-key", "secret-key-3");
+    let shown = format!("{builder:?}");
+    assert!(
+        shown.contains("x-api-key") && !shown.contains("secret-key-3"),
+        "{shown}"
+    );
+    let from_env = Telemetry::builder().from_env_with(|name| {
+        (name == "OTEL_EXPORTER_OTLP_HEADERS").then(|| "x-api-key=secret-key-4".to_owned())
+    });
+    assert!(!format!("{from_env:?}").contains("secret-key-4"));
     // without an endpoint the backend is off, and says why
     let off = Telemetry::builder().build().unwrap();
     let health = off
@@ -309,4 +320,58 @@ fn a_bad_otlp_setting_is_an_error_from_build() {
         .find(|health| health.backend == "otlp")
         .unwrap();
     assert_eq!(health.state, kansoku::BackendState::Off);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_grpc_the_collector_receives_the_same_and_an_unavailable_one_loses_nothing() {
+    // the second push is refused with grpc-status 14 (UNAVAILABLE)
+    let receiver = Receiver::grpc_with_policy(|n| Answer::Status(if n == 1 { 503 } else { 200 }));
+    let telemetry = telemetry(&receiver, "grpc")
+        .otlp_protocol(kansoku::otlp::Protocol::Grpc)
+        .otlp_header("x-api-key", "key-2")
+        .build()
+        .unwrap();
+    let requests = r#"grpc_api_requests_total{endpoint="/reservations",method="POST",status="ok"}"#;
+    let calls = |n: u32| {
+        let _scope = telemetry.enter();
+        for seat in 1..=n {
+            reserve(seat).unwrap();
+        }
+    };
+    calls(2);
+    assert!(telemetry.flush(Duration::from_secs(5)).await);
+    let first = &receiver.pushes()[0];
+    assert_eq!(first.path, kansoku_tests::otlp_receiver::GRPC_EXPORT);
+    assert_eq!(first.content_type.as_deref(), Some("application/grpc"));
+    assert_eq!(
+        first.headers.get("te").map(String::as_str),
+        Some("trailers")
+    );
+    assert_eq!(
+        first.headers.get("x-api-key").map(String::as_str),
+        Some("key-2")
+    );
+    assert_eq!(
+        first.samples(),
+        prometheus(&telemetry.prometheus_text(), "grpc"),
+        "the same series and values as the text"
+    );
+
+    calls(3);
+    assert!(
+        !telemetry.flush(Duration::from_secs(5)).await,
+        "UNAVAILABLE"
+    );
+    assert_eq!(
+        kansoku_tests::value(
+            &telemetry.prometheus_text(),
+            r#"grpc_otlp_exports_failed_total{reason="unavailable"}"#
+        ),
+        1.0
+    );
+    assert!(telemetry.flush(Duration::from_secs(5)).await);
+    let pushes = receiver.pushes();
+    assert_eq!(pushes.len(), 3);
+    assert_eq!(pushes[2].samples().get(requests), Some(&5.0));
+    telemetry.shutdown().await;
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Uri};
 
-use super::Temporality;
+use super::{Protocol, Temporality};
 use crate::error::Error;
 use crate::TelemetryBuilder;
 
@@ -15,10 +15,10 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the builder and the environment set, unchecked.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct OtlpConfig {
-    /// The URL the metrics are posted to (`…/v1/metrics`).
-    endpoint: Option<String>,
+    /// Where the metrics go: a collector's base URL, or the metrics signal's own.
+    endpoint: Option<Endpoint>,
     headers: Vec<(String, String)>,
     /// `OTEL_EXPORTER_OTLP_HEADERS` when the builder set none: `key=value,…`, percent-encoded.
     env_headers: Option<String>,
@@ -30,10 +30,41 @@ pub(crate) struct OtlpConfig {
     resource: Option<String>,
 }
 
+/// Header values (API keys) are never shown: only their names.
+impl std::fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("OtlpConfig")
+            .field("endpoint", &self.endpoint)
+            .field("headers", &names)
+            .field("env_headers", &self.env_headers.as_ref().map(|_| "…"))
+            .field("timeout", &self.timeout)
+            .field("interval", &self.interval)
+            .field("temporality", &self.temporality)
+            .field("protocol", &self.protocol)
+            .field("resource", &self.resource)
+            .finish()
+    }
+}
+
+/// A configured endpoint, as the OTLP exporters read them.
+#[derive(Debug, Clone)]
+enum Endpoint {
+    /// The builder's or `OTEL_EXPORTER_OTLP_ENDPOINT`: over HTTP the metrics go to its
+    /// `/v1/metrics`.
+    Base(String),
+    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`: over HTTP, taken as it is.
+    Signal(String),
+}
+
+/// The method of the OTLP metrics service, the path of a gRPC push.
+const GRPC_EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
 /// The checked configuration of a running backend.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) url: Uri,
+    pub(crate) protocol: Protocol,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) timeout: Duration,
     pub(crate) interval: Duration,
@@ -42,9 +73,10 @@ pub(crate) struct Settings {
 }
 
 impl TelemetryBuilder {
-    /// The OTLP/HTTP endpoint of a collector (`http://localhost:4318`); the metrics are posted
-    /// to its `/v1/metrics`. Without one (here or in `OTEL_EXPORTER_OTLP_ENDPOINT`), the OTLP
-    /// backend stays off and says so at install.
+    /// The OTLP endpoint of a collector: `http://localhost:4318` for OTLP/HTTP (the metrics are
+    /// posted to its `/v1/metrics`), `http://localhost:4317` for gRPC
+    /// ([`otlp_protocol`](Self::otlp_protocol)). Without one (here or in
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`), the OTLP backend stays off and says so at install.
     ///
     /// ```
     /// let telemetry = kansoku::Telemetry::builder()
@@ -55,7 +87,14 @@ impl TelemetryBuilder {
     /// # Ok::<(), kansoku::Error>(())
     /// ```
     pub fn otlp_endpoint(mut self, endpoint: impl AsRef<str>) -> Self {
-        self.backends.otlp.endpoint = Some(signal_url(endpoint.as_ref()));
+        self.backends.otlp.endpoint = Some(Endpoint::Base(endpoint.as_ref().to_owned()));
+        self
+    }
+
+    /// OTLP/HTTP with protobuf bodies (the default) or gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL`:
+    /// `http/protobuf` or `grpc`).
+    pub fn otlp_protocol(mut self, protocol: Protocol) -> Self {
+        self.backends.otlp.protocol = Some(protocol.name().to_owned());
         self
     }
 
@@ -92,9 +131,49 @@ impl TelemetryBuilder {
     }
 }
 
-/// The generic endpoint's metrics URL, as the OTLP exporters make it.
-fn signal_url(base: &str) -> String {
-    format!("{}/v1/metrics", base.trim_end_matches('/'))
+impl Protocol {
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::Grpc => "grpc",
+        }
+    }
+}
+
+impl Endpoint {
+    /// The URL a push of `protocol` goes to: over HTTP, a base's `/v1/metrics` (a signal's own
+    /// URL as it is); over gRPC, the metrics service's method at the endpoint's origin.
+    fn url(&self, protocol: Protocol) -> Result<Uri, Error> {
+        let (given, url) = match (self, protocol) {
+            (Endpoint::Base(base), Protocol::HttpProtobuf) => {
+                (base, format!("{}/v1/metrics", base.trim_end_matches('/')))
+            }
+            (Endpoint::Signal(url), Protocol::HttpProtobuf) => (url, url.clone()),
+            (Endpoint::Base(url) | Endpoint::Signal(url), Protocol::Grpc) => {
+                let origin: Uri = url
+                    .parse()
+                    .map_err(|e| Error::Otlp(format!("endpoint `{url}`: {e}")))?;
+                let origin = format!(
+                    "{}://{}",
+                    origin.scheme_str().unwrap_or_default(),
+                    origin
+                        .authority()
+                        .map(http::uri::Authority::as_str)
+                        .unwrap_or_default()
+                );
+                (url, format!("{origin}{GRPC_EXPORT}"))
+            }
+        };
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| Error::Otlp(format!("endpoint `{given}`: {e}")))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(Error::Otlp(format!(
+                "endpoint `{given}`: not an http:// or https:// URL"
+            )));
+        }
+        Ok(uri)
+    }
 }
 
 /// `%XX` escapes decoded (the W3C baggage form `OTEL_*_HEADERS` and
@@ -160,7 +239,8 @@ impl OtlpConfig {
         };
         if self.endpoint.is_none() {
             self.endpoint = var("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
-                .or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT").map(|base| signal_url(&base)));
+                .map(Endpoint::Signal)
+                .or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT").map(Endpoint::Base));
         }
         if self.headers.is_empty() {
             self.env_headers = signal("HEADERS");
@@ -187,22 +267,16 @@ impl OtlpConfig {
         let Some(endpoint) = &self.endpoint else {
             return Ok(None);
         };
-        let url: Uri = endpoint
-            .parse()
-            .map_err(|e| Error::Otlp(format!("endpoint `{endpoint}`: {e}")))?;
-        if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
-            return Err(Error::Otlp(format!(
-                "endpoint `{endpoint}`: not an http:// or https:// URL"
-            )));
-        }
-        match self.protocol.as_deref().map(str::trim) {
-            None | Some("http/protobuf") => {}
+        let protocol = match self.protocol.as_deref().map(str::trim) {
+            None | Some("http/protobuf") => Protocol::HttpProtobuf,
+            Some("grpc") => Protocol::Grpc,
             Some(other) => {
                 return Err(Error::Otlp(format!(
-                    "protocol `{other}`: kansoku pushes OTLP over http/protobuf only"
+                    "protocol `{other}`: http/protobuf or grpc (http/json is not spoken)"
                 )))
             }
-        }
+        };
+        let url = endpoint.url(protocol)?;
         let listed = match &self.env_headers {
             Some(text) => pairs(text, "OTEL_EXPORTER_OTLP_HEADERS")?,
             None => self.headers.clone(),
@@ -233,6 +307,7 @@ impl OtlpConfig {
         };
         Ok(Some(Settings {
             url,
+            protocol,
             headers,
             timeout: millis(self.timeout.as_deref(), "OTLP timeout", DEFAULT_TIMEOUT)?,
             interval: millis(
@@ -319,6 +394,23 @@ mod tests {
         assert_eq!(settings.interval, DEFAULT_INTERVAL);
         assert_eq!(settings.timeout, DEFAULT_TIMEOUT);
         assert_eq!(settings.temporality, Temporality::Cumulative);
+        assert_eq!(settings.protocol, Protocol::HttpProtobuf);
+        // over gRPC, the service's method at the endpoint's origin
+        let settings = from_env(&[
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://collector:4317/ignored",
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ])
+        .settings()
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.protocol, Protocol::Grpc);
+        assert_eq!(
+            settings.url,
+            "https://collector:4317/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+        );
     }
 
     #[test]
@@ -329,7 +421,7 @@ mod tests {
             all.extend_from_slice(vars);
             from_env(&all).settings().unwrap_err().to_string()
         };
-        assert!(error(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).contains("grpc"));
+        assert!(error(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).contains("http/json"));
         assert!(error(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")]).contains("soon"));
         assert!(error(&[("OTEL_METRIC_EXPORT_INTERVAL", "0")]).contains("INTERVAL"));
         assert!(error(&[("OTEL_EXPORTER_OTLP_HEADERS", "novalue")]).contains("novalue"));

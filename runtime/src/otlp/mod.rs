@@ -1,6 +1,6 @@
 //! The `otlp` backend: every metric family kansoku exports in the Prometheus text — attribute,
 //! HTTP, business, health, alert and the backends' own counters — pushed periodically over
-//! OTLP/HTTP (protobuf) to a collector (an OpenTelemetry Collector, Grafana Alloy, a vendor's
+//! OTLP/HTTP (protobuf) or OTLP/gRPC to a collector (an OpenTelemetry Collector, Grafana Alloy, a vendor's
 //! endpoint), with the same values the text shows.
 //!
 //! It reads the store at export time, as the Prometheus exporter does at scrape time: no
@@ -39,6 +39,17 @@ pub enum Temporality {
     Cumulative,
     /// What changed since the last accepted push (what Datadog and some vendors prefer).
     Delta,
+}
+
+/// How the metrics travel to the collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// OTLP/HTTP, protobuf bodies posted to `…/v1/metrics` (port 4318 by convention).
+    #[default]
+    HttpProtobuf,
+    /// OTLP/gRPC over HTTP/2 (port 4317 by convention); `http://` is HTTP/2 without TLS.
+    Grpc,
 }
 
 /// Why a push failed: the label of `ns_otlp_exports_failed_total`.
@@ -120,6 +131,20 @@ pub(crate) struct Identity<'a> {
     pub(crate) environment: Option<&'a str>,
 }
 
+/// A URL for logs and health reports: a password in it masked.
+fn shown(url: &http::Uri) -> String {
+    let text = url.to_string();
+    match url.authority().map(http::uri::Authority::as_str) {
+        Some(authority) if authority.contains('@') => {
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            text.replacen(authority, &format!("***@{host}"), 1)
+        }
+        _ => text,
+    }
+}
+
 impl OtlpBackend {
     /// Starts the push thread when an endpoint is configured; `None` without one.
     pub(crate) fn start(
@@ -133,7 +158,7 @@ impl OtlpBackend {
         let context = Arc::new(OnceLock::new());
         let health = Arc::new(HealthCell::default());
         let failures = Arc::new(Failures::default());
-        let target = settings.url.to_string();
+        let target = shown(&settings.url);
         let shutdown_timeout = settings.timeout;
         let pusher = push::Pusher::new(
             settings,
@@ -219,5 +244,21 @@ impl Backend for OtlpBackend {
                 .filter(|(_, n)| *n > 0)
                 .collect(),
         }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_password_in_the_endpoint_is_not_shown() {
+        let url: http::Uri = "https://user:s3cret@otlp.example:4318/v1/metrics"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            super::shown(&url),
+            "https://***@otlp.example:4318/v1/metrics"
+        );
+        let url: http::Uri = "http://collector:4318/v1/metrics".parse().unwrap();
+        assert_eq!(super::shown(&url), "http://collector:4318/v1/metrics");
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::config::Settings;
 use super::encode::{self, Baseline};
-use super::{Command, Failure, Failures, Identity, Temporality};
+use super::{Command, Failure, Failures, Identity, Protocol, Temporality};
 use crate::backend::HealthCell;
 use crate::context::Context;
 use crate::error::Error;
@@ -65,12 +65,16 @@ impl Pusher {
         let tls = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
             .map_err(|e| Error::Otlp(format!("TLS set-up: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(1)
-            .build(tls);
+            .https_or_http();
+        let mut client = Client::builder(TokioExecutor::new());
+        client.pool_max_idle_per_host(1);
+        let client = match settings.protocol {
+            Protocol::HttpProtobuf => client.build(tls.enable_http1().wrap_connector(http)),
+            // HTTP/2 only: negotiated by ALPN over TLS, with prior knowledge without it
+            Protocol::Grpc => client
+                .http2_only(true)
+                .build(tls.enable_http2().wrap_connector(http)),
+        };
         let start = unix_nanos();
         Ok(Pusher {
             client,
@@ -162,12 +166,19 @@ impl Pusher {
         }
     }
 
-    async fn exchange(&self, body: Bytes) -> Result<(), (Failure, String)> {
+    async fn exchange(&self, message: Bytes) -> Result<(), (Failure, String)> {
+        let (content_type, body) = match self.settings.protocol {
+            Protocol::HttpProtobuf => ("application/x-protobuf", message),
+            Protocol::Grpc => ("application/grpc", grpc_frame(&message)),
+        };
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(self.settings.url.clone())
-            .header(CONTENT_TYPE, "application/x-protobuf")
+            .header(CONTENT_TYPE, content_type)
             .header(USER_AGENT, concat!("kansoku/", env!("CARGO_PKG_VERSION")));
+        if self.settings.protocol == Protocol::Grpc {
+            request = request.header("te", "trailers");
+        }
         for (name, value) in &self.settings.headers {
             request = request.header(name, value);
         }
@@ -179,25 +190,58 @@ impl Pusher {
             .request(request)
             .await
             .map_err(|e| (Failure::Network, describe(&e)))?;
-        let status = response.status();
+        let (head, body) = response.into_parts();
         // read the answer whole (bounded), so the connection goes back to the pool
-        let answer = Limited::new(response.into_body(), MAX_ANSWER)
-            .collect()
-            .await
-            .map(http_body_util::Collected::to_bytes)
-            .unwrap_or_default();
-        if status.is_success() {
+        let answer = Limited::new(body, MAX_ANSWER).collect().await.ok();
+        if head.status.is_success() && self.settings.protocol == Protocol::Grpc {
+            // gRPC says how the call went in `grpc-status`: in the trailers, or in the head
+            // of a trailers-only answer
+            let trailers = answer
+                .as_ref()
+                .and_then(http_body_util::Collected::trailers);
+            let field = |name: &str| {
+                trailers
+                    .and_then(|t| t.get(name))
+                    .or_else(|| head.headers.get(name))
+                    .and_then(|value| value.to_str().ok())
+            };
+            return match field("grpc-status").map(str::trim) {
+                Some("0") => Ok(()),
+                Some(code) => {
+                    let message = field("grpc-message").unwrap_or_default();
+                    // UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED: try again later
+                    let failure = if matches!(code, "14" | "8" | "4" | "10") {
+                        Failure::Unavailable
+                    } else {
+                        Failure::Rejected
+                    };
+                    Err((
+                        failure,
+                        format!("grpc-status {code} {message}").trim().to_owned(),
+                    ))
+                }
+                None => Err((
+                    Failure::Rejected,
+                    "an answer without grpc-status".to_owned(),
+                )),
+            };
+        }
+        if head.status.is_success() {
             return Ok(());
         }
+        let text = answer
+            .map(http_body_util::Collected::to_bytes)
+            .unwrap_or_default();
         let why = format!(
-            "answered {status}{}",
-            std::str::from_utf8(&answer)
+            "answered {}{}",
+            head.status,
+            std::str::from_utf8(&text)
                 .ok()
                 .filter(|text| !text.trim().is_empty() && text.len() < 300)
                 .map(|text| format!(": {}", text.trim()))
                 .unwrap_or_default()
         );
-        let failure = match status {
+        let failure = match head.status {
             StatusCode::TOO_MANY_REQUESTS
             | StatusCode::BAD_GATEWAY
             | StatusCode::SERVICE_UNAVAILABLE
@@ -207,6 +251,19 @@ impl Pusher {
         };
         Err((failure, why))
     }
+}
+
+/// A gRPC message: not compressed (0), its length (big-endian), the message.
+fn grpc_frame(message: &[u8]) -> Bytes {
+    let mut frame = Vec::with_capacity(5 + message.len());
+    frame.push(0);
+    frame.extend_from_slice(
+        &u32::try_from(message.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    frame.extend_from_slice(message);
+    Bytes::from(frame)
 }
 
 /// The error and its causes in one line (hyper's own message is only "client error").
