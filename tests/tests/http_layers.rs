@@ -72,7 +72,8 @@ async fn hang() -> &'static str {
     "too late"
 }
 
-/// What `inject_trace_headers` puts on an outgoing request made while serving this one.
+/// What `inject_trace_headers` puts on an outgoing request made while serving this one:
+/// `SENTRY_TRACE TRACEPARENT`.
 async fn outgoing() -> String {
     let mut headers = HeaderMap::new();
     kansoku::http::inject_trace_headers(&mut headers);
@@ -82,10 +83,13 @@ async fn outgoing() -> String {
         request.headers().get("sentry-trace").is_some(),
         headers.get("sentry-trace").is_some()
     );
-    headers
-        .get("sentry-trace")
-        .map(|value| value.to_str().unwrap().to_owned())
-        .unwrap_or_default()
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    format!("{} {}", header("sentry-trace"), header("traceparent"))
 }
 
 fn shops_app() -> Router {
@@ -496,6 +500,40 @@ async fn a_handler_that_panics_is_a_500_and_an_error_transaction() {
 const TRACE: &str = "771a43a4192642f0b136d5159a501700";
 const PARENT: &str = "a1b2c3d4e5f60718";
 
+/// A caller speaking only W3C Trace Context (an OpenTelemetry SDK) is continued too, its
+/// `sampled` flag honoured, and told the trace downstream in both forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incoming_w3c_traceparent_is_continued() {
+    let client = kansoku_tests::http_client();
+    let (w3c_t, w3c_transport) = telemetry(0.0, &[]);
+    let w3c_server = Server::start(shops_app().layer(KansokuLayer::new(&w3c_t))).await;
+    let w3c = client
+        .get(w3c_server.url("/outgoing"))
+        .header("traceparent", format!("00-{TRACE}-{PARENT}-01"))
+        .header("tracestate", "vendor=x")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let continued = sent(&w3c_t, &w3c_transport).await;
+    assert_eq!(continued.transactions.len(), 1, "the caller sampled it");
+    let trace = trace_of(&continued.transactions[0]);
+    assert_eq!(trace.trace_id.to_string(), TRACE);
+    assert_eq!(
+        trace.parent_span_id.map(|id| id.to_string()).as_deref(),
+        Some(PARENT)
+    );
+    assert_eq!(
+        w3c,
+        format!(
+            "{TRACE}-{span}-1 00-{TRACE}-{span}-01",
+            span = trace.span_id
+        )
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incoming_trace_is_continued_and_its_sampling_decision_honoured() {
     // this side samples nothing: the caller's `-1` decides
@@ -518,8 +556,15 @@ async fn an_incoming_trace_is_continued_and_its_sampling_decision_honoured() {
         Some(PARENT)
     );
     assert_eq!(first.transactions[0].name.as_deref(), Some("GET /outgoing"));
-    // an outgoing call made while serving it continues the same trace under this request
-    assert_eq!(outgoing, format!("{TRACE}-{}-1", trace.span_id));
+    // an outgoing call made while serving it continues the same trace under this request, in
+    // Sentry's form and W3C's
+    assert_eq!(
+        outgoing,
+        format!(
+            "{TRACE}-{span}-1 00-{TRACE}-{span}-01",
+            span = trace.span_id
+        )
+    );
 
     // this side samples everything: the caller's `-0`, or `sentry-sampled=false` in the
     // baggage, still means no transaction, and the next service is told so
@@ -534,8 +579,13 @@ async fn an_incoming_trace_is_continued_and_its_sampling_decision_honoured() {
         .text()
         .await
         .unwrap();
+    let (sentry_trace, traceparent) = unsampled.split_once(' ').unwrap();
     assert!(
-        unsampled.starts_with(&format!("{TRACE}-")) && unsampled.ends_with("-0"),
+        sentry_trace.starts_with(&format!("{TRACE}-")) && sentry_trace.ends_with("-0"),
+        "{unsampled}"
+    );
+    assert!(
+        traceparent.starts_with(&format!("00-{TRACE}-")) && traceparent.ends_with("-00"),
         "{unsampled}"
     );
     let by_baggage = client

@@ -7,7 +7,8 @@
 //!   path: requests that match no route share the label [`UNMATCHED_ROUTE`], and methods
 //!   outside the standard nine share [`OTHER_METHOD`], so a scanner cannot grow the label set.
 //! - [`SentryLayer`]: each request is a Sentry transaction named `GET /shops/{id}` with its own
-//!   kansoku call scope; it continues an incoming `sentry-trace`/`baggage` trace, marks 5xx
+//!   kansoku call scope; it continues an incoming `sentry-trace`/`baggage` trace (or a W3C
+//!   `traceparent` one), marks 5xx
 //!   responses, and scrubs what it reports ([`Scrubber`]).
 //! - [`KansokuLayer`]: both, in the right order.
 //! - [`inject_trace_headers`]: the current trace's headers for an outgoing request.

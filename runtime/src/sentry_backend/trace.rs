@@ -48,7 +48,8 @@ impl Finished {
     }
 }
 
-/// A trace a caller started, from its `sentry-trace` header: `TRACE_ID-SPAN_ID[-SAMPLED]`.
+/// A trace a caller started, from its `sentry-trace` header (`TRACE_ID-SPAN_ID[-SAMPLED]`) or,
+/// without one, its W3C `traceparent` (`00-TRACE_ID-SPAN_ID-FLAGS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Incoming {
     pub(crate) trace_id: [u8; 16],
@@ -60,20 +61,60 @@ pub(crate) struct Incoming {
 }
 
 impl Incoming {
-    /// The trace among `headers` (any case): a valid `sentry-trace`, with what `baggage` adds.
+    /// The trace among `headers` (any case): a valid `sentry-trace`, else a valid W3C
+    /// `traceparent`, with what `baggage` adds.
     pub(crate) fn from_headers<'a>(
         headers: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Option<Incoming> {
-        let (mut trace, mut baggage) = (None, None);
+        let (mut trace, mut parent, mut baggage) = (None, None, None);
         for (name, value) in headers {
             if name.eq_ignore_ascii_case("sentry-trace") {
                 trace = Some(value);
+            } else if name.eq_ignore_ascii_case("traceparent") {
+                parent = Some(value);
             } else if name.eq_ignore_ascii_case("baggage") {
                 baggage = Some(value);
             }
         }
         let baggage = baggage.map(bounded_baggage);
-        Incoming::parse(trace?).map(|incoming| incoming.with_baggage(baggage.as_deref()))
+        trace
+            .and_then(Incoming::parse)
+            .or_else(|| parent.and_then(Incoming::parse_traceparent))
+            .map(|incoming| incoming.with_baggage(baggage.as_deref()))
+    }
+
+    /// Parses a W3C `traceparent` value (`VERSION-TRACE_ID-PARENT_ID-FLAGS`, lower-case hex);
+    /// `None` if it is malformed, of the invalid version `ff`, or with an all-zero id. A later
+    /// version's extra fields are ignored, as the recommendation says. The `sampled` flag is the
+    /// caller's decision.
+    pub(crate) fn parse_traceparent(header: &str) -> Option<Incoming> {
+        let header = header.trim().as_bytes();
+        // version 00 is exactly 55 bytes; a later version may add `-…` fields after them
+        if header.len() < 55 || header.len() > 512 {
+            return None;
+        }
+        let version = hex::<1>(&header[..2])?[0];
+        let shape = header[2] == b'-' && header[35] == b'-' && header[52] == b'-';
+        let ends = match version {
+            0xff => return None,
+            0 => header.len() == 55,
+            _ => header.len() == 55 || header[55] == b'-',
+        };
+        if !shape || !ends || header[..55].iter().any(u8::is_ascii_uppercase) {
+            return None;
+        }
+        let trace_id = hex::<16>(&header[3..35])?;
+        let parent_span_id = hex::<8>(&header[36..52])?;
+        let flags = hex::<1>(&header[53..55])?[0];
+        if trace_id == [0; 16] || parent_span_id == [0; 8] {
+            return None;
+        }
+        Some(Incoming {
+            trace_id,
+            parent_span_id,
+            sampled: Some(flags & 1 == 1),
+            org_id: None,
+        })
     }
 
     /// The sampling decision and organization `baggage` carries, where `sentry-trace` did not
@@ -229,6 +270,53 @@ fn sentry_entries(baggage: &str) -> (Option<&str>, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::Incoming;
+
+    #[test]
+    fn traceparent_headers_parse_or_are_refused() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let parent = "00f067aa0ba902b7";
+        let incoming = Incoming::parse_traceparent(&format!("00-{trace}-{parent}-01")).unwrap();
+        assert_eq!(incoming.trace_id[0], 0x4b);
+        assert_eq!(incoming.parent_span_id[7], 0xb7);
+        assert_eq!(incoming.sampled, Some(true));
+        // only the `sampled` bit counts; the other flags are the caller's
+        let unsampled = Incoming::parse_traceparent(&format!("00-{trace}-{parent}-02")).unwrap();
+        assert_eq!(unsampled.sampled, Some(false));
+        // a later version may carry more fields
+        assert!(Incoming::parse_traceparent(&format!("01-{trace}-{parent}-01-extra")).is_some());
+        for bad in [
+            format!("ff-{trace}-{parent}-01"),
+            format!("00-{trace}-{parent}-01-extra"),
+            format!("01-{trace}-{parent}-01extra"),
+            format!("00-{}-{parent}-01", "0".repeat(32)),
+            format!("00-{trace}-0000000000000000-01"),
+            format!("00-{}-{parent}-01", trace.to_uppercase()),
+            format!("00-{trace}-{parent}-1"),
+            format!("00_{trace}-{parent}-01"),
+            format!("0-{trace}-{parent}-01"),
+            format!("00-{trace}-{parent}-zz"),
+            String::new(),
+            format!("00-{trace}-{parent}-01{}", "-x".repeat(300)),
+        ] {
+            assert_eq!(Incoming::parse_traceparent(&bad), None, "{bad:?}");
+        }
+        // sentry-trace is read first; traceparent stands in when it is missing or malformed
+        let headers = |sentry: &'static str| {
+            [
+                ("sentry-trace", sentry),
+                (
+                    "TraceParent",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ),
+            ]
+        };
+        let from_sentry = Incoming::from_headers(headers(
+            "771a43a4192642f0b136d5159a501700-a1b2c3d4e5f60718-0",
+        ));
+        assert_eq!(from_sentry.unwrap().trace_id[0], 0x77);
+        let from_w3c = Incoming::from_headers(headers("garbage")).unwrap();
+        assert_eq!((from_w3c.trace_id[0], from_w3c.sampled), (0x4b, Some(true)));
+    }
 
     #[test]
     fn sentry_trace_headers_parse_or_are_refused() {

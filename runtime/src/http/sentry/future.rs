@@ -189,6 +189,7 @@ fn start_sentry(
     // named once: a `&str` name is parsed at every lookup
     static BAGGAGE: http::HeaderName = http::HeaderName::from_static("baggage");
     static SENTRY_TRACE: http::HeaderName = http::HeaderName::from_static("sentry-trace");
+    static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
     // No Sentry backend in reach (no DSN): nothing to read off the request, no scope to open.
     if !crate::sentry_backend::call::reachable() {
@@ -216,8 +217,10 @@ fn start_sentry(
             let header =
                 |name: &http::HeaderName| head.header(name).and_then(|value| value.to_str().ok());
             let baggage = header(&BAGGAGE).map(crate::sentry_backend::bounded_baggage);
+            // Sentry's own header first; a W3C `traceparent` stands in without it
             let incoming = header(&SENTRY_TRACE)
                 .and_then(Incoming::parse)
+                .or_else(|| header(&TRACEPARENT).and_then(Incoming::parse_traceparent))
                 .map(|incoming| incoming.with_baggage(baggage.as_deref()));
             (incoming, baggage.map(std::borrow::Cow::into_owned))
         },

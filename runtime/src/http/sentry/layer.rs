@@ -14,7 +14,8 @@ use crate::serving::Served;
 ///
 /// - An incoming `sentry-trace` header (and `baggage`) is continued: the transaction joins the
 ///   caller's trace under the caller's span, and the caller's sampling decision stands
-///   (`-0` means not sampled here either). A malformed header is ignored: a new trace starts.
+///   (`-0` means not sampled here either). Without one, a W3C `traceparent` is continued the
+///   same way (its `sampled` flag decides). A malformed header is ignored: a new trace starts.
 /// - The transaction's status follows the response (`internal_error` for a 5xx,
 ///   `not_found` for a 404…), or `cancelled` when the client went away first.
 /// - Events and transactions carry the request (method, URL, headers, query string, and with
