@@ -324,6 +324,10 @@ fn install_kansoku(rate: f32, transport: &Arc<DropTransport>) -> kansoku::Teleme
         .sentry_dsn(DSN)
         .traces_sample_rate(rate)
         .sentry_options(move |o| o.transport(transport.clone()))
+        // the OTLP backend runs (it reads the store at each push, off the calls' path): a
+        // loopback port nothing listens on, pushed to every second
+        .otlp_endpoint("http://127.0.0.1:9")
+        .otlp_export_interval(Duration::from_secs(1))
         .install()
         .expect("kansoku install")
 }
