@@ -2,20 +2,22 @@
 //! on the way in and the call's [`Ending`] on the way out.
 
 use std::future::Future;
-#[cfg(not(feature = "sentry"))]
-use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-#[cfg(store)]
+// What the store counts for a call, and its Sentry scope; each a twin that holds and does
+// nothing without its feature. The only places this module names a feature.
+#[cfg_attr(store, path = "metrics.rs")]
+#[cfg_attr(not(store), path = "no_metrics.rs")]
 mod metrics;
+#[cfg_attr(feature = "sentry", path = "sentry.rs")]
+#[cfg_attr(not(feature = "sentry"), path = "no_sentry.rs")]
+mod sentry;
 
-#[cfg(any_backend)]
-use crate::site::Ending;
-use crate::site::{Outcome, Site};
+use crate::site::{Ending, Outcome, Site};
 
 impl Site {
     /// A call of a free function (or of a method whose name was given explicitly) begins.
@@ -31,15 +33,10 @@ impl Site {
     }
 
     #[inline(always)]
-    #[cfg_attr(not(any_backend), allow(unused_variables, clippy::unused_self))]
     fn begin(&'static self, type_name: Option<fn() -> &'static str>) -> Call {
         Call {
-            #[cfg(store)]
             active: ManuallyDrop::new(metrics::Active::start(self, type_name)),
-            #[cfg(feature = "sentry")]
-            sentry: ManuallyDrop::new(
-                crate::sentry_backend::CallScope::start(self, type_name).map(Box::new),
-            ),
+            sentry: ManuallyDrop::new(sentry::Scope::start(self, type_name)),
         }
     }
 }
@@ -50,15 +47,9 @@ impl Site {
 #[derive(Debug)]
 pub struct Call {
     // `ManuallyDrop` so that `finish` and `drop` each move them out exactly once, without the
-    // cost of an `Option::take` on the hot path.
-    #[cfg(store)]
+    // cost of an `Option::take` on the hot path. Each is zero-sized without its feature.
     active: ManuallyDrop<metrics::Active>,
-    // Boxed: a call with no Sentry scope (a request counter, a query outside a sampled call,
-    // any call without a DSN) then carries 8 bytes here, not the scope's 80. Every annotated
-    // `async fn` holds its call in its future, and those nest (an axum handler's future, with
-    // the calls of the queries it awaits, is boxed for each request).
-    #[cfg(feature = "sentry")]
-    sentry: ManuallyDrop<Option<Box<crate::sentry_backend::CallScope>>>,
+    sentry: ManuallyDrop<sentry::Scope>,
 }
 
 impl Call {
@@ -68,10 +59,7 @@ impl Call {
     #[inline(always)]
     pub fn bind<F: Future>(&self, future: F) -> Bound<'_, F> {
         Bound {
-            #[cfg(feature = "sentry")]
-            call: self,
-            #[cfg(not(feature = "sentry"))]
-            call: PhantomData,
+            call: sentry::call_ref(self),
             future,
         }
     }
@@ -88,11 +76,7 @@ impl Call {
     #[inline(always)]
     pub fn enter(&self) -> Entered {
         Entered {
-            #[cfg(feature = "sentry")]
-            _sentry: self
-                .sentry
-                .as_deref()
-                .map(crate::sentry_backend::CallScope::enter),
+            _sentry: self.sentry.enter(),
         }
     }
 
@@ -111,39 +95,27 @@ impl Call {
     /// call's Sentry context `arguments`. The `Debug` bound holds with every feature set, so
     /// turning `sentry` on never breaks a build.
     #[inline]
-    #[cfg_attr(not(feature = "sentry"), allow(unused_variables, clippy::unused_self))]
     pub fn field(&self, name: &'static str, value: &dyn core::fmt::Debug) {
-        #[cfg(feature = "sentry")]
-        if let Some(scope) = self.sentry.as_deref() {
-            scope.record_argument(name, value);
-        }
+        self.sentry.field(name, value);
     }
 
     /// The call returned `outcome`.
     #[inline(always)]
-    #[cfg_attr(not(any_backend), allow(unused_variables))]
     pub fn finish(self, outcome: Outcome<'_>) {
-        #[cfg(any_backend)]
         ManuallyDrop::new(self).end(&Ending::returned(outcome));
     }
 
     /// Hands the ending to every backend. Called once: by `finish` (whose `self` is then
     /// never dropped) or by `drop`.
-    #[cfg(any_backend)]
     #[inline(always)]
     fn end(&mut self, ending: &Ending<'_>) {
         // SAFETY: `end` runs once per call (see above), so each field is taken exactly once.
-        #[cfg(feature = "sentry")]
-        if let Some(scope) = unsafe { ManuallyDrop::take(&mut self.sentry) } {
-            (*scope).end_call(ending);
-        }
+        unsafe { ManuallyDrop::take(&mut self.sentry) }.end(ending);
         // SAFETY: as above.
-        #[cfg(store)]
         unsafe { ManuallyDrop::take(&mut self.active) }.end(ending);
     }
 }
 
-#[cfg(any_backend)]
 impl Drop for Call {
     #[inline]
     fn drop(&mut self) {
@@ -155,8 +127,7 @@ impl Drop for Call {
 #[derive(Debug)]
 #[must_use = "the context is current only while the guard lives"]
 pub struct Entered {
-    #[cfg(feature = "sentry")]
-    _sentry: Option<crate::sentry_backend::call::Entered>,
+    _sentry: sentry::Entered,
 }
 
 /// A call whose body runs inline, made by [`Call::inline`].
@@ -198,10 +169,7 @@ impl Drop for Inline {
 
 /// What a [`Bound`] future holds of its call: the call itself where a backend enters it at
 /// each poll (Sentry), nothing otherwise.
-#[cfg(feature = "sentry")]
-type CallRef<'a> = &'a Call;
-#[cfg(not(feature = "sentry"))]
-type CallRef<'a> = PhantomData<&'a Call>;
+type CallRef<'a> = sentry::CallRef<'a>;
 
 pin_project! {
     /// The body of an annotated `async fn`, made by [`Call::bind`].
@@ -220,8 +188,7 @@ impl<F: Future> Future for Bound<'_, F> {
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        #[cfg(feature = "sentry")]
-        let _entered = this.call.enter();
+        let _entered = sentry::enter_for_poll(this.call);
         this.future.poll(cx)
     }
 }

@@ -11,12 +11,13 @@ mod status;
 #[cfg(store)]
 mod stripes;
 
+#[cfg(any_backend)]
+pub(crate) use outcome::short_type_name;
+pub(crate) use outcome::Ending;
 pub use outcome::{
     classify, classify_type, ClassifyError, ClassifyOther, ClassifyOtherType, ClassifyResult,
     ClassifyResultType, ErrorRef, Outcome, Wrap,
 };
-#[cfg(any_backend)]
-pub(crate) use outcome::{short_type_name, Ending};
 pub use status::Status;
 
 /// The annotated function, as the macro saw it.

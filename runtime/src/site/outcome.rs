@@ -153,6 +153,7 @@ macro_rules! __kansoku_classify_type {
 pub use crate::__kansoku_classify_type as classify_type;
 
 /// How a call ended, decided once by the guard and handed to every backend.
+// Without a backend nobody reads the error of an ending.
 #[cfg_attr(not(any_backend), allow(dead_code))]
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Ending<'a> {
@@ -166,7 +167,6 @@ pub(crate) enum Ending<'a> {
     Cancelled,
 }
 
-#[cfg_attr(not(any_backend), allow(dead_code))]
 impl<'a> Ending<'a> {
     /// It returned `outcome`.
     #[inline(always)]
