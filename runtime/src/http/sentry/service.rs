@@ -3,8 +3,9 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
-use super::future::{RequestState, SentryFuture};
+use super::future::SentryFuture;
 use super::layer::Config;
+use super::state::RequestState;
 use crate::http::route::{method_index, method_label, route_of, ByMethod, RouteCache};
 use crate::serving::Served;
 
