@@ -778,3 +778,49 @@ fn a_storm_of_health_requests_is_one_check_of_each_dependency() {
     // dependency (the example's own search client has made none: nobody searched)
     assert_eq!(silent.connections(), 1);
 }
+
+/// The example as a team shipping OTLP runs it: the standard variables alone point it at a
+/// collector (the receiver standing in for one, `kansoku_tests::otlp_receiver`), and the push at
+/// shutdown carries every request `/metrics` showed, before the interval's first push was due.
+#[test]
+fn the_environment_alone_points_the_metrics_at_an_otlp_collector() {
+    let receiver = kansoku_tests::otlp_receiver::Receiver::start();
+    let endpoint = receiver.endpoint();
+    let mut example = Example::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        // a minute: only the push at shutdown can carry what follows
+        ("OTEL_METRIC_EXPORT_INTERVAL", "60000"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "k8s.pod.name=shops-0"),
+    ]);
+    let series =
+        r#"osakamenesu_http_requests_total{method="GET",route="/shops/{id}",status_code="200"}"#;
+    for id in [1, 2, 4] {
+        assert_eq!(
+            get(&format!("{}/shops/{id}", example.base), &[]).status,
+            200
+        );
+    }
+    let text = get(&format!("{}/metrics", example.base), &[]).body;
+    assert_eq!(value(&text, series), 3.0);
+    assert!(receiver.pushes().is_empty(), "no push was due yet");
+
+    assert!(example.terminate().is_some_and(|status| status.success()));
+    let pushes = receiver.accepted();
+    assert_eq!(pushes.len(), 1, "the push at shutdown");
+    let push = &pushes[0];
+    assert_eq!(push.path, "/v1/metrics");
+    assert_eq!(push.samples().get(series), Some(&3.0));
+    let resource = push.resource();
+    assert_eq!(
+        resource.get("service.name").map(String::as_str),
+        Some("shops-api")
+    );
+    assert_eq!(
+        resource.get("k8s.pod.name").map(String::as_str),
+        Some("shops-0")
+    );
+    assert_eq!(
+        resource.get("service.version").map(String::as_str),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+}
