@@ -35,7 +35,8 @@
 //!
 //! | feature | what it turns on |
 //! |---|---|
-//! | `otel` | per-call-site metrics and business metrics in the Prometheus text format, plus an OpenTelemetry meter provider whose instruments appear in the same text |
+//! | `otel` | per-call-site metrics and business metrics in the Prometheus text format, plus an OpenTelemetry meter provider whose instruments appear in the same text (never made the global one unless asked: `TelemetryBuilder::set_global_meter_provider`) |
+//! | `otlp` | `kansoku::otlp`: the same metric families pushed to a collector over OTLP/HTTP (protobuf) or OTLP/gRPC, cumulative or delta, configured by the builder's `otlp_*` setters or the standard `OTEL_EXPORTER_OTLP_*` variables |
 //! | `sentry` | transactions and spans from the attributes, error/panic/message capture with a scope per call, the scope API ([`set_tag`], [`capture_error`], [`start_transaction`]…); kansoku's own transport: errors queued apart and sent first, rate limits per category, every loss counted (`ns_sentry_events_dropped_total`) and reported to Sentry |
 //! | `tracing` | (with `sentry`) `kansoku::tracing::layer()`: `tracing` events as breadcrumbs and events of the call running here, spans as child spans of its transaction; `kansoku::tracing::TraceIdFormat`: the call's trace id on each log line |
 //! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`] |
@@ -96,18 +97,27 @@
 //!    call ended (`Outcome`, decided from the return value; `Ending`, decided once by the
 //!    guard and handed to every backend). It knows no backend.
 //! 2. `record`: the in-process store (run-time labelled series, business metrics) and its one
-//!    read model, `Snapshot`, which every reader renders from; `stats`: windows of snapshots.
+//!    read model, `Snapshot`, which every reader renders from (`record::export` turns it into
+//!    the metric families both exporters encode); `stats`: windows of snapshots.
 //! 3. `context` and `backend`: which telemetry a call belongs to, and the `Backend` trait
 //!    (health, flush, shutdown) through which the handle drives its backends.
 //!    `serving`: the HTTP request a call serves (its route template and method, and the
 //!    series handles the layer cached for it), set by the HTTP layers at each poll and read
 //!    by the attributes that name no endpoint.
-//! 4. The backends: `otel` (the Prometheus text), `sentry_backend`, `redis`.
+//! 4. The backends: `otel` (the Prometheus text), `otlp` (pushed to a collector),
+//!    `sentry_backend`, `redis`. Where code above them needs a backend's part only when its
+//!    feature is on, that part is a module swapped for a twin that holds and does nothing
+//!    (`api/{sentry,noop}.rs`, `metrics/{store,noop}.rs`, `call/{metrics,no_metrics}.rs`,
+//!    `call/{sentry,no_sentry}.rs`, `http/sentry/{state,state_noop}.rs`), as sentry-core's
+//!    `scope/{real,noop}.rs`; the two compound conditions are named once in `build.rs`
+//!    (`store`: `otel`, `otlp` or `redis`; `any_backend`: those or `sentry`).
 //! 5. `call`: the guard the expansion starts, which hands a call to the store and Sentry.
 //! 6. `telemetry`: the handle. **A new backend is a module implementing `Backend`, started in
 //!    `telemetry/backends.rs`** (the one file that names every backend: its configuration,
-//!    environment and start), with its builder setters and handle accessors beside it in
-//!    `telemetry/`.
+//!    environment and start), with its builder setters beside it (in `telemetry/` or in the
+//!    backend's own module, as `otlp/config.rs` has them). A backend reports its own counters
+//!    through `Backend::counters` and, when it needs the whole telemetry (an exporter pushing
+//!    every family), keeps the weak handle `Backend::attached` gives it.
 //! 7. The public API (`api`, `metrics`) and `__private`, which only re-exports for the macros.
 //! 8. `http` (feature `axum`): the tower layers, above everything: they start a request's
 //!    series and Sentry scope through the layers below and make them current for the handler.
