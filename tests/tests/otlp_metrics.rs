@@ -269,9 +269,9 @@ async fn a_collector_that_never_answers_slows_no_call_and_shutdown_is_bounded() 
         ),
         1001.0
     );
-    assert_eq!(
-        kansoku_tests::value(&text, r#"held_otlp_exports_failed_total{reason="timeout"}"#),
-        1.0
+    // (a retry 1 s later may have timed out too)
+    assert!(
+        kansoku_tests::value(&text, r#"held_otlp_exports_failed_total{reason="timeout"}"#) >= 1.0
     );
     let health = telemetry
         .health()
@@ -373,5 +373,48 @@ async fn over_grpc_the_collector_receives_the_same_and_an_unavailable_one_loses_
     let pushes = receiver.pushes();
     assert_eq!(pushes.len(), 3);
     assert_eq!(pushes[2].samples().get(requests), Some(&5.0));
+    telemetry.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_the_collector_could_not_take_is_tried_again_before_the_next_interval() {
+    // down for the first two pushes, then back; the interval is an hour
+    let receiver = Receiver::with_policy(|n| Answer::Status(if n < 2 { 503 } else { 200 }));
+    let telemetry = telemetry(&receiver, "retried").build().unwrap();
+    {
+        let _scope = telemetry.enter();
+        for seat in 1..=3 {
+            reserve(seat).unwrap();
+        }
+    }
+    assert!(!telemetry.flush(Duration::from_secs(5)).await, "503");
+    // retried after 1 s, then 2 s: the third try goes through, without a flush
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while receiver.accepted().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "never tried again: {:?}",
+            receiver.pushes().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let requests =
+        r#"retried_api_requests_total{endpoint="/reservations",method="POST",status="ok"}"#;
+    assert_eq!(receiver.accepted()[0].samples().get(requests), Some(&3.0));
+    assert_eq!(receiver.pushes().len(), 3);
+    let text = telemetry.prometheus_text();
+    assert_eq!(
+        kansoku_tests::value(
+            &text,
+            r#"retried_otlp_exports_failed_total{reason="unavailable"}"#
+        ),
+        2.0
+    );
+    let health = telemetry
+        .health()
+        .into_iter()
+        .find(|health| health.backend == "otlp")
+        .unwrap();
+    assert_eq!(health.state, kansoku::BackendState::Up, "{health:?}");
     telemetry.shutdown().await;
 }

@@ -2,7 +2,7 @@
 //! posted to the collector over HTTP/1.1, TLS by rustls with ring, as the Sentry transport does.
 
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, USER_AGENT};
@@ -47,7 +47,36 @@ pub(super) struct Pusher {
     /// Unix nanos when it started: the start of every cumulative series.
     start: u64,
     baseline: Baseline,
+    /// When to try again after a push that may succeed later (the collector down, busy or
+    /// slow), before the next interval: 1 s, doubling up to the interval, or what the
+    /// collector's `Retry-After` asks.
+    retry: Option<tokio::time::Instant>,
+    backoff: Duration,
+    /// Whether the last push failed (a warning when pushes start failing, a line when they
+    /// recover: not one per push).
+    failing: bool,
 }
+
+/// A push that did not go through.
+struct Failed {
+    failure: Failure,
+    why: String,
+    /// What the collector asked (`Retry-After` in seconds), if it did.
+    retry_after: Option<Duration>,
+}
+
+impl Failed {
+    fn new(failure: Failure, why: impl Into<String>) -> Failed {
+        Failed {
+            failure,
+            why: why.into(),
+            retry_after: None,
+        }
+    }
+}
+
+/// The first wait before trying a failed push again.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
 impl Pusher {
     pub(super) fn new(
@@ -87,6 +116,9 @@ impl Pusher {
             failures,
             start,
             baseline: Baseline::new(start),
+            retry: None,
+            backoff: FIRST_BACKOFF,
+            failing: false,
         })
     }
 
@@ -95,8 +127,13 @@ impl Pusher {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await; // the first tick is now: nothing recorded yet
         loop {
+            let retry = self.retry;
             tokio::select! {
                 _ = tick.tick() => {
+                    let deadline = Instant::now() + self.settings.timeout;
+                    self.push(deadline).await;
+                }
+                () = sleep_until_some(retry) => {
                     let deadline = Instant::now() + self.settings.timeout;
                     self.push(deadline).await;
                 }
@@ -143,7 +180,7 @@ impl Pusher {
         let body = Bytes::from(push.request.encode_to_vec());
         let outcome = match tokio::time::timeout_at(deadline.into(), self.exchange(body)).await {
             Ok(outcome) => outcome,
-            Err(_) => Err((
+            Err(_) => Err(Failed::new(
                 Failure::Timeout,
                 format!("no answer within {:?}", self.settings.timeout),
             )),
@@ -154,19 +191,50 @@ impl Pusher {
                 if self.settings.temporality == Temporality::Delta {
                     self.baseline = push.accepted;
                 }
+                self.retry = None;
+                self.backoff = FIRST_BACKOFF;
+                if std::mem::take(&mut self.failing) {
+                    tracing::info!(url = %self.settings.url, "kansoku: OTLP pushes go through again");
+                }
                 true
             }
-            Err((failure, why)) => {
-                self.failures.note(failure);
-                self.health
-                    .failed(format_args!("pushing to {}: {why}", self.settings.url));
-                tracing::debug!(url = %self.settings.url, "kansoku: OTLP push failed: {why}");
+            Err(failed) => {
+                self.failed(failed);
                 false
             }
         }
     }
 
-    async fn exchange(&self, message: Bytes) -> Result<(), (Failure, String)> {
+    /// Counts a failed push, says so once per outage, and plans an early retry when one may
+    /// succeed (nothing is lost meanwhile: the next push carries it).
+    fn failed(&mut self, failed: Failed) {
+        let Failed {
+            failure,
+            why,
+            retry_after,
+        } = failed;
+        self.failures.note(failure);
+        self.health
+            .failed(format_args!("pushing to {}: {why}", self.settings.url));
+        if !std::mem::replace(&mut self.failing, true) {
+            tracing::warn!(
+                url = %self.settings.url,
+                "kansoku: OTLP push failed ({why}); retrying, nothing is lost meanwhile"
+            );
+        }
+        if failure == Failure::Rejected {
+            // the same push would be refused again: the next interval's
+            self.retry = None;
+            return;
+        }
+        let wait = retry_after
+            .unwrap_or(self.backoff)
+            .min(self.settings.interval);
+        self.retry = Some(tokio::time::Instant::now() + wait);
+        self.backoff = (self.backoff * 2).min(self.settings.interval);
+    }
+
+    async fn exchange(&self, message: Bytes) -> Result<(), Failed> {
         let (content_type, body) = match self.settings.protocol {
             Protocol::HttpProtobuf => ("application/x-protobuf", message),
             Protocol::Grpc => ("application/grpc", grpc_frame(&message)),
@@ -184,12 +252,12 @@ impl Pusher {
         }
         let request = request
             .body(Full::new(body))
-            .map_err(|e| (Failure::Network, e.to_string()))?;
+            .map_err(|e| Failed::new(Failure::Network, e.to_string()))?;
         let response = self
             .client
             .request(request)
             .await
-            .map_err(|e| (Failure::Network, describe(&e)))?;
+            .map_err(|e| Failed::new(Failure::Network, describe(&e)))?;
         let (head, body) = response.into_parts();
         // read the answer whole (bounded), so the connection goes back to the pool
         let answer = Limited::new(body, MAX_ANSWER).collect().await.ok();
@@ -215,14 +283,14 @@ impl Pusher {
                     } else {
                         Failure::Rejected
                     };
-                    Err((
+                    Err(Failed::new(
                         failure,
-                        format!("grpc-status {code} {message}").trim().to_owned(),
+                        format!("grpc-status {code} {message}").trim(),
                     ))
                 }
-                None => Err((
+                None => Err(Failed::new(
                     Failure::Rejected,
-                    "an answer without grpc-status".to_owned(),
+                    "an answer without grpc-status",
                 )),
             };
         }
@@ -249,7 +317,25 @@ impl Pusher {
             status if status.is_server_error() => Failure::Unavailable,
             _ => Failure::Rejected,
         };
-        Err((failure, why))
+        let retry_after = head
+            .headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        Err(Failed {
+            failure,
+            why,
+            retry_after,
+        })
+    }
+}
+
+/// Waits until `at`, or forever without one.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
