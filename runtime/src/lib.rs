@@ -186,6 +186,8 @@ mod backend;
 mod blocking;
 mod call;
 mod context;
+#[cfg(any(feature = "sentry", feature = "otlp"))]
+mod https;
 mod serving;
 mod telemetry;
 #[cfg(any(feature = "redis", feature = "axum", feature = "alert"))]

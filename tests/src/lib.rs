@@ -8,6 +8,7 @@ pub mod exit_calls;
 pub mod http_support;
 pub mod joined;
 pub mod listeners;
+pub mod loopback;
 pub mod monitoring;
 pub mod otlp_receiver;
 pub mod redis_production;

@@ -16,9 +16,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt as _, Full, StreamBody};
 use hyper::body::Frame;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric};
@@ -195,15 +193,6 @@ impl Receiver {
     }
 
     fn serve(grpc: bool, policy: Box<Policy>) -> Receiver {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .thread_name("otlp-receiver")
-            .build()
-            .expect("a runtime for the receiver");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let addr = listener.local_addr().expect("its address");
         let state = Arc::new(State {
             grpc,
             pushes: Mutex::new(Vec::new()),
@@ -211,35 +200,13 @@ impl Receiver {
             release: watch::channel(false).0,
         });
         let serving = state.clone();
-        runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let state = serving.clone();
-                tokio::spawn(async move {
-                    let grpc = state.grpc;
-                    let service = service_fn(move |request| handle(state.clone(), request));
-                    let io = TokioIo::new(stream);
-                    let _ = if grpc {
-                        hyper::server::conn::http2::Builder::new(
-                            hyper_util::rt::TokioExecutor::new(),
-                        )
-                        .serve_connection(io, service)
-                        .await
-                    } else {
-                        hyper::server::conn::http1::Builder::new()
-                            .serve_connection(io, service)
-                            .await
-                    };
-                });
-            }
+        let server = crate::loopback::serve("otlp-receiver", grpc, move |request| {
+            handle(serving.clone(), request)
         });
         Receiver {
-            addr,
+            addr: server.addr,
             state,
-            runtime: Some(runtime),
+            runtime: Some(server.runtime),
         }
     }
 

@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use sentry::protocol::client_report::LossSource as _;
 use sentry::protocol::{Envelope, EnvelopeItem};
 use tokio::sync::watch;
@@ -97,7 +95,6 @@ type Policy = dyn Fn(&[Item]) -> Reply + Send + Sync;
 
 struct State {
     received: Mutex<Vec<Received>>,
-    connections: std::sync::atomic::AtomicUsize,
     policy: Box<Policy>,
     release: watch::Sender<bool>,
     /// Each event and transaction whole, as the `sentry` crate serializes it, with its
@@ -109,6 +106,8 @@ struct State {
 #[allow(missing_debug_implementations)] // holds the answering policy, a closure
 pub struct Ingest {
     addr: SocketAddr,
+    /// TCP connections accepted so far.
+    connections: Arc<std::sync::atomic::AtomicUsize>,
     state: Arc<State>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -121,48 +120,21 @@ impl Ingest {
 
     /// An endpoint answering each request as `policy` says, given what the request carries.
     pub fn with_policy(policy: impl Fn(&[Item]) -> Reply + Send + Sync + 'static) -> Ingest {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .thread_name("sentry-ingest")
-            .build()
-            .expect("a runtime for the ingest endpoint");
-        // bound here, served by the runtime: made from sync or async code alike
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        listener
-            .set_nonblocking(true)
-            .expect("a non-blocking listener");
-        let addr = listener.local_addr().expect("its address");
         let state = Arc::new(State {
             received: Mutex::new(Vec::new()),
-            connections: std::sync::atomic::AtomicUsize::new(0),
             policy: Box::new(policy),
             release: watch::channel(false).0,
             documents: Mutex::new(Vec::new()),
         });
         let serving = state.clone();
-        runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let state = serving.clone();
-                state
-                    .connections
-                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(state.clone(), request));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        let server = crate::loopback::serve("sentry-ingest", false, move |request| {
+            handle(serving.clone(), request)
         });
         Ingest {
-            addr,
+            addr: server.addr,
+            connections: server.connections,
             state,
-            runtime: Some(runtime),
+            runtime: Some(server.runtime),
         }
     }
 
@@ -226,9 +198,7 @@ impl Ingest {
 
     /// How many TCP connections were opened to it.
     pub fn connections(&self) -> usize {
-        self.state
-            .connections
-            .load(std::sync::atomic::Ordering::SeqCst)
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Lets every held request (and every later one) be answered.

@@ -87,14 +87,8 @@ impl Pusher {
         health: Arc<HealthCell>,
         failures: Arc<Failures>,
     ) -> Result<Pusher, Error> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(settings.timeout));
-        let tls = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| Error::Otlp(format!("TLS set-up: {e}")))?
-            .https_or_http();
+        let http = crate::https::tcp(settings.timeout);
+        let tls = crate::https::tls().map_err(Error::Otlp)?;
         let mut client = Client::builder(TokioExecutor::new());
         client.pool_max_idle_per_host(1);
         let client = match settings.protocol {
@@ -257,7 +251,7 @@ impl Pusher {
             .client
             .request(request)
             .await
-            .map_err(|e| Failed::new(Failure::Network, describe(&e)))?;
+            .map_err(|e| Failed::new(Failure::Network, crate::https::describe(&e)))?;
         let (head, body) = response.into_parts();
         // read the answer whole (bounded), so the connection goes back to the pool
         let answer = Limited::new(body, MAX_ANSWER).collect().await.ok();
@@ -350,16 +344,4 @@ fn grpc_frame(message: &[u8]) -> Bytes {
     );
     frame.extend_from_slice(message);
     Bytes::from(frame)
-}
-
-/// The error and its causes in one line (hyper's own message is only "client error").
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -80,16 +80,8 @@ impl Sender {
             .map_err(|e| format!("the DSN's auth header: {e}"))?;
         let user_agent =
             HeaderValue::from_str(user_agent).map_err(|e| format!("the user agent: {e}"))?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let tls = || {
-            hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-                .map(|builder| builder.https_or_http().enable_http1())
-                .map_err(|e| format!("TLS set-up: {e}"))
-        };
+        let http = crate::https::tcp(CONNECT_TIMEOUT);
+        let tls = || crate::https::tls().map(hyper_rustls::HttpsConnectorBuilder::enable_http1);
         let mut builder = Client::builder(TokioExecutor::new());
         builder
             .pool_idle_timeout(IDLE_TIMEOUT)
@@ -136,7 +128,7 @@ impl Sender {
         };
         let response = match sent {
             Ok(response) => response,
-            Err(error) => return network(describe(&error)),
+            Err(error) => return network(crate::https::describe(&error)),
         };
         let status = response.status();
         let header = |name: &str| {
@@ -227,18 +219,6 @@ fn network(error: String) -> Response {
         retry_after: None,
         rate_limits: None,
     }
-}
-
-/// The error and its causes in one line (hyper's own message is only "client error").
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
