@@ -107,8 +107,7 @@ fn clock() -> &'static quanta::Clock {
 
 impl InFlight {
     pub(super) fn start(entry: Arc<Entry>, shared: Arc<Shared>) -> InFlight {
-        #[cfg(store)]
-        entry.series.timed.begin();
+        entry.series.begin();
         InFlight {
             entry,
             shared,
@@ -137,32 +136,15 @@ impl InFlight {
         self.record(status, Some(code));
     }
 
-    #[cfg_attr(not(store), allow(unused_variables))]
     fn record(&self, status: Status, code: Option<u16>) {
         let clock = clock();
         let nanos = clock.delta_as_nanos(self.start, clock.raw());
         let slow = nanos >= self.shared.slow_nanos;
-        #[cfg(store)]
-        {
-            let series = &self.entry.series;
-            if let Some(code) = code {
-                series.count_code(code);
-            }
-            series
-                .timed
-                .end(status, self.entry.bounds.index(nanos), nanos);
-            if slow {
-                series
-                    .slow
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
+        self.entry.series.end(status, code, nanos, slow);
         #[cfg(feature = "sentry")]
         if slow {
             super::slow::report(&self.entry, &self.shared, nanos);
         }
-        #[cfg(not(feature = "sentry"))]
-        let _ = slow;
     }
 }
 

@@ -14,10 +14,7 @@ use crate::serving::Served;
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) served: Arc<Served>,
-    #[cfg(store)]
-    pub(crate) series: Arc<crate::record::HttpSeries>,
-    #[cfg(store)]
-    pub(crate) bounds: &'static crate::record::Bounds,
+    pub(crate) series: super::series::RouteSeries,
     /// When this route's last slow-request warning went out (seconds since the layer began),
     /// plus one; 0 before the first.
     #[cfg_attr(not(feature = "sentry"), allow(dead_code))]
@@ -56,21 +53,11 @@ impl Shared {
     }
 
     // without a metrics backend, an entry only names the request
-    #[cfg_attr(not(store), allow(clippy::unused_self))]
     fn new_entry(&self, route: &str, method: &'static str) -> Entry {
-        #[cfg(store)]
-        let recorder = self.context.recorder.clone();
+        let (series, served) = super::series::RouteSeries::new(&self.context, route, method);
         Entry {
-            #[cfg(store)]
-            series: recorder.http_series(method, route),
-            #[cfg(store)]
-            bounds: recorder.config.api_bounds,
-            served: Arc::new(Served::new(
-                route,
-                method,
-                #[cfg(store)]
-                Some(recorder),
-            )),
+            served: Arc::new(served),
+            series,
             slow_reported: AtomicU64::new(0),
         }
     }
