@@ -17,7 +17,10 @@ impl RouteSeries {
         route: &str,
         method: &'static str,
     ) -> (RouteSeries, Served) {
-        (RouteSeries, Served::new(route, method))
+        (
+            RouteSeries,
+            Served::new(route, method, crate::serving::Series::none()),
+        )
     }
 
     pub(super) fn begin(&self) {}

@@ -27,7 +27,10 @@ impl RouteSeries {
             series: recorder.http_series(method, route),
             bounds: recorder.config.api_bounds,
         };
-        (series, Served::new(route, method, Some(recorder)))
+        (
+            series,
+            Served::new(route, method, crate::serving::Series::of(recorder)),
+        )
     }
 
     /// A request begins: in flight.

@@ -65,12 +65,7 @@ where
                 Some(served) if served.route == route => served.clone(),
                 _ => {
                     let served = self.routes.get(route, method, |route, method| {
-                        Served::new(
-                            route,
-                            method,
-                            #[cfg(store)]
-                            None,
-                        )
+                        Served::new(route, method, crate::serving::Series::none())
                     });
                     let _ = slot.set(served.clone());
                     served

@@ -16,14 +16,14 @@
 
 use std::cell::Cell;
 use std::collections::HashSet;
-#[cfg(store)]
-use std::sync::OnceLock;
 use std::sync::{Arc, Mutex, PoisonError};
 
-#[cfg(store)]
-use crate::record::{Bounds, Recorder};
-#[cfg(store)]
-use crate::site::counters::TimedState;
+// A route's part in the store, or its twin that holds nothing.
+#[cfg_attr(store, path = "store.rs")]
+#[cfg_attr(not(store), path = "no_store.rs")]
+mod series;
+
+pub(crate) use series::Series;
 
 /// One (route template, method) of one layer: its labels and its cached series handles, shared
 /// by every request of it.
@@ -33,52 +33,19 @@ pub(crate) struct Served {
     pub(crate) method: &'static str,
     /// `GET /shops/{id}`: the transaction's name.
     pub(crate) name: &'static str,
-    /// The recorder of the layer that made it, if it records.
-    #[cfg(store)]
-    pub(crate) recorder: Option<Arc<Recorder>>,
-    /// The `ns_api_requests_*{endpoint=route, method}` series of that recorder, made on first use.
-    #[cfg(store)]
-    api: OnceLock<(Arc<TimedState>, &'static Bounds)>,
+    /// Its recorder and request series, when a store records it.
+    series: Series,
 }
 
 impl Served {
-    pub(crate) fn new(
-        route: &str,
-        method: &'static str,
-        #[cfg(store)] recorder: Option<Arc<Recorder>>,
-    ) -> Served {
+    pub(crate) fn new(route: &str, method: &'static str, series: Series) -> Served {
         let route = intern(route);
         Served {
             route,
             method,
             name: intern(&format!("{method} {route}")),
-            #[cfg(store)]
-            recorder,
-            #[cfg(store)]
-            api: OnceLock::new(),
+            series,
         }
-    }
-
-    /// The request series of this route and `method` in `recorder`: cached when it is the
-    /// layer's own recorder and the request's method (the common case: no lock, no hash).
-    #[cfg(store)]
-    pub(crate) fn api_series(
-        &self,
-        recorder: &Recorder,
-        method: &str,
-    ) -> (Arc<TimedState>, &'static Bounds) {
-        let own = self
-            .recorder
-            .as_deref()
-            .is_some_and(|own| std::ptr::eq(own, recorder));
-        if own && method == self.method {
-            let (state, bounds) = self.api.get_or_init(|| {
-                recorder
-                    .labelled_series(crate::site::SiteKind::TrackApiRequest, [self.route, method])
-            });
-            return (state.clone(), bounds);
-        }
-        recorder.labelled_series(crate::site::SiteKind::TrackApiRequest, [self.route, method])
     }
 }
 
