@@ -108,7 +108,8 @@
 //!    `sentry_backend`, `redis`. Where code above them needs a backend's part only when its
 //!    feature is on, that part is a module swapped for a twin that holds and does nothing
 //!    (`api/{sentry,noop}.rs`, `metrics/{store,noop}.rs`, `call/{metrics,no_metrics}.rs`,
-//!    `call/{sentry,no_sentry}.rs`, `http/sentry/{state,state_noop}.rs`), as sentry-core's
+//!    `call/{sentry,no_sentry}.rs`, `http/sentry/{state,state_noop}.rs`,
+//!    `http/metrics/{series,no_series}.rs`, `serving/{store,no_store}.rs`), as sentry-core's
 //!    `scope/{real,noop}.rs`; the two compound conditions are named once in `build.rs`
 //!    (`store`: `otel`, `otlp` or `redis`; `any_backend`: those or `sentry`).
 //! 5. `call`: the guard the expansion starts, which hands a call to the store and Sentry.
