@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use kansoku::http::{HttpMetricsLayer, KansokuLayer, SentryLayer};
+use kansoku::http::{HttpMetricsLayer, KansokuLayer, SentryLayer, UNMATCHED_ROUTE};
 use kansoku_tests::http_support::{eventually, Server};
 use kansoku_tests::samples;
 use kansoku_tests::sentry_support::{sent, telemetry};
@@ -880,4 +880,78 @@ async fn slow_requests_are_counted_and_reported_once() {
         .starts_with("slow request: GET /report took"));
     assert_eq!(warning.extra.get("route"), Some(&"/report".into()));
     assert!(warning.extra["duration_ms"].as_f64().unwrap() >= 100.0);
+}
+
+/// A router mounted with `nest_service` gives the layers around it no matched path: its
+/// requests count as unmatched, beside scanners' 404s, unless the application names them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nested_service_is_labelled_by_the_applications_route_names() {
+    let admin = || Router::new().route("/users/{id}", get(|| async { "user" }));
+    let client = kansoku_tests::http_client();
+
+    // without names: what axum gives, `__unmatched__`
+    let (t, _transport) = telemetry(1.0, &[]);
+    let server = Server::start(
+        shops_app()
+            .nest_service("/admin", admin())
+            .layer(KansokuLayer::new(&t)),
+    )
+    .await;
+    assert_eq!(server.get_status(&client, "/admin/users/7").await, 200);
+    let text = t.prometheus_text();
+    assert_eq!(
+        value(
+            &text,
+            &format!(
+                r#"sentry_test_http_requests_total{{method="GET",route="{UNMATCHED_ROUTE}",status_code="200"}}"#
+            )
+        ),
+        1.0,
+        "{text}"
+    );
+
+    // with names: the nest's template, for the metrics and the transaction
+    let (t, transport) = telemetry(1.0, &[]);
+    let server = Server::start(shops_app().nest_service("/admin", admin()).layer(
+        KansokuLayer::new(&t).route_names(|request| {
+            request
+                .uri
+                .path()
+                .starts_with("/admin/")
+                .then_some("/admin/{*rest}")
+        }),
+    ))
+    .await;
+    for path in ["/admin/users/7", "/admin/users/8", "/shops/1"] {
+        assert_eq!(server.get_status(&client, path).await, 200, "{path}");
+    }
+    assert_eq!(server.get_status(&client, "/admin/nowhere").await, 404);
+    assert_eq!(server.get_status(&client, "/scanner").await, 404);
+    let text = t.prometheus_text();
+    let series = |route: &str, code: u16| {
+        value(
+            &text,
+            &format!(
+                r#"sentry_test_http_requests_total{{method="GET",route="{route}",status_code="{code}"}}"#
+            ),
+        )
+    };
+    assert_eq!(series("/admin/{*rest}", 200), 2.0, "{text}");
+    assert_eq!(series("/admin/{*rest}", 404), 1.0, "{text}");
+    assert_eq!(series("/shops/{id}", 200), 1.0, "{text}");
+    assert_eq!(series(UNMATCHED_ROUTE, 404), 1.0, "{text}");
+    let names: Vec<String> = sent(&t, &transport)
+        .await
+        .transactions
+        .iter()
+        .filter_map(|transaction| transaction.name.clone())
+        .collect();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|name| *name == "GET /admin/{*rest}")
+            .count(),
+        3,
+        "{names:?}"
+    );
 }

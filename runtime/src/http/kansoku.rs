@@ -105,6 +105,31 @@ impl KansokuLayer {
         self.sentry = self.sentry.scrubber(scrubber);
         self
     }
+
+    /// Names the route of requests axum's `MatchedPath` does not, for the metrics and the
+    /// Sentry transaction alike: see [`HttpMetricsLayer::route_names`]. A router mounted with
+    /// `nest_service` is the usual case (axum gives the layers around it no matched path, so
+    /// its requests would count as [`UNMATCHED_ROUTE`](super::UNMATCHED_ROUTE)).
+    ///
+    /// ```
+    /// # let telemetry = kansoku::Telemetry::builder().build().unwrap();
+    /// let admin: axum::Router = axum::Router::new().route("/users", axum::routing::get(|| async { "" }));
+    /// let app: axum::Router = axum::Router::new()
+    ///     .nest_service("/admin", admin)
+    ///     .layer(kansoku::http::KansokuLayer::new(&telemetry).route_names(|request| {
+    ///         request.uri.path().starts_with("/admin/").then_some("/admin/{*rest}")
+    ///     }));
+    /// ```
+    pub fn route_names(
+        mut self,
+        names: impl Fn(&super::RouteRequest<'_>) -> Option<&'static str> + Send + Sync + 'static,
+    ) -> KansokuLayer {
+        let names = std::sync::Arc::new(names);
+        let for_sentry = names.clone();
+        self.metrics = self.metrics.route_names(move |request| names(request));
+        self.sentry = self.sentry.route_names(move |request| for_sentry(request));
+        self
+    }
 }
 
 impl<S> Layer<S> for KansokuLayer {

@@ -56,7 +56,7 @@ pub use ops::{
     DEFAULT_CHECK_TIMEOUT,
 };
 pub use propagation::inject_trace_headers;
-pub use route::{OTHER_METHOD, UNMATCHED_ROUTE};
+pub use route::{RouteRequest, OTHER_METHOD, UNMATCHED_ROUTE};
 pub use scrub::Scrubber;
 pub use sentry::{CapturedBody, SentryFuture, SentryLayer, SentryService};
 

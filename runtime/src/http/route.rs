@@ -36,8 +36,62 @@ pub(crate) fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// The route template axum matched, or [`UNMATCHED_ROUTE`].
-pub(crate) fn route_of<B>(request: &http::Request<B>) -> &str {
+/// What a route-naming function ([`KansokuLayer::route_names`](super::KansokuLayer::route_names))
+/// sees of a request: its head, before the handler runs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RouteRequest<'a> {
+    /// The request's method.
+    pub method: &'a Method,
+    /// Its URI (for a tonic service, `/package.Service/Method`).
+    pub uri: &'a http::Uri,
+    /// Its headers.
+    pub headers: &'a http::HeaderMap,
+    /// Its extensions (what layers before this one put there).
+    pub extensions: &'a http::Extensions,
+}
+
+/// The application's route names: a request's route template when it knows one (a service
+/// under `nest_service`, a tonic method, any tower service axum's `MatchedPath` does not
+/// name). Templates are `&'static str`: they become labels and cached entries, so they must
+/// come from a fixed set, never from what a client sends.
+#[derive(Clone)]
+pub(crate) struct RouteNames(Arc<NameRoute>);
+
+/// The function behind [`RouteNames`].
+type NameRoute = dyn Fn(&RouteRequest<'_>) -> Option<&'static str> + Send + Sync;
+
+impl RouteNames {
+    pub(crate) fn new(
+        names: impl Fn(&RouteRequest<'_>) -> Option<&'static str> + Send + Sync + 'static,
+    ) -> RouteNames {
+        RouteNames(Arc::new(names))
+    }
+}
+
+impl std::fmt::Debug for RouteNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RouteNames(..)")
+    }
+}
+
+/// The route template of a request: the application's name for it when `names` gives one,
+/// else the one axum matched, else [`UNMATCHED_ROUTE`].
+pub(crate) fn route_of<'a, B>(
+    request: &'a http::Request<B>,
+    names: Option<&RouteNames>,
+) -> &'a str {
+    if let Some(names) = names {
+        let seen = RouteRequest {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+            extensions: request.extensions(),
+        };
+        if let Some(route) = (names.0)(&seen) {
+            return route;
+        }
+    }
     request
         .extensions()
         .get::<axum::extract::MatchedPath>()

@@ -5,6 +5,7 @@ use tower_layer::Layer;
 
 use super::routes::Shared;
 use super::HttpMetrics;
+use crate::http::route::{RouteNames, RouteRequest};
 use crate::Telemetry;
 
 /// Counts and times every request by method and route template:
@@ -53,6 +54,7 @@ impl HttpMetricsLayer {
             shared: Arc::new(Shared::new(
                 telemetry.context().clone(),
                 super::super::DEFAULT_SLOW_THRESHOLD,
+                None,
             )),
         }
     }
@@ -67,7 +69,39 @@ impl HttpMetricsLayer {
     /// ```
     pub fn slow_threshold(self, threshold: Duration) -> HttpMetricsLayer {
         HttpMetricsLayer {
-            shared: Arc::new(Shared::new(self.shared.context.clone(), threshold)),
+            shared: Arc::new(Shared::new(
+                self.shared.context.clone(),
+                threshold,
+                self.shared.route_names.clone(),
+            )),
+        }
+    }
+
+    /// Names the route of requests axum's `MatchedPath` does not (a service mounted with
+    /// `nest_service`, a fallback you want to tell apart, any tower service that is not an
+    /// axum router): `names` gives a request's route template, or `None` for the usual one.
+    /// Templates are `&'static str` from a fixed set: they become the `route` label and the
+    /// Sentry transaction's name, never what a client sends.
+    ///
+    /// ```
+    /// # let telemetry = kansoku::Telemetry::builder().build().unwrap();
+    /// let admin: axum::Router = axum::Router::new().route("/users", axum::routing::get(|| async { "" }));
+    /// let app: axum::Router = axum::Router::new()
+    ///     .nest_service("/admin", admin)
+    ///     .layer(kansoku::http::HttpMetricsLayer::new(&telemetry).route_names(|request| {
+    ///         request.uri.path().starts_with("/admin/").then_some("/admin/{*rest}")
+    ///     }));
+    /// ```
+    pub fn route_names(
+        self,
+        names: impl Fn(&RouteRequest<'_>) -> Option<&'static str> + Send + Sync + 'static,
+    ) -> HttpMetricsLayer {
+        HttpMetricsLayer {
+            shared: Arc::new(Shared::new(
+                self.shared.context.clone(),
+                Duration::from_nanos(self.shared.slow_nanos),
+                Some(RouteNames::new(names)),
+            )),
         }
     }
 }

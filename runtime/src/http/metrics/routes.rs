@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::context::Context;
-use crate::http::route::RouteCache;
+use crate::http::route::{RouteCache, RouteNames};
 use crate::serving::Served;
 
 /// What every request of one (route, method) shares.
@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     /// The layer's telemetry is the installed one: nothing to enter at each poll.
     pub(crate) global: bool,
     pub(crate) slow_nanos: u64,
+    /// The application's names of routes axum's `MatchedPath` does not give.
+    pub(crate) route_names: Option<RouteNames>,
     /// When the layer was made: the clock of the slow-request warnings' rate limit.
     #[cfg(feature = "sentry")]
     pub(crate) began: std::time::Instant,
@@ -34,12 +36,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(context: Arc<Context>, slow: Duration) -> Shared {
+    pub(crate) fn new(
+        context: Arc<Context>,
+        slow: Duration,
+        route_names: Option<RouteNames>,
+    ) -> Shared {
         let global = crate::context::global().is_some_and(|g| Arc::ptr_eq(g, &context));
         Shared {
             context,
             global,
             slow_nanos: u64::try_from(slow.as_nanos()).unwrap_or(u64::MAX),
+            route_names,
             #[cfg(feature = "sentry")]
             began: std::time::Instant::now(),
             routes: RouteCache::new(),

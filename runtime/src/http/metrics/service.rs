@@ -53,7 +53,8 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let (route, method) = (route_of(&request), method_label(request.method()));
+        let route = route_of(&request, self.shared.route_names.as_ref());
+        let method = method_label(request.method());
         let slot = &self.recent[method_index(method)];
         let entry = match slot.get() {
             Some(entry) if entry.served.route == route => entry.clone(),

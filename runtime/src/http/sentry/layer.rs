@@ -3,7 +3,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::SentryService;
-use crate::http::route::RouteCache;
+use crate::http::route::{RouteCache, RouteNames, RouteRequest};
 use crate::http::{Scrubber, DEFAULT_MAX_BODY_SIZE};
 use crate::serving::Served;
 
@@ -44,6 +44,9 @@ pub struct SentryLayer {
 
 #[derive(Debug, Clone)]
 pub(super) struct Config {
+    /// The application's names of routes axum's `MatchedPath` does not give (used when no
+    /// metrics layer around this one named the request).
+    pub(super) route_names: Option<RouteNames>,
     pub(super) capture_body: bool,
     pub(super) max_body_size: usize,
     pub(super) scrubber: Arc<Scrubber>,
@@ -64,6 +67,7 @@ impl SentryLayer {
     pub fn new() -> SentryLayer {
         SentryLayer {
             config: Arc::new(Config {
+                route_names: None,
                 capture_body: false,
                 max_body_size: DEFAULT_MAX_BODY_SIZE,
                 scrubber: Arc::new(Scrubber::new()),
@@ -108,6 +112,21 @@ impl SentryLayer {
     /// ```
     pub fn scrubber(self, scrubber: Scrubber) -> SentryLayer {
         self.with(|config| config.scrubber = Arc::new(scrubber))
+    }
+
+    /// See [`HttpMetricsLayer::route_names`](crate::http::HttpMetricsLayer::route_names): the
+    /// transaction's name when this layer runs without the metrics layer around it.
+    ///
+    /// ```
+    /// let layer = kansoku::http::SentryLayer::new()
+    ///     .route_names(|request| request.uri.path().starts_with("/admin/").then_some("/admin/{*rest}"));
+    /// ```
+    pub fn route_names(
+        self,
+        names: impl Fn(&RouteRequest<'_>) -> Option<&'static str> + Send + Sync + 'static,
+    ) -> SentryLayer {
+        let names = RouteNames::new(names);
+        self.with(|config| config.route_names = Some(names))
     }
 }
 

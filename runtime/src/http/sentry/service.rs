@@ -59,7 +59,8 @@ where
     fn call(&mut self, request: http::Request<axum::body::Body>) -> Self::Future {
         // the metrics layer around this one already named the request
         let own = crate::serving::with_current(|_| ()).is_none().then(|| {
-            let (route, method) = (route_of(&request), method_label(request.method()));
+            let route = route_of(&request, self.config.route_names.as_ref());
+            let method = method_label(request.method());
             let slot = &self.recent[method_index(method)];
             match slot.get() {
                 Some(served) if served.route == route => served.clone(),
