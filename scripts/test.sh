@@ -33,8 +33,11 @@ for features in "" otel otlp sentry redis tower axum sqlx alert deploy tracing o
   cargo clippy -q -p kansoku --no-default-features ${features:+--features "$features"} -- -D warnings
 done
 
-step "docs build without warnings (broken intra-doc links fail)"
+step "docs build without warnings (broken intra-doc links fail), all features and each alone"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --all-features --no-deps
+for features in "" otel otlp sentry redis tower axum sqlx alert deploy tracing; do
+  RUSTDOCFLAGS="-D warnings" cargo doc -q -p kansoku --no-default-features ${features:+--features "$features"} --no-deps
+done
 
 step "kansoku unit and doc tests with no feature (the attributes must cost nothing and still compile)"
 run_tests -p kansoku --no-default-features

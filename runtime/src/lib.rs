@@ -39,11 +39,14 @@
 //! | `otlp` | `kansoku::otlp`: the same metric families pushed to a collector over OTLP/HTTP (protobuf) or OTLP/gRPC, cumulative or delta, configured by the builder's `otlp_*` setters or the standard `OTEL_EXPORTER_OTLP_*` variables |
 //! | `sentry` | transactions and spans from the attributes, error/panic/message capture with a scope per call, the scope API ([`set_tag`], [`capture_error`], [`start_transaction`]…); kansoku's own transport: errors queued apart and sent first, rate limits per category, every loss counted (`ns_sentry_events_dropped_total`) and reported to Sentry |
 //! | `tracing` | (with `sentry`) `kansoku::tracing::layer()`: `tracing` events as breadcrumbs and events of the call running here, spans as child spans of its transaction; `kansoku::tracing::TraceIdFormat`: the call's trace id on each log line |
-//! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`] |
-//! | `axum` (with `tower`) | [`http`]: tower layers for request metrics and Sentry transactions by route template, trace propagation; [`http::ops_router`] with `/metrics`, `/health` and `/health/detailed` |
-//! | `sqlx` (with `axum`) | [`http::SqlxCheck`]: a health check through the application's sqlx pool |
-//! | `alert` | [`alert`]: periodic checks of the application's own values, to Sentry and Slack, with cooldown and recovery (needs a tokio runtime) |
-//! | `deploy` | [`deploy`]: Prometheus rules, a Grafana dashboard and an Alertmanager configuration generated from [`names`] (what `kansoku-cli` writes) |
+//! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`](struct.Telemetry.html#method.realtime) |
+//! | `axum` (with `tower`) | [`http`](http/index.html): tower layers for request metrics and Sentry transactions by route template, trace propagation; [`http::ops_router`](http/fn.ops_router.html) with `/metrics`, `/health` and `/health/detailed` |
+//! | `sqlx` (with `axum`) | [`http::SqlxCheck`](http/struct.SqlxCheck.html): a health check through the application's sqlx pool |
+//! | `alert` | [`alert`](alert/index.html): periodic checks of the application's own values, to Sentry and Slack, with cooldown and recovery (needs a tokio runtime) |
+//! | `deploy` | [`deploy`](deploy/index.html): Prometheus rules, a Grafana dashboard and an Alertmanager configuration generated from [`names`] (what `kansoku-cli` writes) |
+//!
+//! (The links to a feature's items lead nowhere in documentation built without it; docs.rs
+//! builds every feature.)
 //!
 //! With no feature on, every attribute expands into calls that are empty and inlined: an
 //! annotated function costs what a plain one costs.
@@ -86,7 +89,8 @@
 //!
 //! [`Telemetry::health`] says how each backend is doing ([`BackendHealth`]: up, down or off,
 //! its last error, what it dropped and why), for a `/health/detailed` endpoint or a `doctor`
-//! command. [`Telemetry::local_stats`] gives this instance's own windowed numbers (rates,
+//! command. [`Telemetry::local_stats`](struct.Telemetry.html#method.local_stats) (with a store:
+//! `otel`, `otlp` or `redis`) gives this instance's own windowed numbers (rates,
 //! error ratios, percentiles) without Redis.
 //!
 //! ## Inside (for contributors)
