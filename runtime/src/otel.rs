@@ -97,11 +97,9 @@ pub(crate) fn render(context: &crate::context::Context) -> String {
     let Some(exporter) = context.backend::<Exporter>() else {
         return String::new();
     };
-    let counters = context
-        .backends
+    let counters = export::backend_counters(context)
         .iter()
-        .flat_map(|backend| backend.counters())
-        .map(|family| exporter.counter_family(&family))
+        .map(|family| encode(family, &exporter.namespace))
         .collect();
     exporter.render_with(counters)
 }
@@ -157,11 +155,6 @@ impl Exporter {
         }
         opentelemetry::global::set_meter_provider(self.provider.clone());
         GlobalProvider::Set
-    }
-
-    /// A backend's own counter as a metric family under the namespace.
-    fn counter_family(&self, family: &crate::backend::CounterFamily) -> MetricFamily {
-        encode(&export::counter_family(family), &self.namespace)
     }
 
     /// The Prometheus text of the registry and of `extra` families.

@@ -154,13 +154,7 @@ impl Pusher {
         let mut families = export::families(&self.recorder.snapshot(), &self.namespace);
         // the backends' own counters (this one's included), while the telemetry lives
         if let Some(context) = self.context.get().and_then(Weak::upgrade) {
-            families.extend(
-                context
-                    .backends
-                    .iter()
-                    .flat_map(|backend| backend.counters())
-                    .map(|family| export::counter_family(&family)),
-            );
+            families.extend(export::backend_counters(&context));
         }
         let push = encode::push(
             &families,

@@ -87,8 +87,18 @@ pub(crate) fn families(snapshot: &Snapshot, namespace: &str) -> Vec<Family> {
     out
 }
 
-/// A backend's counter about itself, as a family.
-pub(crate) fn counter_family(family: &CounterFamily) -> Family {
+/// The counters every backend of `context` keeps about itself (what it dropped…), as
+/// families: shown beside the store's by every exporter.
+pub(crate) fn backend_counters(context: &crate::context::Context) -> Vec<Family> {
+    context
+        .backends
+        .iter()
+        .flat_map(|backend| backend.counters())
+        .map(|family| counter_family(&family))
+        .collect()
+}
+
+fn counter_family(family: &CounterFamily) -> Family {
     Family::new(
         family.family,
         family
