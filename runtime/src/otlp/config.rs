@@ -106,14 +106,14 @@ impl TelemetryBuilder {
 
     /// How often the metrics are pushed; default 60 s (`OTEL_METRIC_EXPORT_INTERVAL`).
     pub fn otlp_export_interval(mut self, every: Duration) -> Self {
-        self.backends.otlp.interval = Some(every.as_millis().to_string());
+        self.backends.otlp.interval = Some(whole_millis(every));
         self
     }
 
     /// How long one push may take; default 10 s (`OTEL_EXPORTER_OTLP_TIMEOUT`). Also the
     /// longest `shutdown` waits for the last push.
     pub fn otlp_timeout(mut self, timeout: Duration) -> Self {
-        self.backends.otlp.timeout = Some(timeout.as_millis().to_string());
+        self.backends.otlp.timeout = Some(whole_millis(timeout));
         self
     }
 
@@ -218,6 +218,14 @@ fn pairs(text: &str, what: &str) -> Result<Vec<(String, String)>, Error> {
         .collect()
 }
 
+/// `duration` in the environment variables' unit: whole milliseconds, a fraction of one rounded
+/// up (so that only zero reads as zero, and is refused).
+fn whole_millis(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    (ms + u128::from(duration > Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))))
+        .to_string()
+}
+
 fn millis(text: Option<&str>, what: &str, default: Duration) -> Result<Duration, Error> {
     match text {
         None => Ok(default),
@@ -309,10 +317,14 @@ impl OtlpConfig {
             url,
             protocol,
             headers,
-            timeout: millis(self.timeout.as_deref(), "OTLP timeout", DEFAULT_TIMEOUT)?,
+            timeout: millis(
+                self.timeout.as_deref(),
+                "the OTLP timeout (otlp_timeout or OTEL_EXPORTER_OTLP_TIMEOUT)",
+                DEFAULT_TIMEOUT,
+            )?,
             interval: millis(
                 self.interval.as_deref(),
-                "OTEL_METRIC_EXPORT_INTERVAL",
+                "the OTLP export interval (otlp_export_interval or OTEL_METRIC_EXPORT_INTERVAL)",
                 DEFAULT_INTERVAL,
             )?,
             temporality,
@@ -426,6 +438,16 @@ mod tests {
         assert!(error(&[("OTEL_METRIC_EXPORT_INTERVAL", "0")]).contains("INTERVAL"));
         assert!(error(&[("OTEL_EXPORTER_OTLP_HEADERS", "novalue")]).contains("novalue"));
         assert!(error(&[("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "x")]).contains('x'));
+        // set in code: a fraction of a millisecond is one, zero is refused naming the setter
+        assert_eq!(whole_millis(Duration::from_micros(300)), "1");
+        assert_eq!(whole_millis(Duration::from_micros(1500)), "2");
+        assert_eq!(whole_millis(Duration::from_secs(2)), "2000");
+        let zero = crate::Telemetry::builder()
+            .otlp_endpoint("http://127.0.0.1:4318")
+            .otlp_export_interval(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(zero.to_string().contains("otlp_export_interval"), "{zero}");
         let bad = from_env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]).settings();
         assert!(bad.unwrap_err().to_string().contains("collector:4318"));
     }
