@@ -52,7 +52,15 @@ fn the_applications_meter_provider_keeps_its_instruments_after_install() {
         "app_orders_before_install",
     );
 
-    let telemetry = Telemetry::builder().namespace("shops").install().unwrap();
+    // kansoku pushes its own families over OTLP too (to the receiver standing in for a
+    // collector), beside the application's exporter
+    let collector = kansoku_tests::otlp_receiver::Receiver::start();
+    let telemetry = Telemetry::builder()
+        .namespace("shops")
+        .otlp_endpoint(collector.endpoint())
+        .otlp_export_interval(std::time::Duration::from_hours(1))
+        .install()
+        .unwrap();
 
     // instruments the application makes after install() still go to its own exporter
     count(
@@ -73,6 +81,16 @@ fn the_applications_meter_provider_keeps_its_instruments_after_install() {
     assert!(ours.contains("shops_through_kansoku_total 1"), "{ours}");
     let requests = r#"shops_api_requests_total{endpoint="/orders",method="GET",status="ok"}"#;
     assert_eq!(kansoku_tests::value(&ours, requests), 1.0, "{ours}");
+    // what kansoku pushes is its own, none of the application's
+    assert!(futures::executor::block_on(
+        telemetry.flush(std::time::Duration::from_secs(5))
+    ));
+    let pushed = collector.accepted().pop().expect("a push").samples();
+    assert_eq!(pushed.get(requests), Some(&1.0), "{pushed:?}");
+    assert!(
+        pushed.keys().all(|series| !series.contains("app_orders")),
+        "{pushed:?}"
+    );
     futures::executor::block_on(telemetry.shutdown());
     // kansoku's shutdown leaves the application's provider working
     count(
