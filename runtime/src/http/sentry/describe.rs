@@ -88,9 +88,23 @@ impl Head {
 
     /// The first value of header `name`, as a header map's `get` gives it.
     pub(super) fn header(&self, name: &http::HeaderName) -> Option<&http::HeaderValue> {
-        self.headers
-            .iter()
-            .find_map(|(own, value)| (own == name).then_some(value))
+        let [value] = self.headers([name]);
+        value
+    }
+
+    /// The first value of each header of `names`, as a header map's `get` gives it, found in
+    /// one pass over the head.
+    pub(super) fn headers<const N: usize>(
+        &self,
+        names: [&http::HeaderName; N],
+    ) -> [Option<&http::HeaderValue>; N] {
+        let mut found = [None; N];
+        for (own, value) in &self.headers {
+            if let Some(slot) = names.iter().position(|name| *name == own) {
+                found[slot].get_or_insert(value);
+            }
+        }
+        found
     }
 }
 

@@ -104,13 +104,14 @@ fn start_sentry(
         config.max_body_size,
         &config.scrubber,
         |head| {
-            let header =
-                |name: &http::HeaderName| head.header(name).and_then(|value| value.to_str().ok());
-            let baggage = header(&BAGGAGE).map(crate::sentry_backend::bounded_baggage);
+            let [sentry_trace, traceparent, baggage] = head
+                .headers([&SENTRY_TRACE, &TRACEPARENT, &BAGGAGE])
+                .map(|value| value.and_then(|value| value.to_str().ok()));
+            let baggage = baggage.map(crate::sentry_backend::bounded_baggage);
             // Sentry's own header first; a W3C `traceparent` stands in without it
-            let incoming = header(&SENTRY_TRACE)
+            let incoming = sentry_trace
                 .and_then(Incoming::parse)
-                .or_else(|| header(&TRACEPARENT).and_then(Incoming::parse_traceparent))
+                .or_else(|| traceparent.and_then(Incoming::parse_traceparent))
                 .map(|incoming| incoming.with_baggage(baggage.as_deref()));
             (incoming, baggage.map(std::borrow::Cow::into_owned))
         },
