@@ -215,14 +215,16 @@ fn value_or_zero(text: &str, series: &str) -> f64 {
 async fn histogram_buckets_are_cumulative_and_configurable() {
     let t = Telemetry::builder()
         .namespace("hist")
-        .api_duration_buckets([0.001, 0.02, 0.5])
+        // Wide margins: a loaded 2-core CI machine once took over 1 ms for a call that
+        // only yields, so the fast bucket is 20 ms and the slow call is held 350 ms.
+        .api_duration_buckets([0.02, 0.3, 60.0])
         .build()
         .unwrap();
     let release = Arc::new(tokio::sync::Notify::new());
     t.scope(async {
-        checkout(1).await.unwrap(); // well under 1 ms
+        checkout(1).await.unwrap(); // well under 20 ms
         let held = tokio::spawn(t.scope(slow(release.clone())));
-        tokio::time::sleep(Duration::from_millis(40)).await; // 40 ms: between 0.02 and 0.5
+        tokio::time::sleep(Duration::from_millis(350)).await; // between 0.3 and 60
         release.notify_waiters();
         held.await.unwrap();
     })
@@ -237,17 +239,12 @@ async fn histogram_buckets_are_cumulative_and_configurable() {
         )
     };
     assert_eq!(
-        (
-            bucket("0.001"),
-            bucket("0.02"),
-            bucket("0.5"),
-            bucket("+Inf")
-        ),
+        (bucket("0.02"), bucket("0.3"), bucket("60"), bucket("+Inf")),
         (0.0, 0.0, 1.0, 1.0)
     );
     let fast = value(
         &text,
-        r#"hist_api_request_duration_seconds_bucket{endpoint="/checkout",method="POST",le="0.001"}"#,
+        r#"hist_api_request_duration_seconds_bucket{endpoint="/checkout",method="POST",le="0.02"}"#,
     );
     assert_eq!(fast, 1.0);
     assert!(Telemetry::builder()
