@@ -36,7 +36,7 @@
 //! | feature | what it turns on |
 //! |---|---|
 //! | `otel` | per-call-site metrics and business metrics in the Prometheus text format, plus an OpenTelemetry meter provider whose instruments appear in the same text (never made the global one unless asked: `TelemetryBuilder::set_global_meter_provider`) |
-//! | `otlp` | `kansoku::otlp`: the same metric families pushed to a collector over OTLP/HTTP (protobuf) or OTLP/gRPC, cumulative or delta, configured by the builder's `otlp_*` setters or the standard `OTEL_EXPORTER_OTLP_*` variables |
+//! | `otlp` | `kansoku::otlp`: the same metric families pushed to a collector over OTLP/HTTP (protobuf) or OTLP/gRPC, cumulative or delta, and (with `sentry`, a DSN not needed) sampled requests, endpoints and queries as OpenTelemetry spans in the same trace as Sentry's; configured by the builder's `otlp_*` setters or the standard `OTEL_*` variables |
 //! | `sentry` | transactions and spans from the attributes, error/panic/message capture with a scope per call, the scope API ([`set_tag`], [`capture_error`], [`start_transaction`]…); kansoku's own transport: errors queued apart and sent first, rate limits per category, every loss counted (`ns_sentry_events_dropped_total`) and reported to Sentry |
 //! | `tracing` | (with `sentry`) `kansoku::tracing::layer()`: `tracing` events as breadcrumbs and events of the call running here, spans as child spans of its transaction; `kansoku::tracing::TraceIdFormat`: the call's trace id on each log line |
 //! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`](struct.Telemetry.html#method.realtime) |
@@ -240,8 +240,8 @@ pub mod tracing {
 mod redis;
 
 /// The OTLP backend (feature `otlp`): every metric family pushed to a collector over
-/// OTLP/HTTP (protobuf). Configured by the builder's `otlp_*` setters or the standard
-/// `OTEL_EXPORTER_OTLP_*` variables.
+/// OTLP/HTTP (protobuf) or OTLP/gRPC, and (with `sentry`) sampled calls as spans. Configured by
+/// the builder's `otlp_*` setters or the standard `OTEL_*` variables.
 #[cfg(feature = "otlp")]
 pub mod otlp;
 

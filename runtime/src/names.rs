@@ -192,12 +192,21 @@ pub const SENTRY_EVENTS_DROPPED: Family = family(
 pub const OTLP_EXPORTS_FAILED: Family = family(
     "otlp_exports_failed_total",
     Kind::Counter,
-    "Pushes of the metrics over OTLP that failed, by reason: network, timeout, rejected (4xx), unavailable (429, 5xx).",
+    "Pushes over OTLP (metrics or spans) that failed, by reason: network, timeout, rejected (4xx), unavailable (429, 5xx).",
+    &["reason"],
+);
+
+/// Sampled spans that never reached the OTLP collector, by reason: the queue was full (the
+/// collector slower than the calls, or away longer than the queue holds), or it refused them.
+pub const OTLP_SPANS_DROPPED: Family = family(
+    "otlp_spans_dropped_total",
+    Kind::Counter,
+    "Sampled spans dropped before reaching the OTLP collector, by reason: queue_full, rejected.",
     &["reason"],
 );
 
 /// Every family, in the order above.
-pub const ALL: [Family; 19] = [
+pub const ALL: [Family; 20] = [
     API_REQUESTS,
     API_DURATION,
     API_IN_FLIGHT,
@@ -217,6 +226,7 @@ pub const ALL: [Family; 19] = [
     ALERT_FIRING,
     SENTRY_EVENTS_DROPPED,
     OTLP_EXPORTS_FAILED,
+    OTLP_SPANS_DROPPED,
 ];
 
 /// The upper bounds (seconds) of `api_request_duration_seconds` when the builder sets none:

@@ -1,7 +1,8 @@
 //! An OTLP receiver on a loopback port it picks, standing in for an OpenTelemetry Collector
-//! (none can be installed on this machine): over HTTP/1.1 it takes `POST /v1/metrics`
-//! (OTLP/HTTP), over HTTP/2 the gRPC method `MetricsService/Export` (OTLP/gRPC, its message in
-//! gRPC's length-prefixed frame, its outcome in the `grpc-status` trailer). It decodes each push
+//! (none can be installed on this machine): over HTTP/1.1 it takes `POST /v1/metrics` and
+//! `POST /v1/traces` (OTLP/HTTP), over HTTP/2 the gRPC methods `MetricsService/Export` and
+//! `TraceService/Export` (OTLP/gRPC, its message in gRPC's length-prefixed frame, its outcome
+//! in the `grpc-status` trailer). It decodes each push
 //! with the official protobuf definitions (the `opentelemetry-proto` crate), records it, and
 //! answers as a test tells it to: at once, with an error status, or never.
 //!
@@ -18,8 +19,10 @@ use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
 use tokio::sync::watch;
 
@@ -112,6 +115,48 @@ impl Push {
     }
 }
 
+/// One export of spans the receiver took.
+#[derive(Debug, Clone)]
+pub struct TracePush {
+    pub path: String,
+    pub request: ExportTraceServiceRequest,
+    pub status: u16,
+}
+
+impl TracePush {
+    pub fn spans(&self) -> Vec<&Span> {
+        self.request
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .collect()
+    }
+}
+
+/// A span's attributes, their values as text (an integer's digits).
+pub fn span_attributes(span: &Span) -> BTreeMap<String, String> {
+    span.attributes
+        .iter()
+        .map(|attribute| {
+            let value = match attribute.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(any_value::Value::IntValue(n)) => n.to_string(),
+                _ => pair(attribute).1,
+            };
+            (attribute.key.clone(), value)
+        })
+        .collect()
+}
+
+/// Lowercase hex, as trace and span ids are written in headers.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
 fn pair(attribute: &KeyValue) -> (String, String) {
     let value = match attribute.value.as_ref().and_then(|v| v.value.as_ref()) {
         Some(any_value::Value::StringValue(text)) => text.clone(),
@@ -163,6 +208,8 @@ struct State {
     /// Whether it speaks OTLP/gRPC (HTTP/2) rather than OTLP/HTTP (HTTP/1.1).
     grpc: bool,
     pushes: Mutex<Vec<Push>>,
+    traces: Mutex<Vec<TracePush>>,
+    /// Answers the `n`th push of each signal (metrics and spans counted apart).
     policy: Box<Policy>,
     release: watch::Sender<bool>,
 }
@@ -196,6 +243,7 @@ impl Receiver {
         let state = Arc::new(State {
             grpc,
             pushes: Mutex::new(Vec::new()),
+            traces: Mutex::new(Vec::new()),
             policy,
             release: watch::channel(false).0,
         });
@@ -222,6 +270,24 @@ impl Receiver {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Every export of spans so far, in arrival order.
+    pub fn trace_pushes(&self) -> Vec<TracePush> {
+        self.state
+            .traces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The spans of the exports answered with a 2xx.
+    pub fn accepted_spans(&self) -> Vec<Span> {
+        self.trace_pushes()
+            .iter()
+            .filter(|push| (200..300).contains(&push.status))
+            .flat_map(|push| push.spans().into_iter().cloned())
+            .collect()
     }
 
     /// The pushes answered with a 2xx.
@@ -274,9 +340,25 @@ async fn handle(
     } else {
         body
     };
+    if path.ends_with("/v1/traces") || path.contains("TraceService") {
+        let decoded = ExportTraceServiceRequest::decode(message)
+            .unwrap_or_else(|e| panic!("an export that does not decode as OTLP spans: {e}"));
+        let mut traces = state.traces.lock().unwrap_or_else(PoisonError::into_inner);
+        let status = match (state.policy)(traces.len()) {
+            Answer::Status(status) => status,
+            Answer::Hold => 200,
+        };
+        traces.push(TracePush {
+            path,
+            request: decoded,
+            status,
+        });
+        drop(traces);
+        return Ok(answer(state.grpc, status));
+    }
     let decoded = ExportMetricsServiceRequest::decode(message)
         .unwrap_or_else(|e| panic!("a push that does not decode as OTLP metrics: {e}"));
-    let answer = {
+    let answer_now = {
         let mut pushes = state.pushes.lock().unwrap_or_else(PoisonError::into_inner);
         let answer = (state.policy)(pushes.len());
         pushes.push(Push {
@@ -291,7 +373,7 @@ async fn handle(
         });
         answer
     };
-    let status = match answer {
+    let status = match answer_now {
         Answer::Status(status) => status,
         Answer::Hold => {
             let mut released = state.release.subscribe();
@@ -299,7 +381,12 @@ async fn handle(
             200
         }
     };
-    if state.grpc {
+    Ok(answer(state.grpc, status))
+}
+
+/// The answer of a push with `status` (its gRPC form over gRPC).
+fn answer(grpc: bool, status: u16) -> Response<Body> {
+    if grpc {
         let code = match status {
             200 => "0",
             429 | 503 => "14",
@@ -312,15 +399,15 @@ async fn handle(
             Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 0]))),
             Ok(Frame::trailers(trailers)),
         ];
-        return Ok(Response::builder()
+        return Response::builder()
             .status(200)
             .header("content-type", "application/grpc")
             .body(StreamBody::new(futures::stream::iter(frames)).boxed())
-            .expect("a valid response"));
+            .expect("a valid response");
     }
-    Ok(Response::builder()
+    Response::builder()
         .status(status)
         .header("content-type", "application/x-protobuf")
         .body(Full::new(Bytes::new()).boxed())
-        .expect("a valid response"))
+        .expect("a valid response")
 }

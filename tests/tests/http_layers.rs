@@ -73,7 +73,7 @@ async fn hang() -> &'static str {
 }
 
 /// What `inject_trace_headers` puts on an outgoing request made while serving this one:
-/// `SENTRY_TRACE TRACEPARENT`.
+/// `SENTRY_TRACE TRACEPARENT`, and ` tracestate=…` when it passes one on.
 async fn outgoing() -> String {
     let mut headers = HeaderMap::new();
     kansoku::http::inject_trace_headers(&mut headers);
@@ -89,7 +89,15 @@ async fn outgoing() -> String {
             .map(|value| value.to_str().unwrap().to_owned())
             .unwrap_or_default()
     };
-    format!("{} {}", header("sentry-trace"), header("traceparent"))
+    let tracestate = match header("tracestate") {
+        state if state.is_empty() => state,
+        state => format!(" tracestate={state}"),
+    };
+    format!(
+        "{} {}{tracestate}",
+        header("sentry-trace"),
+        header("traceparent")
+    )
 }
 
 fn shops_app() -> Router {
@@ -528,10 +536,26 @@ async fn an_incoming_w3c_traceparent_is_continued() {
     assert_eq!(
         w3c,
         format!(
-            "{TRACE}-{span}-1 00-{TRACE}-{span}-01",
+            "{TRACE}-{span}-1 00-{TRACE}-{span}-01 tracestate=vendor=x",
             span = trace.span_id
-        )
+        ),
+        "the caller's tracestate is passed on with the trace"
     );
+
+    // an oversized tracestate is cut to W3C's 32 whole list-members, in order
+    let members: Vec<String> = (0..40).map(|n| format!("v{n}=x")).collect();
+    let cut = client
+        .get(w3c_server.url("/outgoing"))
+        .header("traceparent", format!("00-{TRACE}-{PARENT}-00"))
+        .header("tracestate", members.join(","))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let passed = cut.split_once(" tracestate=").expect("passed on").1;
+    assert_eq!(passed, members[..32].join(","));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

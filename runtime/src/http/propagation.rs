@@ -1,8 +1,9 @@
-//! Outgoing requests: the current trace's `sentry-trace`, W3C `traceparent` and `baggage`
-//! headers, so the next service joins the trace.
+//! Outgoing requests: the current trace's `sentry-trace`, W3C `traceparent` (with the caller's
+//! `tracestate`) and `baggage` headers, so the next service joins the trace.
 
-/// Puts the current trace's `sentry-trace` and W3C `traceparent` (and, when known, `baggage`)
-/// headers on an outgoing request, so that the service it calls continues this trace (a kansoku
+/// Puts the current trace's `sentry-trace` and W3C `traceparent` (and, when the caller sent
+/// them, its `baggage` and `tracestate`, bounded by the W3C limits) headers on an outgoing
+/// request, so that the service it calls continues this trace (a kansoku
 /// service with the [`SentryLayer`](super::SentryLayer), any Sentry SDK, or an OpenTelemetry
 /// one). Inside a request served by the layer, or an annotated call, the headers name the
 /// current span and carry its sampling decision (`-0` and flags `00` when this request is not
@@ -19,7 +20,7 @@
 #[cfg_attr(not(feature = "sentry"), allow(unused_variables))]
 pub fn inject_trace_headers(headers: &mut http::HeaderMap) {
     #[cfg(feature = "sentry")]
-    if let Some((trace, baggage)) = crate::sentry_backend::outgoing_headers() {
+    if let Some((trace, baggage, tracestate)) = crate::sentry_backend::outgoing_headers() {
         // the same trace, span and decision in W3C's form (no decision: `00`, not sampled here)
         let parent = crate::sentry_backend::Incoming::parse(&trace).map(|ids| {
             format!(
@@ -41,6 +42,10 @@ pub fn inject_trace_headers(headers: &mut http::HeaderMap) {
         }
         if let Some(value) = baggage.and_then(|b| http::HeaderValue::from_str(&b).ok()) {
             headers.insert("baggage", value);
+        }
+        // the caller's other vendors' entries, with the trace they belong to
+        if let Some(value) = tracestate.and_then(|t| http::HeaderValue::from_str(&t).ok()) {
+            headers.insert("tracestate", value);
         }
     }
 }

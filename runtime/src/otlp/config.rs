@@ -28,6 +28,17 @@ pub(crate) struct OtlpConfig {
     protocol: Option<String>,
     /// `OTEL_RESOURCE_ATTRIBUTES`: `key=value,…`, percent-encoded.
     resource: Option<String>,
+    /// `otlp_traces(false)` or `OTEL_TRACES_EXPORTER=none`: no spans over OTLP.
+    traces: Option<bool>,
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: over HTTP, taken as it is.
+    traces_endpoint: Option<String>,
+    /// `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`.
+    span_delay: Option<String>,
+    span_queue: Option<String>,
+    span_batch: Option<String>,
+    /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`.
+    sampler: Option<String>,
+    sampler_arg: Option<String>,
 }
 
 /// Header values (API keys) are never shown: only their names.
@@ -43,7 +54,9 @@ impl std::fmt::Debug for OtlpConfig {
             .field("temporality", &self.temporality)
             .field("protocol", &self.protocol)
             .field("resource", &self.resource)
-            .finish()
+            .field("traces", &self.traces)
+            .field("traces_endpoint", &self.traces_endpoint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,6 +72,25 @@ enum Endpoint {
 
 /// The method of the OTLP metrics service, the path of a gRPC push.
 const GRPC_EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+/// The method of the OTLP trace service.
+const GRPC_TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// The span batching defaults of the OpenTelemetry SDKs' batch span processor.
+const DEFAULT_SPAN_DELAY: Duration = Duration::from_secs(5);
+const DEFAULT_SPAN_QUEUE: usize = 2048;
+const DEFAULT_SPAN_BATCH: usize = 512;
+
+/// Where and how sampled spans are sent, when they are.
+#[derive(Debug, Clone)]
+pub(crate) struct SpanSettings {
+    pub(crate) url: Uri,
+    /// How often the queued spans are sent (sooner when a batch is full).
+    pub(crate) delay: Duration,
+    /// The most spans waiting; beyond it they are dropped and counted.
+    pub(crate) queue: usize,
+    /// The most spans in one export.
+    pub(crate) batch: usize,
+}
 
 /// The checked configuration of a running backend.
 #[derive(Debug, Clone)]
@@ -70,6 +102,9 @@ pub(crate) struct Settings {
     pub(crate) interval: Duration,
     pub(crate) temporality: Temporality,
     pub(crate) resource: Vec<(String, String)>,
+    /// Sampled spans over OTLP: `None` when off, or when only the metrics' own endpoint is
+    /// known.
+    pub(crate) spans: Option<SpanSettings>,
 }
 
 impl TelemetryBuilder {
@@ -131,6 +166,18 @@ impl TelemetryBuilder {
     }
 }
 
+impl TelemetryBuilder {
+    /// Whether sampled calls also go out as OpenTelemetry spans to the collector's
+    /// `/v1/traces` (on by default with an endpoint; `OTEL_TRACES_EXPORTER=none` turns it off).
+    /// Spans need the `sentry` feature, which holds kansoku's trace context (a Sentry DSN is
+    /// not needed); they share the sampling decision (`traces_sample_rate`) and the trace id
+    /// with Sentry when both are on.
+    pub fn otlp_traces(mut self, on: bool) -> Self {
+        self.backends.otlp.traces = Some(on);
+        self
+    }
+}
+
 impl Protocol {
     fn name(self) -> &'static str {
         match self {
@@ -144,9 +191,14 @@ impl Endpoint {
     /// The URL a push of `protocol` goes to: over HTTP, a base's `/v1/metrics` (a signal's own
     /// URL as it is); over gRPC, the metrics service's method at the endpoint's origin.
     fn url(&self, protocol: Protocol) -> Result<Uri, Error> {
+        self.url_of(protocol, "/v1/metrics", GRPC_EXPORT)
+    }
+
+    /// The URL of the signal at `path` over HTTP (from a base), at `method` over gRPC.
+    fn url_of(&self, protocol: Protocol, path: &str, method: &str) -> Result<Uri, Error> {
         let (given, url) = match (self, protocol) {
             (Endpoint::Base(base), Protocol::HttpProtobuf) => {
-                (base, format!("{}/v1/metrics", base.trim_end_matches('/')))
+                (base, format!("{}{path}", base.trim_end_matches('/')))
             }
             (Endpoint::Signal(url), Protocol::HttpProtobuf) => (url, url.clone()),
             (Endpoint::Base(url) | Endpoint::Signal(url), Protocol::Grpc) => {
@@ -161,7 +213,7 @@ impl Endpoint {
                         .map(http::uri::Authority::as_str)
                         .unwrap_or_default()
                 );
-                (url, format!("{origin}{GRPC_EXPORT}"))
+                (url, format!("{origin}{method}"))
             }
         };
         let uri: Uri = url
@@ -267,6 +319,112 @@ impl OtlpConfig {
             .resource
             .take()
             .or_else(|| var("OTEL_RESOURCE_ATTRIBUTES"));
+        if self.traces.is_none() {
+            self.traces = var("OTEL_TRACES_EXPORTER")
+                .map(|exporters| exporters.split(',').any(|e| e.trim() == "otlp"));
+        }
+        self.traces_endpoint = self
+            .traces_endpoint
+            .take()
+            .or_else(|| var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"));
+        self.span_delay = self
+            .span_delay
+            .take()
+            .or_else(|| var("OTEL_BSP_SCHEDULE_DELAY"));
+        self.span_queue = self
+            .span_queue
+            .take()
+            .or_else(|| var("OTEL_BSP_MAX_QUEUE_SIZE"));
+        self.span_batch = self
+            .span_batch
+            .take()
+            .or_else(|| var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"));
+        self.sampler = self.sampler.take().or_else(|| var("OTEL_TRACES_SAMPLER"));
+        self.sampler_arg = self
+            .sampler_arg
+            .take()
+            .or_else(|| var("OTEL_TRACES_SAMPLER_ARG"));
+    }
+
+    /// The sample rate `OTEL_TRACES_SAMPLER` (with its `_ARG`) asks for, if it is set: the
+    /// always-on and always-off samplers, and the trace-id ratio ones (whose parent-based forms
+    /// kansoku follows anyway: a caller's decision is taken, see `trust_incoming_sampling`).
+    #[cfg(feature = "sentry")]
+    pub(crate) fn sampler_rate(&self) -> Result<Option<f32>, Error> {
+        let Some(sampler) = self.sampler.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        let ratio = || match self.sampler_arg.as_deref().map(str::trim) {
+            None => Ok(1.0),
+            Some(arg) => arg
+                .parse::<f32>()
+                .ok()
+                .filter(|rate| (0.0..=1.0).contains(rate))
+                .ok_or_else(|| {
+                    Error::Otlp(format!(
+                        "OTEL_TRACES_SAMPLER_ARG: `{arg}` is not a rate from 0 to 1"
+                    ))
+                }),
+        };
+        match sampler {
+            "always_on" | "parentbased_always_on" => Ok(Some(1.0)),
+            "always_off" | "parentbased_always_off" => Ok(Some(0.0)),
+            "traceidratio" | "parentbased_traceidratio" => ratio().map(Some),
+            other => Err(Error::Otlp(format!(
+                "OTEL_TRACES_SAMPLER: `{other}` is not one kansoku follows (always_on, always_off, traceidratio and their parentbased_ forms)"
+            ))),
+        }
+    }
+
+    /// Whether spans are wanted: an endpoint is set and they are not turned off (the Sentry
+    /// backend then keeps a trace context even without a DSN).
+    pub(crate) fn wants_spans(&self) -> bool {
+        // the trace context is the Sentry backend's: without it, no span is ever made
+        cfg!(feature = "sentry") && self.endpoint.is_some() && self.traces != Some(false)
+    }
+
+    /// Where sampled spans go, if they are wanted and an endpoint for them is known.
+    fn span_settings(&self, protocol: Protocol) -> Result<Option<SpanSettings>, Error> {
+        if !self.wants_spans() {
+            return Ok(None);
+        }
+        let url = match (&self.traces_endpoint, &self.endpoint) {
+            (Some(url), _) => Endpoint::Signal(url.clone()).url_of(protocol, "", GRPC_TRACES)?,
+            (None, Some(base @ Endpoint::Base(_))) => {
+                base.url_of(protocol, "/v1/traces", GRPC_TRACES)?
+            }
+            // only the metrics' own URL: where the traces go is not known
+            _ => return Ok(None),
+        };
+        let count = |text: &Option<String>, what: &str, default: usize| match text {
+            None => Ok(default),
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(Error::Otlp(format!(
+                    "{what}: `{text}` is not a positive number"
+                ))),
+            },
+        };
+        let queue = count(
+            &self.span_queue,
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            DEFAULT_SPAN_QUEUE,
+        )?;
+        Ok(Some(SpanSettings {
+            url,
+            delay: millis(
+                self.span_delay.as_deref(),
+                "OTEL_BSP_SCHEDULE_DELAY",
+                DEFAULT_SPAN_DELAY,
+            )?,
+            queue,
+            batch: count(
+                &self.span_batch,
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                DEFAULT_SPAN_BATCH,
+            )?
+            .min(queue),
+        }))
     }
 
     /// The checked configuration, `None` without an endpoint; a value that does not parse is
@@ -332,6 +490,7 @@ impl OtlpConfig {
                 Some(text) => pairs(text, "OTEL_RESOURCE_ATTRIBUTES")?,
                 None => Vec::new(),
             },
+            spans: self.span_settings(protocol)?,
         }))
     }
 }

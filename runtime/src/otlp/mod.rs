@@ -8,14 +8,20 @@
 //! collector that is down, slow or refusing slows no call, and loses nothing: the next push
 //! carries the totals (cumulative) or every change since the last accepted push (delta).
 //!
+//! With the `sentry` feature, sampled calls also go out as spans (the queue of `traces.rs`, filled
+//! by the Sentry backend, which keeps the trace context with or without a DSN), batched to the
+//! collector's `/v1/traces` by the same thread.
+//!
 //! Configured by the builder's `otlp_*` setters or the standard environment variables
 //! (`OTEL_EXPORTER_OTLP_ENDPOINT`, `_HEADERS`, `_TIMEOUT`, their `_METRICS_` forms,
 //! `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_RESOURCE_ATTRIBUTES`,
-//! `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
+//! `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`; for spans `OTEL_TRACES_EXPORTER`,
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_TRACES_SAMPLER` and `_ARG`, `OTEL_BSP_*`).
 
 mod config;
 mod encode;
 mod push;
+pub(crate) mod traces;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, Weak};
@@ -113,6 +119,8 @@ pub(crate) struct OtlpBackend {
     /// Where it pushes (headers, which may hold a key, are never shown).
     target: String,
     shutdown_timeout: Duration,
+    /// Sampled spans waiting to be sent, when spans go to the collector too.
+    spans: Option<Arc<traces::SpanQueue>>,
 }
 
 impl std::fmt::Debug for OtlpBackend {
@@ -160,6 +168,10 @@ impl OtlpBackend {
         let failures = Arc::new(Failures::default());
         let target = shown(&settings.url);
         let shutdown_timeout = settings.timeout;
+        let spans = settings
+            .spans
+            .as_ref()
+            .map(|spans| Arc::new(traces::SpanQueue::new(spans.queue)));
         let pusher = push::Pusher::new(
             settings,
             recorder,
@@ -167,6 +179,7 @@ impl OtlpBackend {
             context.clone(),
             health.clone(),
             failures.clone(),
+            spans.clone(),
         )?;
         let (commands, receiver) = mpsc::unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -184,7 +197,14 @@ impl OtlpBackend {
             failures,
             target,
             shutdown_timeout,
+            spans,
         })))
+    }
+
+    /// Where the Sentry backend queues sampled spans, when they go to the collector too.
+    #[cfg(feature = "sentry")]
+    pub(crate) fn span_queue(&self) -> Option<Arc<traces::SpanQueue>> {
+        self.spans.clone()
     }
 
     /// Pushes now; true when the collector took it within `timeout`.
@@ -204,8 +224,13 @@ impl OtlpBackend {
 
 impl Backend for OtlpBackend {
     fn health(&self) -> BackendHealth {
+        let spans = if self.spans.is_some() {
+            " (and sampled spans to its traces endpoint)"
+        } else {
+            ""
+        };
         self.health
-            .report("otlp", format!("pushing metrics to {}", self.target))
+            .report("otlp", format!("pushing metrics to {}{spans}", self.target))
     }
 
     fn attached(&self, context: &Arc<Context>) {
@@ -231,7 +256,15 @@ impl Backend for OtlpBackend {
     }
 
     fn counters(&self) -> Vec<CounterFamily> {
-        vec![CounterFamily {
+        let spans = self.spans.as_ref().map(|queue| CounterFamily {
+            family: crate::names::OTLP_SPANS_DROPPED,
+            values: traces::Dropped::ALL
+                .iter()
+                .map(|why| (vec![why.name()], queue.dropped(*why)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        });
+        let mut families = vec![CounterFamily {
             family: crate::names::OTLP_EXPORTS_FAILED,
             values: Failure::ALL
                 .iter()
@@ -243,7 +276,9 @@ impl Backend for OtlpBackend {
                 })
                 .filter(|(_, n)| *n > 0)
                 .collect(),
-        }]
+        }];
+        families.extend(spans);
+        families
     }
 }
 

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::config::Settings;
 use super::encode::{self, Baseline};
+use super::traces::{self, Dropped, SpanQueue};
 use super::{Command, Failure, Failures, Identity, Protocol, Temporality};
 use crate::backend::HealthCell;
 use crate::context::Context;
@@ -55,6 +56,10 @@ pub(super) struct Pusher {
     /// Whether the last push failed (a warning when pushes start failing, a line when they
     /// recover: not one per push).
     failing: bool,
+    /// The sampled spans' queue, when spans go to the collector too.
+    spans: Option<Arc<SpanQueue>>,
+    /// Whether the last span export failed (said once per outage, as for metrics).
+    spans_failing: bool,
 }
 
 /// A push that did not go through.
@@ -86,6 +91,7 @@ impl Pusher {
         context: Arc<OnceLock<Weak<Context>>>,
         health: Arc<HealthCell>,
         failures: Arc<Failures>,
+        spans: Option<Arc<SpanQueue>>,
     ) -> Result<Pusher, Error> {
         let http = crate::https::tcp(settings.timeout);
         let tls = crate::https::tls().map_err(Error::Otlp)?;
@@ -113,6 +119,8 @@ impl Pusher {
             retry: None,
             backoff: FIRST_BACKOFF,
             failing: false,
+            spans,
+            spans_failing: false,
         })
     }
 
@@ -120,9 +128,28 @@ impl Pusher {
         let mut tick = tokio::time::interval(self.settings.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await; // the first tick is now: nothing recorded yet
+        let span_delay = self
+            .settings
+            .spans
+            .as_ref()
+            .map_or(Duration::from_secs(3600), |spans| spans.delay);
+        let mut span_tick = tokio::time::interval(span_delay);
+        span_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        span_tick.tick().await;
+        // a full batch does not wait for the delay: the queue is looked at this often
+        let mut span_poll = tokio::time::interval(Duration::from_millis(100).min(span_delay));
+        span_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let retry = self.retry;
             tokio::select! {
+                _ = span_tick.tick(), if self.spans.is_some() => {
+                    let deadline = Instant::now() + self.settings.timeout;
+                    self.push_spans(deadline, false).await;
+                }
+                _ = span_poll.tick(), if self.batch_ready() => {
+                    let deadline = Instant::now() + self.settings.timeout;
+                    self.push_spans(deadline, false).await;
+                }
                 _ = tick.tick() => {
                     let deadline = Instant::now() + self.settings.timeout;
                     self.push(deadline).await;
@@ -133,9 +160,12 @@ impl Pusher {
                 }
                 command = commands.recv() => match command {
                     Some(Command::Flush { deadline, done }) => {
-                        let _ = done.send(self.push(deadline).await);
+                        let spans = self.push_spans(deadline, false).await;
+                        let metrics = self.push(deadline).await;
+                        let _ = done.send(metrics && spans);
                     }
                     Some(Command::Shutdown { deadline, done }) => {
+                        self.push_spans(deadline, true).await;
                         self.push(deadline).await;
                         let _ = done.send(());
                         return;
@@ -166,13 +196,15 @@ impl Pusher {
             unix_nanos(),
         );
         let body = Bytes::from(push.request.encode_to_vec());
-        let outcome = match tokio::time::timeout_at(deadline.into(), self.exchange(body)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(Failed::new(
-                Failure::Timeout,
-                format!("no answer within {:?}", self.settings.timeout),
-            )),
-        };
+        let url = self.settings.url.clone();
+        let outcome =
+            match tokio::time::timeout_at(deadline.into(), self.exchange(&url, body)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(Failed::new(
+                    Failure::Timeout,
+                    format!("no answer within {:?}", self.settings.timeout),
+                )),
+            };
         match outcome {
             Ok(()) => {
                 self.health.reached();
@@ -222,14 +254,80 @@ impl Pusher {
         self.backoff = (self.backoff * 2).min(self.settings.interval);
     }
 
-    async fn exchange(&self, message: Bytes) -> Result<(), Failed> {
+    /// Whether a whole batch of spans is waiting.
+    fn batch_ready(&self) -> bool {
+        match (&self.spans, &self.settings.spans) {
+            (Some(queue), Some(settings)) => queue.len() >= settings.batch,
+            _ => false,
+        }
+    }
+
+    /// Sends every queued span, a batch per export, by `deadline`; true when all went
+    /// through (or there were none). A batch that fails for a while (the collector down, busy
+    /// or slow) goes back to the front of the queue for the next try, as far as the queue
+    /// holds it; one the collector refuses, or any left at `last` (the shutdown), is dropped
+    /// and counted.
+    async fn push_spans(&mut self, deadline: Instant, last: bool) -> bool {
+        let (Some(queue), Some(settings)) = (self.spans.clone(), self.settings.spans.clone())
+        else {
+            return true;
+        };
+        let deadline = deadline.min(Instant::now() + self.settings.timeout);
+        loop {
+            let batch = queue.take(settings.batch);
+            if batch.is_empty() {
+                return true;
+            }
+            let body = Bytes::from(traces::request(&batch, &self.resource).encode_to_vec());
+            let outcome =
+                match tokio::time::timeout_at(deadline.into(), self.exchange(&settings.url, body))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Failed::new(
+                        Failure::Timeout,
+                        format!("no answer within {:?}", self.settings.timeout),
+                    )),
+                };
+            match outcome {
+                Ok(()) => {
+                    if std::mem::take(&mut self.spans_failing) {
+                        tracing::info!(url = %settings.url, "kansoku: OTLP span exports go through again");
+                    }
+                }
+                Err(failed) => {
+                    self.failures.note(failed.failure);
+                    if !std::mem::replace(&mut self.spans_failing, true) {
+                        tracing::warn!(
+                            url = %settings.url,
+                            "kansoku: OTLP span export failed ({}); the spans wait in the queue for the next try",
+                            failed.why
+                        );
+                    }
+                    if failed.failure == Failure::Rejected || last {
+                        queue.drop_spans(Dropped::Rejected, batch.len());
+                        if last {
+                            // what is still queued will not be sent either
+                            let rest = queue.take(usize::MAX).len();
+                            queue.drop_spans(Dropped::Rejected, rest);
+                        }
+                    } else {
+                        queue.put_back(batch);
+                    }
+                    return false;
+                }
+            }
+        }
+    }
+
+    async fn exchange(&self, url: &http::Uri, message: Bytes) -> Result<(), Failed> {
         let (content_type, body) = match self.settings.protocol {
             Protocol::HttpProtobuf => ("application/x-protobuf", message),
             Protocol::Grpc => ("application/grpc", grpc_frame(&message)),
         };
         let mut request = Request::builder()
             .method(Method::POST)
-            .uri(self.settings.url.clone())
+            .uri(url.clone())
             .header(CONTENT_TYPE, content_type)
             .header(USER_AGENT, concat!("kansoku/", env!("CARGO_PKG_VERSION")));
         if self.settings.protocol == Protocol::Grpc {

@@ -20,6 +20,7 @@ use std::time::SystemTime;
 use sentry::protocol::{SpanId, SpanStatus, Value};
 use sentry::{Hub, HubSwitchGuard, TransactionOrSpan};
 
+use super::export::{Exporter, OutSpan, Role};
 use super::hub::{self, TraceIds};
 use super::trace::RequestInfo;
 use super::trace::{Finished, Incoming};
@@ -151,6 +152,10 @@ struct Own {
     on_hub: AtomicPtr<Hub>,
     /// An unsampled root's hub comes from a pool and goes back to it.
     pooled: Option<hub::Pooled>,
+    /// A sampled call's span as it goes out over OTLP, when it does.
+    out: Option<Box<OutSpan>>,
+    /// Whether `ids.parent` is another process's span (a continued trace).
+    remote: bool,
 }
 
 /// The Sentry state of one call. Kept small (it is boxed with the call's guard on every
@@ -292,7 +297,13 @@ pub(crate) fn current_ptr() -> *const CallScope {
 /// A child span of `parent`, with kansoku's own span id (known without reading it back).
 #[cold]
 #[inline(never)]
-fn child((parent, ids): &Parent, op: &str, description: &str) -> Own {
+fn child(
+    (parent, ids): &Parent,
+    op: &str,
+    description: &str,
+    exporter: &Exporter,
+    role: Role,
+) -> Own {
     let span_id = TraceIds::new_span();
     let (trace_id, parent_id) = ids.unwrap_or_else(|| hub::ids_of(parent));
     let span =
@@ -310,6 +321,8 @@ fn child((parent, ids): &Parent, op: &str, description: &str) -> Own {
         request: None,
         on_hub: AtomicPtr::new(ptr::null_mut()),
         pooled: None,
+        out: exporter.open(description, role),
+        remote: false,
     }
 }
 
@@ -384,6 +397,11 @@ fn root(backend: &SentryBackend, spec: RootSpec<'_>) -> Own {
     };
     let kept = finishes.then(|| span.clone());
     let hub = hub::call_hub(backend.client(), hub::template_scope(&base), span);
+    let role = if spec.request.is_some() {
+        Role::Request
+    } else {
+        Role::Other
+    };
     Own {
         on_hub: AtomicPtr::new(Arc::as_ptr(&hub).cast_mut()),
         hub: Some(hub),
@@ -392,6 +410,8 @@ fn root(backend: &SentryBackend, spec: RootSpec<'_>) -> Own {
         ids,
         request: spec.request,
         pooled: None,
+        out: backend.exporter().open(spec.name, role),
+        remote: incoming.is_some(),
     }
 }
 
@@ -412,6 +432,8 @@ fn unsampled_root(
         ids,
         request,
         pooled: Some(pooled),
+        out: None,
+        remote: false,
     }
 }
 
@@ -467,7 +489,13 @@ impl CallScope {
             Attribute::MonitorApiEndpoint { op: Some(op), .. } => op,
             _ => "http.server",
         };
-        let (backend, own) = Self::open(name, op)?;
+        let (backend, mut own) = Self::open(name, op)?;
+        if let Some(out) = own.as_mut().and_then(|own| own.out.as_mut()) {
+            out.add(
+                "code.function.name",
+                &format!("{}::{}", site.info.module_path, site.info.function),
+            );
+        }
         Some(CallScope::new(
             backend,
             ScopeKind::Monitored,
@@ -482,7 +510,8 @@ impl CallScope {
     #[inline]
     fn open(name: &str, op: &str) -> Option<(BackendRef, Option<Box<Own>>)> {
         if let Some(backend) = find_current(|scope| Some(scope.backend.clone())) {
-            let own = sampled_parent_with_ids().map(|p| Box::new(child(&p, op, name)));
+            let own = sampled_parent_with_ids()
+                .map(|p| Box::new(child(&p, op, name, backend.exporter(), Role::Other)));
             return Some((backend, own));
         }
         let backend = BackendRef::current()?;
@@ -533,10 +562,20 @@ impl CallScope {
         };
         let description =
             site.description(|| format!("{} {table}", operation.to_ascii_uppercase()));
-        let own = child(&parent, "db.query", description);
+        let mut own = child(
+            &parent,
+            "db.query",
+            description,
+            backend.exporter(),
+            Role::Query,
+        );
         if let Some(span) = &own.span {
             span.set_data("db.operation", operation.into());
             span.set_data("db.sql.table", table.into());
+        }
+        if let Some(out) = own.out.as_mut() {
+            out.add("db.operation.name", operation);
+            out.add("db.collection.name", table);
         }
         Some(CallScope::new(
             backend,
@@ -572,6 +611,8 @@ impl CallScope {
             ids,
             request,
             pooled: None,
+            out: None,
+            remote: false,
         };
         Some(CallScope::new(
             backend,
@@ -657,11 +698,14 @@ impl CallScope {
         super::capture::capture_outcome_error(self, error);
     }
 
-    /// Adds a key-value to this call's own span, if it is sampled.
+    /// The status code a request was answered with, on its span if it is sampled.
     #[cfg(feature = "axum")]
-    pub(crate) fn set_span_data(&self, key: &str, value: Value) {
+    pub(crate) fn set_response_code(&self, code: u16) {
         if let Some(span) = self.sampled_span() {
-            span.set_data(key, value);
+            span.set_data("http.response.status_code", Value::from(code));
+        }
+        if let Some(out) = self.own.as_ref().and_then(|own| own.out.as_ref()) {
+            out.set_status_code(code);
         }
     }
 
@@ -679,8 +723,14 @@ impl CallScope {
             finishes,
             request,
             pooled,
+            out,
+            ids,
+            remote,
             ..
         } = *own;
+        if let Some(out) = out {
+            self.backend.exporter().close(*out, &ids, remote, status);
+        }
         if let Some(pooled) = pooled {
             // an unsampled root: nothing to finish
             if let Some(hub) = hub {

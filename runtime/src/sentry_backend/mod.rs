@@ -26,6 +26,10 @@
 
 pub(crate) mod call;
 mod capture;
+// sampled spans sent on over OTLP, or (the twin) nowhere but Sentry
+#[cfg_attr(feature = "otlp", path = "export.rs")]
+#[cfg_attr(not(feature = "otlp"), path = "no_export.rs")]
+mod export;
 mod hub;
 pub(crate) mod limits;
 #[cfg(feature = "axum")]
@@ -40,9 +44,9 @@ pub(crate) use call::CallScope;
 pub(crate) use capture::{capture_error_event, capture_message_event, install_panic_hook};
 #[cfg(feature = "axum")]
 pub(crate) use request::outgoing_headers;
-#[cfg(feature = "axum")]
-pub(crate) use trace::bounded_baggage;
 pub(crate) use trace::Incoming;
+#[cfg(feature = "axum")]
+pub(crate) use trace::{bounded_baggage, bounded_tracestate};
 pub use transport::{sentry_transport, SentryTransportFactory};
 
 use std::fmt;
@@ -130,6 +134,9 @@ enum ClientSource {
     Handed,
     /// Built by kansoku from its DSN.
     Own,
+    /// Built by kansoku without a DSN, for the trace context of spans sent over OTLP only: it
+    /// sends nothing to Sentry and is never bound.
+    SpansOnly,
 }
 
 /// One telemetry's Sentry client and span pipeline.
@@ -164,6 +171,8 @@ pub(crate) struct SentryBackend {
     transport: Option<Arc<transport::KansokuTransport>>,
     /// A traces sampler returned a rate outside 0.0..=1.0 (said once).
     sampler_warned: AtomicBool,
+    /// Where sampled spans go besides Sentry (the OTLP backend's queue).
+    exporter: export::Exporter,
 }
 
 /// Which callers' traces and sampling decisions a backend takes.
@@ -206,6 +215,7 @@ fn resolve_client(
     release: Option<&str>,
     environment: Option<&str>,
     global: bool,
+    spans_only: Option<f32>,
 ) -> Result<Option<Resolved>, crate::error::Error> {
     if let Some(client) = &config.client {
         if config.dsn.is_some() {
@@ -222,10 +232,38 @@ fn resolve_client(
         }
     }
     let Some(dsn) = config.dsn.as_deref() else {
-        return Ok(None);
+        return match spans_only {
+            Some(rate) => {
+                spans_only_client(rate).map(|client| Some((client, ClientSource::SpansOnly, None)))
+            }
+            None => Ok(None),
+        };
     };
     let (client, transport) = own_client(config, dsn, release, environment)?;
     Ok(Some((client, ClientSource::Own, transport)))
+}
+
+/// A transport that sends nothing: the client of spans sent over OTLP only.
+struct Nowhere;
+
+impl sentry::Transport for Nowhere {
+    fn send_envelope(&self, _: sentry::Envelope) {}
+}
+
+/// The client whose hubs and transactions carry the trace context when spans go over OTLP
+/// and no Sentry DSN is given: it samples at kansoku's rate and sends nothing anywhere (a DSN
+/// nothing listens at keeps it enabled; its transport drops everything).
+fn spans_only_client(rate: f32) -> Result<Arc<sentry::Client>, crate::error::Error> {
+    if !(0.0..=1.0).contains(&rate) {
+        return Err(crate::error::Error::InvalidSampleRate(rate));
+    }
+    let nowhere: Arc<dyn sentry::Transport> = Arc::new(Nowhere);
+    let mut options = ClientOptions::new()
+        .traces_sample_rate(rate)
+        .default_integrations(false)
+        .transport(move |_: &ClientOptions| nowhere.clone());
+    options.dsn = "http://spans-only@127.0.0.1:9/0".parse().ok();
+    Ok(Arc::new(sentry::Client::with_options(options)))
 }
 
 /// kansoku's own client for `dsn`, with kansoku's transport unless `sentry_options` brings one.
@@ -319,9 +357,10 @@ impl SentryBackend {
         release: Option<&str>,
         environment: Option<&str>,
         global: bool,
+        spans_only: Option<f32>,
     ) -> Result<Option<Arc<SentryBackend>>, crate::error::Error> {
         let Some((client, source, own_transport)) =
-            resolve_client(config, release, environment, global)?
+            resolve_client(config, release, environment, global, spans_only)?
         else {
             return Ok(None);
         };
@@ -331,9 +370,13 @@ impl SentryBackend {
             |dsn| (dsn.host().to_owned(), dsn.project_id().to_string()),
         );
         let sampling = match (source, &options.traces_sampling_strategy) {
-            (ClientSource::Own, _) => match &config.traces_sampler {
+            (ClientSource::Own | ClientSource::SpansOnly, _) => match &config.traces_sampler {
                 Some(sampler) => Sampling::Sampler(sampler.clone()),
-                None => Sampling::Rate(threshold(config.traces_sample_rate)),
+                None => Sampling::Rate(threshold(
+                    spans_only
+                        .filter(|_| source == ClientSource::SpansOnly)
+                        .unwrap_or(config.traces_sample_rate),
+                )),
             },
             (_, TracesSamplingStrategy::FixedRate(rate)) => {
                 Sampling::Rate(threshold(rate.clamp(0.0, 1.0)))
@@ -341,7 +384,7 @@ impl SentryBackend {
             (_, TracesSamplingStrategy::Function(_)) => Sampling::Client,
             (_, _) => Sampling::Off,
         };
-        if source != ClientSource::Own {
+        if matches!(source, ClientSource::Application | ClientSource::Handed) {
             if config.traces_sample_rate != 0.0 || config.traces_sampler.is_some() {
                 tracing::warn!("kansoku: the Sentry client in use is the application's; its traces_sample_rate / traces_sampler apply, kansoku's are not used");
             }
@@ -350,10 +393,13 @@ impl SentryBackend {
             }
         }
         let transport = own_transport.or_else(|| match source {
-            ClientSource::Own => None,
+            ClientSource::Own | ClientSource::SpansOnly => None,
             _ => transport::registered(&client),
         });
-        if transport.is_none() && options.transport_channel_capacity.is_none() {
+        if transport.is_none()
+            && options.transport_channel_capacity.is_none()
+            && source != ClientSource::SpansOnly
+        {
             tracing::warn!("kansoku: the Sentry client in use keeps the sentry crate's transport with its default of 30 queued envelopes, which loses errors in a burst; pass `.transport(kansoku::sentry_transport())` to `sentry::init` for kansoku's (errors first, bounded queues, every loss counted)");
         }
         let losses = transport
@@ -376,6 +422,7 @@ impl SentryBackend {
             losses,
             transport,
             sampler_warned: AtomicBool::new(false),
+            exporter: export::Exporter::default(),
             source,
             global,
             sampling,
@@ -437,7 +484,7 @@ impl SentryBackend {
     /// client, whose `before_send` applies them to every event already.
     pub(crate) fn ignored_in_calls(&self) -> &[String] {
         match self.source {
-            ClientSource::Own => &[],
+            ClientSource::Own | ClientSource::SpansOnly => &[],
             ClientSource::Application | ClientSource::Handed => &self.ignore_errors,
         }
     }
@@ -520,7 +567,15 @@ impl SentryBackend {
     /// Hands a finished transaction to the span thread, or counts it as lost when its queue is
     /// full. Never waits.
     pub(crate) fn send_transaction(&self, finished: trace::Finished) {
-        self.spans.send(finished);
+        // without a DSN the transaction only carried the trace: nothing to send
+        if self.source != ClientSource::SpansOnly {
+            self.spans.send(finished);
+        }
+    }
+
+    /// Where sampled spans go besides Sentry.
+    pub(crate) fn exporter(&self) -> &export::Exporter {
+        &self.exporter
     }
 
     /// Waits (up to `timeout`) until every transaction finished before the call is built and
@@ -541,7 +596,7 @@ impl SentryBackend {
     /// time; the application's client keeps what it holds and goes on sending it.
     pub(crate) fn close_blocking(&self) {
         let deadline = Instant::now() + self.shutdown_timeout;
-        let own = self.source == ClientSource::Own;
+        let own = matches!(self.source, ClientSource::Own | ClientSource::SpansOnly);
         self.spans
             .stop(transport::give_up_before(deadline), deadline, own);
         self.collect_client_losses();
@@ -579,6 +634,13 @@ impl Backend for SentryBackend {
             ClientSource::Own => "kansoku's client",
             ClientSource::Application => "the application's client (sentry::init)",
             ClientSource::Handed => "the application's client (sentry_client)",
+            ClientSource::SpansOnly => {
+                return self.health.report(
+                    "sentry",
+                    "no DSN: the trace context of the spans sent over OTLP, nothing sent to Sentry"
+                        .to_owned(),
+                );
+            }
         };
         let through = match (&self.transport, self.source) {
             (Some(_), _) => format!("{client} and kansoku's transport"),
@@ -623,6 +685,10 @@ impl Backend for SentryBackend {
 
     fn installed(&self) {
         self.bind_main_hub();
+    }
+
+    fn attached(&self, context: &Arc<crate::context::Context>) {
+        self.exporter.attach(context);
     }
 
     fn flush(self: Arc<Self>, timeout: Duration) -> BoxFuture<bool> {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use sentry::protocol::{SpanStatus, Value};
+use sentry::protocol::SpanStatus;
 
 use super::call::{current_hub, current_trace, BackendRef, CallScope, RootSpec, ScopeKind};
 use super::trace::Incoming;
@@ -57,7 +57,7 @@ impl CallScope {
     pub(crate) fn finish_request(self, code: Option<u16>) {
         let status = match code {
             Some(code) => {
-                self.set_span_data("http.response.status_code", Value::from(code));
+                self.set_response_code(code);
                 status_of(code)
             }
             None if std::thread::panicking() => SpanStatus::InternalError,
@@ -69,9 +69,13 @@ impl CallScope {
 
 /// `sentry-trace` and `baggage` for an outgoing request made here: the innermost sampled span
 /// (`-1`), else the unsampled call's trace and span (`-0`). `None` outside any request or call.
-pub(crate) fn outgoing_headers() -> Option<(String, Option<String>)> {
+pub(crate) fn outgoing_headers() -> Option<(String, Option<String>, Option<String>)> {
     let trace = current_trace()?;
-    let baggage = super::call::find_current(|scope| scope.request()?.baggage.clone());
+    let (baggage, tracestate) = super::call::find_current(|scope| {
+        let request = scope.request()?;
+        Some((request.baggage.clone(), request.tracestate.clone()))
+    })
+    .unwrap_or_default();
     // the hub's scope knows best when a span of someone else's (sentry-tracing's) is entered
     let header = current_hub()
         .and_then(|hub| {
@@ -88,5 +92,5 @@ pub(crate) fn outgoing_headers() -> Option<(String, Option<String>)> {
                 .flatten()
         })
         .unwrap_or_else(|| trace.sentry_trace());
-    Some((header, baggage))
+    Some((header, baggage, tracestate))
 }

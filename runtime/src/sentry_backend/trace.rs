@@ -193,20 +193,32 @@ const BAGGAGE_MAX_MEMBERS: usize = 180;
 /// `baggage` within W3C Baggage's limits: its whole list-members, in order, as long as they fit
 /// (never part of one), the rest dropped. Read and passed on only in this form.
 pub(crate) fn bounded_baggage(baggage: &str) -> std::borrow::Cow<'_, str> {
-    if baggage.len() <= BAGGAGE_MAX_BYTES
-        && baggage.bytes().filter(|&b| b == b',').count() < BAGGAGE_MAX_MEMBERS
-    {
-        return baggage.into();
+    bounded_list(baggage, BAGGAGE_MAX_BYTES, BAGGAGE_MAX_MEMBERS)
+}
+
+/// A caller's `tracestate` within W3C Trace Context's limits (whole list-members, in order: at
+/// most 32, and the 512 characters a vendor may cut it to): passed on with `traceparent` by
+/// `inject_trace_headers`, so other vendors' entries survive this service.
+#[cfg(feature = "axum")]
+pub(crate) fn bounded_tracestate(tracestate: &str) -> std::borrow::Cow<'_, str> {
+    bounded_list(tracestate, 512, 32)
+}
+
+/// A comma-separated header cut to its whole list-members that fit `max_bytes` and
+/// `max_members`.
+fn bounded_list(list: &str, max_bytes: usize, max_members: usize) -> std::borrow::Cow<'_, str> {
+    if list.len() <= max_bytes && list.bytes().filter(|&b| b == b',').count() < max_members {
+        return list.into();
     }
     let mut kept = String::new();
-    for member in baggage
+    for member in list
         .split(',')
         .map(str::trim)
         .filter(|member| !member.is_empty())
-        .take(BAGGAGE_MAX_MEMBERS)
+        .take(max_members)
     {
         let extra = member.len() + usize::from(!kept.is_empty());
-        if kept.len() + extra > BAGGAGE_MAX_BYTES {
+        if kept.len() + extra > max_bytes {
             break;
         }
         if !kept.is_empty() {
@@ -229,6 +241,9 @@ pub(crate) struct RequestInfo<D: ?Sized + DescribeRequest = dyn DescribeRequest>
     /// The caller's `baggage`, passed on as it came (by the HTTP layer's outgoing calls).
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) baggage: Option<String>,
+    /// The caller's W3C `tracestate` (bounded), passed on as it came.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) tracestate: Option<String>,
     pub(crate) head: D,
 }
 
@@ -236,6 +251,7 @@ impl<D: ?Sized + DescribeRequest> fmt::Debug for RequestInfo<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestInfo")
             .field("baggage", &self.baggage)
+            .field("tracestate", &self.tracestate)
             .finish_non_exhaustive()
     }
 }

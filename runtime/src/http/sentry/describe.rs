@@ -121,18 +121,22 @@ thread_local! {
     static SPARES: RefCell<Vec<Info>> = const { RefCell::new(Vec::new()) };
 }
 
+/// What a request passes on to the calls it makes: the caller's `baggage` and `tracestate`.
+pub(super) type Passed = (Option<String>, Option<String>);
+
 /// The description of `request`, in an allocation this thread kept when it has one, with the
-/// `baggage` that `read` finds in its head; and the rest of what `read` found.
+/// `baggage` and `tracestate` that `read` finds in its head; and the rest of what `read` found.
 pub(super) fn info_of<B, R>(
     request: &http::Request<B>,
     body: Option<Arc<Mutex<Captured>>>,
     max_body_size: usize,
     scrubber: &Arc<Scrubber>,
-    read: impl FnOnce(&Head) -> (R, Option<String>),
+    read: impl FnOnce(&Head) -> (R, Passed),
 ) -> (Info, R) {
     let fill = |info: &mut RequestInfo<Head>| {
-        let (found, baggage) = read(&info.head);
+        let (found, (baggage, tracestate)) = read(&info.head);
         info.baggage = baggage;
+        info.tracestate = tracestate;
         found
     };
     let spare = SPARES
@@ -148,6 +152,7 @@ pub(super) fn info_of<B, R>(
     }
     let mut info = RequestInfo {
         baggage: None,
+        tracestate: None,
         head: Head::of(request, body, max_body_size, scrubber),
     };
     let found = fill(&mut info);
@@ -162,6 +167,7 @@ pub(super) fn recycle(mut info: Info) {
         return;
     };
     kept.baggage = None;
+    kept.tracestate = None;
     kept.head.empty();
     let _ = SPARES.try_with(|spares| {
         let mut spares = spares.borrow_mut();
@@ -347,10 +353,13 @@ mod tests {
 
     fn info(request: &http::Request<()>, scrubber: &Arc<Scrubber>) -> Info {
         let (info, ()) = info_of(request, None, 0, scrubber, |head| {
-            let baggage = head
-                .header(&http::HeaderName::from_static("baggage"))
-                .map(|value| value.to_str().unwrap().to_owned());
-            ((), baggage)
+            let [baggage, tracestate] = head
+                .headers([
+                    &http::HeaderName::from_static("baggage"),
+                    &http::HeaderName::from_static("tracestate"),
+                ])
+                .map(|value| value.map(|value| value.to_str().unwrap().to_owned()));
+            ((), (baggage, tracestate))
         });
         info
     }
@@ -361,6 +370,7 @@ mod tests {
         let first = http::Request::post("http://shop.example/orders?user=ann")
             .header("x-user", "ann")
             .header("baggage", "sentry-org_id=1")
+            .header("tracestate", "ann=1")
             .header("user-agent", "ann's browser")
             .body(())
             .unwrap();
@@ -374,6 +384,7 @@ mod tests {
         let second = info(&second, &scrubber);
         assert_eq!(Arc::as_ptr(&second), kept, "the allocation is kept");
         assert_eq!(second.baggage, None);
+        assert_eq!(second.tracestate, None);
         let described = second.describe();
         assert_eq!(described.method.as_deref(), Some("GET"));
         assert_eq!(

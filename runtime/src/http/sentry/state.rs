@@ -80,6 +80,7 @@ fn start_sentry(
     static BAGGAGE: http::HeaderName = http::HeaderName::from_static("baggage");
     static SENTRY_TRACE: http::HeaderName = http::HeaderName::from_static("sentry-trace");
     static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+    static TRACESTATE: http::HeaderName = http::HeaderName::from_static("tracestate");
 
     // No Sentry backend in reach (no DSN): nothing to read off the request, no scope to open.
     if !crate::sentry_backend::call::reachable() {
@@ -104,8 +105,8 @@ fn start_sentry(
         config.max_body_size,
         &config.scrubber,
         |head| {
-            let [sentry_trace, traceparent, baggage] = head
-                .headers([&SENTRY_TRACE, &TRACEPARENT, &BAGGAGE])
+            let [sentry_trace, traceparent, baggage, tracestate] = head
+                .headers([&SENTRY_TRACE, &TRACEPARENT, &BAGGAGE, &TRACESTATE])
                 .map(|value| value.and_then(|value| value.to_str().ok()));
             let baggage = baggage.map(crate::sentry_backend::bounded_baggage);
             // Sentry's own header first; a W3C `traceparent` stands in without it
@@ -113,7 +114,12 @@ fn start_sentry(
                 .and_then(Incoming::parse)
                 .or_else(|| traceparent.and_then(Incoming::parse_traceparent))
                 .map(|incoming| incoming.with_baggage(baggage.as_deref()));
-            (incoming, baggage.map(std::borrow::Cow::into_owned))
+            let tracestate =
+                tracestate.map(|t| crate::sentry_backend::bounded_tracestate(t).into_owned());
+            (
+                incoming,
+                (baggage.map(std::borrow::Cow::into_owned), tracestate),
+            )
         },
     );
     let scope = sentry_request::start_request(name, incoming.as_ref(), || {
