@@ -140,7 +140,7 @@ pub const HTTP_REQUESTS: Family = family(
 pub const HTTP_DURATION: Family = family(
     "http_request_duration_seconds",
     Kind::Histogram,
-    "HTTP request duration in seconds, to the response head.",
+    "HTTP request duration in seconds, to the end of the response body.",
     &["method", "route"],
 );
 /// The HTTP middleware: requests in progress.
@@ -156,6 +156,14 @@ pub const HTTP_SLOW: Family = family(
     Kind::Counter,
     "HTTP requests slower than the layer's threshold.",
     &["method", "route"],
+);
+/// The HTTP middleware: responses whose body ended early (a stream the client left, a body
+/// that failed after the head went out); the head's status code is in `http_requests_total`.
+pub const HTTP_INCOMPLETE: Family = family(
+    "http_responses_incomplete_total",
+    Kind::Counter,
+    "HTTP responses whose body ended early, by reason: client_gone, body_error.",
+    &["method", "route", "reason"],
 );
 /// The ops router's health checks: 1 when the check passed.
 pub const HEALTH_CHECK_UP: Family = family(
@@ -206,7 +214,7 @@ pub const OTLP_SPANS_DROPPED: Family = family(
 );
 
 /// Every family, in the order above.
-pub const ALL: [Family; 20] = [
+pub const ALL: [Family; 21] = [
     API_REQUESTS,
     API_DURATION,
     API_IN_FLIGHT,
@@ -221,6 +229,7 @@ pub const ALL: [Family; 20] = [
     HTTP_DURATION,
     HTTP_IN_FLIGHT,
     HTTP_SLOW,
+    HTTP_INCOMPLETE,
     HEALTH_CHECK_UP,
     HEALTH_CHECK_DURATION,
     ALERT_FIRING,

@@ -443,6 +443,9 @@ impl OtlpConfig {
             }
         };
         let url = endpoint.url(protocol)?;
+        // the rate spans are sampled at without a Sentry DSN
+        #[cfg(feature = "sentry")]
+        self.sampler_rate()?;
         let listed = match &self.env_headers {
             Some(text) => pairs(text, "OTEL_EXPORTER_OTLP_HEADERS")?,
             None => self.headers.clone(),

@@ -195,8 +195,8 @@ fn http(snapshot: &Snapshot, out: &mut Vec<Family>) {
     if snapshot.http.is_empty() {
         return;
     }
-    let (mut requests, mut durations, mut in_flight, mut slow) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut requests, mut durations, mut in_flight, mut slow, mut incomplete) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for ((method, route), snap) in &snapshot.http {
         let pairs = [("method", method.as_str()), ("route", route.as_str())];
         for (code, n) in &snap.codes {
@@ -217,11 +217,21 @@ fn http(snapshot: &Snapshot, out: &mut Vec<Family>) {
         }
         in_flight.push(series(pairs, Value::Gauge(snap.timed.in_flight as f64)));
         slow.push(series(pairs, Value::Counter(snap.slow)));
+        for why in crate::record::Incomplete::ALL {
+            let n = snap.incomplete[why as usize];
+            if n > 0 {
+                incomplete.push(series(
+                    [pairs[0], pairs[1], ("reason", why.name())],
+                    Value::Counter(n),
+                ));
+            }
+        }
     }
     out.push(Family::new(names::HTTP_REQUESTS, requests));
     out.push(Family::new(names::HTTP_DURATION, durations));
     out.push(Family::new(names::HTTP_IN_FLIGHT, in_flight));
     out.push(Family::new(names::HTTP_SLOW, slow));
+    out.push(Family::new(names::HTTP_INCOMPLETE, incomplete));
 }
 
 fn labelled(snapshot: &Snapshot, namespace: &str, out: &mut Vec<Family>) {

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 
 use crate::site::counters::{TimedSnapshot, TimedState};
+pub(crate) use crate::site::Incomplete;
 use crate::site::Status;
 
 /// Status codes counted without a lock; a series seeing more distinct codes than this counts
@@ -23,6 +24,8 @@ pub(crate) struct HttpSeries {
     codes: [(AtomicU16, AtomicU64); CODE_SLOTS],
     more_codes: Mutex<BTreeMap<u16, u64>>,
     pub(crate) slow: AtomicU64,
+    /// Responses whose body ended early, by [`Incomplete`].
+    incomplete: [AtomicU64; 2],
 }
 
 /// What the exporter reads of an [`HttpSeries`].
@@ -32,6 +35,8 @@ pub(crate) struct HttpSnapshot {
     /// Answered requests by status code, ascending.
     pub(crate) codes: Vec<(u16, u64)>,
     pub(crate) slow: u64,
+    /// Responses whose body ended early, by [`Incomplete`].
+    pub(crate) incomplete: [u64; 2],
 }
 
 impl HttpSeries {
@@ -41,7 +46,13 @@ impl HttpSeries {
             codes: std::array::from_fn(|_| (AtomicU16::new(0), AtomicU64::new(0))),
             more_codes: Mutex::new(BTreeMap::new()),
             slow: AtomicU64::new(0),
+            incomplete: Default::default(),
         }
+    }
+
+    /// Counts a response whose body ended early.
+    pub(crate) fn count_incomplete(&self, why: Incomplete) {
+        self.incomplete[why as usize].fetch_add(1, Relaxed);
     }
 
     /// Counts one answer with status `code`: the slot holding `code`, or the first free one.
@@ -90,6 +101,10 @@ impl HttpSeries {
             timed: self.timed.snapshot(bounds),
             codes: codes.into_iter().filter(|(_, n)| *n > 0).collect(),
             slow: self.slow.load(Relaxed),
+            incomplete: [
+                self.incomplete[0].load(Relaxed),
+                self.incomplete[1].load(Relaxed),
+            ],
         }
     }
 }
@@ -98,5 +113,17 @@ impl HttpSnapshot {
     /// Requests cancelled by the client (`status_code="cancelled"`).
     pub(crate) fn cancelled(&self) -> u64 {
         self.timed.by_status[Status::Cancelled.index()]
+    }
+}
+
+/// The labels the exporters write (here, where only a store reads them).
+impl Incomplete {
+    pub(crate) const ALL: [Incomplete; 2] = [Incomplete::ClientGone, Incomplete::BodyError];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Incomplete::ClientGone => "client_gone",
+            Incomplete::BodyError => "body_error",
+        }
     }
 }

@@ -19,7 +19,7 @@ mod snapshot;
 pub(crate) use crate::site::bounds::{Bounds, DEFAULT_API_BOUNDS, DEFAULT_DB_BOUNDS};
 pub(crate) use crate::site::counters::TimedSnapshot;
 #[cfg_attr(not(feature = "axum"), allow(unused_imports))]
-pub(crate) use http::{HttpSeries, HttpSnapshot};
+pub(crate) use http::{HttpSeries, HttpSnapshot, Incomplete};
 pub(crate) use recorder::{FamilyKind, Recorder, RecorderConfig};
 #[cfg(test)]
 pub(crate) use snapshot::{FamilySnapshot, Overflow};

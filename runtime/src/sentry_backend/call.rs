@@ -709,6 +709,17 @@ impl CallScope {
         }
     }
 
+    /// A text on this call's own span, if it is sampled (and on its OTLP span).
+    #[cfg(feature = "axum")]
+    pub(crate) fn set_span_text(&self, key: &'static str, value: &'static str) {
+        if let Some(span) = self.sampled_span() {
+            span.set_data(key, value.into());
+        }
+        if let Some(out) = self.own.as_ref().and_then(|own| own.out.as_ref()) {
+            out.set_text(key, value);
+        }
+    }
+
     /// Ends a hand-made transaction or a request.
     pub(crate) fn finish_with(self, status: SpanStatus) {
         self.end(status);

@@ -38,6 +38,8 @@ pub(crate) struct OutSpan {
     attributes: Vec<(&'static str, Attr)>,
     /// The response's status code (a request's), 0 until known.
     code: AtomicU16,
+    /// A text known only at the end (why a streamed body ended early).
+    late: OnceLock<(&'static str, &'static str)>,
 }
 
 impl Exporter {
@@ -73,6 +75,7 @@ impl Exporter {
             start: SystemTime::now(),
             attributes,
             code: AtomicU16::new(0),
+            late: OnceLock::new(),
         }))
     }
 
@@ -85,7 +88,11 @@ impl Exporter {
             start,
             mut attributes,
             code,
+            late,
         } = out;
+        if let Some((key, value)) = late.into_inner() {
+            attributes.push((key, Attr::Text(value.to_owned())));
+        }
         let code = code.into_inner();
         if code != 0 {
             attributes.push(("http.response.status_code", Attr::Int(i64::from(code))));
@@ -93,6 +100,8 @@ impl Exporter {
         // a server's 4xx is the client's error, not the span's (OpenTelemetry's HTTP rules)
         let failed = match status {
             SpanStatus::Ok | SpanStatus::Cancelled => false,
+            // a 5xx, a panic, a body that failed after its head
+            SpanStatus::InternalError => true,
             _ if kind == Kind::Server && code != 0 => code >= 500,
             _ => true,
         };
@@ -116,6 +125,12 @@ impl OutSpan {
     #[cfg(feature = "axum")]
     pub(crate) fn set_status_code(&self, code: u16) {
         self.code.store(code, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A text known only at the end (one).
+    #[cfg(feature = "axum")]
+    pub(crate) fn set_text(&self, key: &'static str, value: &'static str) {
+        let _ = self.late.set((key, value));
     }
 
     /// An attribute known when the span opens.

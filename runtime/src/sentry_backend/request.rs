@@ -65,6 +65,24 @@ impl CallScope {
         };
         self.finish_with(status);
     }
+
+    /// Ends a request whose streamed body ended after a head with `code`: whole, or early
+    /// (`incomplete`: `client_gone`, `body_error`), which its transaction says.
+    pub(crate) fn finish_streamed(self, code: u16, incomplete: Option<&'static str>) {
+        self.set_response_code(code);
+        let status = match incomplete {
+            None => status_of(code),
+            Some(why) => {
+                self.set_span_text("http.response.incomplete", why);
+                if why == "client_gone" {
+                    SpanStatus::Cancelled
+                } else {
+                    SpanStatus::InternalError
+                }
+            }
+        };
+        self.finish_with(status);
+    }
 }
 
 /// `sentry-trace` and `baggage` for an outgoing request made here: the innermost sampled span

@@ -18,6 +18,8 @@ pub use outcome::{
     classify, classify_type, ClassifyError, ClassifyOther, ClassifyOtherType, ClassifyResult,
     ClassifyResultType, ErrorRef, Outcome, Wrap,
 };
+#[cfg(any(store, feature = "axum"))]
+pub(crate) use status::Incomplete;
 pub use status::Status;
 
 /// The annotated function, as the macro saw it.

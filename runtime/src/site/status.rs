@@ -46,3 +46,14 @@ impl fmt::Display for Status {
         f.write_str(self.as_str())
     }
 }
+
+/// Why a response's body ended before its end: the `reason` of
+/// `ns_http_responses_incomplete_total`.
+#[cfg(any(store, feature = "axum"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Incomplete {
+    /// The client went away while the body was being sent.
+    ClientGone,
+    /// The body failed while it was being produced.
+    BodyError,
+}

@@ -48,22 +48,23 @@ pub(crate) struct Started {
 /// Spans over OTLP need the Sentry backend's trace context, with or without a DSN: without
 /// one, the rate its DSN-less client samples at (kansoku's `traces_sample_rate` or sampler,
 /// else `OTEL_TRACES_SAMPLER`'s), when spans are wanted and some would be sampled.
+/// (A sampler that does not parse is refused by the OTLP backend's own check.)
 #[cfg(feature = "sentry")]
-fn spans_rate(builder: &TelemetryBuilder) -> Result<Option<f32>, Error> {
+fn spans_rate(builder: &TelemetryBuilder) -> Option<f32> {
     #[cfg(feature = "otlp")]
     if builder.backends.otlp.wants_spans() {
         let sentry = &builder.backends.sentry;
-        let rate = match builder.backends.otlp.sampler_rate()? {
+        let rate = match builder.backends.otlp.sampler_rate().ok().flatten() {
             _ if sentry.traces_sample_rate > 0.0 || sentry.traces_sampler.is_some() => {
                 sentry.traces_sample_rate
             }
             Some(rate) => rate,
             None => 0.0,
         };
-        return Ok((rate > 0.0 || sentry.traces_sampler.is_some()).then_some(rate));
+        return (rate > 0.0 || sentry.traces_sampler.is_some()).then_some(rate);
     }
     let _ = builder;
-    Ok(None)
+    None
 }
 
 /// Starts every backend `builder` configures. A backend without configuration is off (and
@@ -92,7 +93,7 @@ pub(crate) fn start(
         builder.release.as_deref(),
         builder.environment.as_deref(),
         global,
-        spans_rate(builder)?,
+        spans_rate(builder),
     )? {
         Some(sentry) => started.running.push(sentry),
         None => started

@@ -3,14 +3,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::routes::{Entry, Shared};
-use crate::site::Status;
+use crate::site::{Incomplete, Status};
 
 pin_project! {
     /// The response future of [`HttpMetrics`](super::HttpMetrics): the request is recorded
-    /// when it resolves, or as `cancelled` when it is dropped before (the client went away).
+    /// when it resolves (for a streamed body, when the body ends: see [`MeteredBody`]), or as
+    /// `cancelled` when it is dropped before (the client went away).
     ///
     /// ```
     /// use tower_service::Service as _;
@@ -44,8 +46,9 @@ impl<F> HttpMetricsFuture<F> {
 impl<F, ResBody, E> Future for HttpMetricsFuture<F>
 where
     F: Future<Output = Result<http::Response<ResBody>, E>>,
+    ResBody: Body,
 {
-    type Output = F::Output;
+    type Output = Result<http::Response<MeteredBody<ResBody>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -56,16 +59,92 @@ where
         let polled = this.inner.poll(cx);
         let in_flight = unwinding.defuse();
         let result = ready!(polled);
-        if let Some(in_flight) = in_flight.take() {
-            // an inner error never reaches the client as an answer of ours: the server
-            // closes the connection, which the client sees as a failure of the service
-            let code = result
-                .as_ref()
-                .map_or(500, |response| response.status().as_u16());
-            in_flight.finish(code);
-        }
+        let in_flight = in_flight.take();
         drop(entered);
-        Poll::Ready(result)
+        Poll::Ready(match result {
+            Ok(response) => {
+                let code = response.status().as_u16();
+                // a body produced later (a stream: no exact size, not ended) keeps the request
+                // in flight until it ends; any other is as good as sent
+                let streamed = {
+                    let body = response.body();
+                    body.size_hint().exact().is_none() && !body.is_end_stream()
+                };
+                let kept = in_flight.and_then(|mut in_flight| {
+                    if streamed {
+                        in_flight.head = Some(code);
+                        Some(in_flight)
+                    } else {
+                        in_flight.finish(code);
+                        None
+                    }
+                });
+                Ok(response.map(|inner| MeteredBody {
+                    inner,
+                    in_flight: kept,
+                }))
+            }
+            Err(error) => {
+                // an inner error never reaches the client as an answer of ours: the server
+                // closes the connection, which the client sees as a failure of the service
+                if let Some(in_flight) = in_flight {
+                    in_flight.finish(500);
+                }
+                Err(error)
+            }
+        })
+    }
+}
+
+pin_project! {
+    /// The response body of [`HttpMetrics`](super::HttpMetrics). A streamed body (no exact
+    /// size when the head goes out: server-sent events, a download produced as it goes) keeps
+    /// its request in flight until it ends, and the request's duration runs to that end; a body
+    /// that fails, or that the client leaves before its end, is counted in
+    /// `ns_http_responses_incomplete_total` (`body_error`, `client_gone`). The head's status
+    /// code stays the request's `status_code`. Any other body passes through untouched.
+    #[derive(Debug)]
+    pub struct MeteredBody<B> {
+        #[pin]
+        inner: B,
+        in_flight: Option<InFlight>,
+    }
+}
+
+impl<B: Body> Body for MeteredBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    #[inline]
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let mut this = self.project();
+        let polled = this.inner.as_mut().poll_frame(cx);
+        if this.in_flight.is_some() {
+            let ended = match &polled {
+                Poll::Ready(None) => Some(None),
+                Poll::Ready(Some(Err(_))) => Some(Some(Incomplete::BodyError)),
+                // the server may not poll again once the body says it ended
+                Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => Some(None),
+                _ => None,
+            };
+            if let Some(incomplete) = ended {
+                if let Some(in_flight) = this.in_flight.take() {
+                    in_flight.end_of_body(incomplete);
+                }
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -98,6 +177,8 @@ pub(super) struct InFlight {
     shared: Arc<Shared>,
     start: u64,
     done: bool,
+    /// The head went out with this status code; the body is still being sent.
+    head: Option<u16>,
 }
 
 fn clock() -> &'static quanta::Clock {
@@ -113,6 +194,7 @@ impl InFlight {
             shared,
             start: clock().raw(),
             done: false,
+            head: None,
         }
     }
 
@@ -125,26 +207,41 @@ impl InFlight {
         (local, served)
     }
 
-    /// The response's head is out with `code`.
+    /// The response is out with `code` (its head, and a body that needs no more work).
     pub(super) fn finish(mut self, code: u16) {
         self.done = true;
-        let status = if code >= 500 {
-            Status::Error
-        } else {
-            Status::Ok
-        };
-        self.record(status, Some(code));
+        self.record(status_of(code), Some(code), None);
     }
 
-    fn record(&self, status: Status, code: Option<u16>) {
+    /// A streamed body ended: whole, or early because it failed.
+    fn end_of_body(mut self, incomplete: Option<Incomplete>) {
+        self.done = true;
+        let code = self.head.unwrap_or(200);
+        let status = match incomplete {
+            Some(Incomplete::BodyError) => Status::Error,
+            _ => status_of(code),
+        };
+        self.record(status, Some(code), incomplete);
+    }
+
+    fn record(&self, status: Status, code: Option<u16>, incomplete: Option<Incomplete>) {
         let clock = clock();
         let nanos = clock.delta_as_nanos(self.start, clock.raw());
         let slow = nanos >= self.shared.slow_nanos;
-        self.entry.series.end(status, code, nanos, slow);
+        self.entry.series.end(status, code, nanos, slow, incomplete);
         #[cfg(feature = "sentry")]
         if slow {
             super::slow::report(&self.entry, &self.shared, nanos);
         }
+    }
+}
+
+/// A request answered with `code` went well unless the server failed (5xx).
+fn status_of(code: u16) -> Status {
+    if code >= 500 {
+        Status::Error
+    } else {
+        Status::Ok
     }
 }
 
@@ -153,10 +250,11 @@ impl Drop for InFlight {
         if self.done {
             return;
         }
-        if std::thread::panicking() {
-            self.record(Status::Panic, Some(500));
-        } else {
-            self.record(Status::Cancelled, None);
+        match self.head {
+            // the body was dropped before its end: the client went away mid-stream
+            Some(code) => self.record(status_of(code), Some(code), Some(Incomplete::ClientGone)),
+            None if std::thread::panicking() => self.record(Status::Panic, Some(500), None),
+            None => self.record(Status::Cancelled, None, None),
         }
     }
 }

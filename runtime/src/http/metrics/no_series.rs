@@ -6,6 +6,7 @@
 
 use crate::context::Context;
 use crate::serving::Served;
+use crate::site::Incomplete;
 use crate::Status;
 
 #[derive(Debug)]
@@ -25,5 +26,13 @@ impl RouteSeries {
 
     pub(super) fn begin(&self) {}
 
-    pub(super) fn end(&self, _status: Status, _code: Option<u16>, _nanos: u64, _slow: bool) {}
+    pub(super) fn end(
+        &self,
+        _status: Status,
+        _code: Option<u16>,
+        _nanos: u64,
+        _slow: bool,
+        _incomplete: Option<Incomplete>,
+    ) {
+    }
 }

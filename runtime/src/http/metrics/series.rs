@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::context::Context;
 use crate::record::{Bounds, HttpSeries};
 use crate::serving::Served;
+use crate::site::Incomplete;
 use crate::Status;
 
 /// The series of one (route, method) and the buckets its durations are counted in.
@@ -39,11 +40,22 @@ impl RouteSeries {
         self.series.timed.begin();
     }
 
-    /// A request ended with `status` (and `code` when a head went out), after `nanos`.
+    /// A request ended with `status` (and `code` when a head went out), after `nanos`; its
+    /// body ended early when `incomplete` says why.
     #[inline]
-    pub(super) fn end(&self, status: Status, code: Option<u16>, nanos: u64, slow: bool) {
+    pub(super) fn end(
+        &self,
+        status: Status,
+        code: Option<u16>,
+        nanos: u64,
+        slow: bool,
+        incomplete: Option<Incomplete>,
+    ) {
         if let Some(code) = code {
             self.series.count_code(code);
+        }
+        if let Some(why) = incomplete {
+            self.series.count_incomplete(why);
         }
         self.series
             .timed

@@ -43,8 +43,9 @@ impl<S> HttpMetrics<S> {
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for HttpMetrics<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    ResBody: http_body::Body,
 {
-    type Response = S::Response;
+    type Response = http::Response<super::MeteredBody<ResBody>>;
     type Error = S::Error;
     type Future = HttpMetricsFuture<S::Future>;
 

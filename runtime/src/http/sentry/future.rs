@@ -67,7 +67,7 @@ where
         let code = result
             .as_ref()
             .map_or(500, |response| response.status().as_u16());
-        // still inside the request's scope: a streamed body takes it along
+        // still inside the request's scope: a streamed body takes it along (and ends it)
         let result = result.map(|response| state.scoped(response));
         drop(entered);
         state.end(Some(code));

@@ -2,9 +2,16 @@
 //! and the description of the request its events carry. Its twin `state_noop.rs` has the same
 //! items doing nothing, so that the layer's future names no feature.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
 
 use super::layer::Config;
+use crate::site::Incomplete;
 
 /// The Sentry side of one request: its scope and transaction while it runs.
 #[derive(Debug)]
@@ -32,25 +39,54 @@ impl RequestState {
             .map(crate::sentry_backend::CallScope::enter)
     }
 
-    /// The response, its body made to run inside the request's scope when it is produced
-    /// later (a stream: no exact size and not ended), so that what it logs or captures while it
-    /// streams reaches the request's hub and trace.
-    pub(super) fn scoped<B>(&self, response: http::Response<B>) -> http::Response<axum::body::Body>
+    /// The response. A body produced later (a stream: no exact size and not ended) takes the
+    /// request along: it runs inside the request's scope, so that what it logs or captures while
+    /// it streams reaches the request's hub and trace, and the transaction ends with it — whole,
+    /// failed (`internal_error`) or left by the client (`cancelled`), the head's status code in
+    /// its data either way. This state is then empty.
+    pub(super) fn scoped<B>(
+        &mut self,
+        response: http::Response<B>,
+    ) -> http::Response<axum::body::Body>
     where
-        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
     {
         if self.scope.is_some() {
             let body = response.body();
             if body.size_hint().exact().is_none() && !body.is_end_stream() {
-                if let Some(scope) = crate::sentry_backend::CallScope::carried() {
-                    return response.map(|body| {
-                        axum::body::Body::new(super::body::ScopedBody::new(body, scope))
-                    });
-                }
+                let code = response.status().as_u16();
+                let state = StreamEnd {
+                    state: Some(std::mem::replace(
+                        self,
+                        RequestState {
+                            scope: None,
+                            info: None,
+                        },
+                    )),
+                    code,
+                };
+                return response
+                    .map(|inner| axum::body::Body::new(ScopedBody { inner, end: state }));
             }
         }
         response.map(axum::body::Body::new)
+    }
+
+    /// A streamed body ended: whole, or early.
+    fn end_of_body(&mut self, code: u16, incomplete: Option<Incomplete>) {
+        if let Some(scope) = self.scope.take() {
+            scope.finish_streamed(
+                code,
+                incomplete.map(|why| match why {
+                    Incomplete::ClientGone => "client_gone",
+                    Incomplete::BodyError => "body_error",
+                }),
+            );
+        }
+        if let Some(info) = self.info.take() {
+            super::describe::recycle(info);
+        }
     }
 
     /// The request ends: answered with `code`, or (`None`) before its answer — cancelled, or a
@@ -143,4 +179,67 @@ fn start_sentry(
         },
         request,
     )
+}
+
+/// A streamed body's request, ended when the body ends or, dropped first, as left by the
+/// client.
+#[derive(Debug)]
+struct StreamEnd {
+    state: Option<RequestState>,
+    code: u16,
+}
+
+impl Drop for StreamEnd {
+    fn drop(&mut self) {
+        if let Some(mut state) = self.state.take() {
+            state.end_of_body(self.code, Some(Incomplete::ClientGone));
+        }
+    }
+}
+
+pin_project! {
+    /// A streamed response body produced inside its request's scope: each poll makes the
+    /// request's hub current, so `tracing` events, breadcrumbs and captures made while the
+    /// body streams belong to that request (sentry-rust #1208 loses the hub there); the
+    /// request's transaction ends with the body.
+    struct ScopedBody<B> {
+        #[pin]
+        inner: B,
+        end: StreamEnd,
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for ScopedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let mut this = self.project();
+        let entered = this.end.state.as_ref().map(RequestState::enter);
+        let polled = this.inner.as_mut().poll_frame(cx);
+        drop(entered);
+        let ended = match &polled {
+            Poll::Ready(None) => Some(None),
+            Poll::Ready(Some(Err(_))) => Some(Some(Incomplete::BodyError)),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => Some(None),
+            _ => None,
+        };
+        if let Some(incomplete) = ended {
+            if let Some(mut state) = this.end.state.take() {
+                state.end_of_body(this.end.code, incomplete);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }

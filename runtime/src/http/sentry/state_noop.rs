@@ -21,7 +21,10 @@ impl RequestState {
         std::marker::PhantomData::<()>
     }
 
-    pub(super) fn scoped<B>(&self, response: http::Response<B>) -> http::Response<axum::body::Body>
+    pub(super) fn scoped<B>(
+        &mut self,
+        response: http::Response<B>,
+    ) -> http::Response<axum::body::Body>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
