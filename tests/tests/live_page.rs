@@ -87,6 +87,8 @@ async fn serve(telemetry: Telemetry, ops: OpsConfig) -> Instance {
     let app = Router::new()
         .route("/orders/{id}", routing::get(order))
         .route("/catalogue", routing::get(catalogue))
+        // not annotated: only the HTTP layer sees it
+        .route("/ping", routing::get(|| async { "pong" }))
         .merge(ops_router(&telemetry, ops))
         .layer(KansokuLayer::new(&telemetry));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -116,6 +118,13 @@ impl Instance {
         while !self.telemetry.flush(Duration::from_secs(2)).await {
             assert!(std::time::Instant::now() < deadline, "flushed to Redis");
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// `n` requests to the route no attribute annotates (flushed with the next orders).
+    async fn pings(&self, n: u32) {
+        for _ in 0..n {
+            assert_eq!(get(self.addr, "/ping").await.0, 200);
         }
     }
 
@@ -224,8 +233,23 @@ async fn the_live_page_sums_the_instances_and_says_when_redis_is_gone() {
     let mut redis = RedisServer::start();
     let a = instance(&redis.url()).await;
     let b = instance(&redis.url()).await;
+    a.pings(3).await;
+    b.pings(2).await;
     a.orders(1..=30).await; // 6 errors
     b.orders(31..=50).await; // 4 errors
+
+    // the HTTP layer's routes, annotated or not, summed over both instances
+    let realtime = a
+        .telemetry
+        .realtime()
+        .snapshot(Duration::from_mins(5))
+        .await
+        .expect("read Redis");
+    let route = |path: &str| &realtime.routes[&(path.to_owned(), "GET".to_owned())];
+    assert_eq!(route("/ping").requests, 5, "{:?}", realtime.routes);
+    assert_eq!(route("/ping").by_class, [0, 5, 0, 0, 0]);
+    assert_eq!(route("/orders/{id}").requests, 50);
+    assert_eq!(route("/orders/{id}").by_class, [0, 40, 0, 0, 10]);
 
     // both instances' requests, summed; the error ratio sent (10 of 50)
     let dom = rendered(a.url(PAGE), 3000).await;
@@ -249,6 +273,14 @@ async fn the_live_page_sums_the_instances_and_says_when_redis_is_gone() {
     );
     let instances = dom.matches("data-instance=").count();
     assert_eq!(instances, 2, "both instances listed: {dom}");
+    let ping = "data-route=\"GET /ping\"";
+    assert_eq!(
+        attribute(&dom, ping, "data-requests").as_deref(),
+        Some("5"),
+        "the route without an attribute: {dom}"
+    );
+    let orders = "data-route=\"GET /orders/{id}\"";
+    assert_eq!(attribute(&dom, orders, "data-5xx").as_deref(), Some("10"));
     assert!(dom.contains("all instances (Redis)"));
     assert!(
         !shown(&dom, "stale").0,
@@ -632,7 +664,7 @@ fn paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
     match value {
         Value::Object(map) => {
             for (key, inner) in map {
-                let key = if prefix.ends_with("by_status") {
+                let key = if prefix.ends_with("by_status") || prefix.ends_with("by_class") {
                     "*"
                 } else {
                     key

@@ -4,6 +4,8 @@
 //! - `plain`: no instrumentation (the baseline);
 //! - `kansoku-nodsn`: `KansokuLayer` + `#[monitor_api_endpoint]`, `#[track_api_request]` (no
 //!   arguments: labelled by route) and `#[track_database_query]` on the handler, no Sentry;
+//! - `kansoku-metrics`: `HttpMetricsLayer` alone on the plain handler (the `ns_http_*`
+//!   series, no attribute, no Sentry): the peer of axum-prometheus and axum-otel-metrics;
 //! - `kansoku-0pct`, `kansoku-10pct`, `kansoku-100pct`: the same with a Sentry DSN, at that
 //!   trace sample rate (kansoku builds the client);
 //! - `kansoku`: the same at `KANSOKU_BENCH_SAMPLE_RATE`;
@@ -193,6 +195,12 @@ fn app(variant: &str) -> (Router, Kept) {
     let router = match variant {
         "plain" => base(),
         "kansoku-nodsn" => kansoku_stack(None, &mut kept),
+        "kansoku-metrics" => {
+            let telemetry = install_kansoku(None, &mut kept);
+            let router = base().layer(kansoku::http::HttpMetricsLayer::new(&telemetry));
+            kept.telemetry = Some(telemetry);
+            router
+        }
         "kansoku" => kansoku_stack(Some(sample_rate()), &mut kept),
         _ if percent_rate(variant).is_some() => kansoku_stack(percent_rate(variant), &mut kept),
         "kansoku-joined" => {
@@ -227,7 +235,7 @@ fn app(variant: &str) -> (Router, Kept) {
         }
         other => {
             eprintln!(
-                "unknown variant {other:?}: plain, kansoku-nodsn, kansoku-<n>pct, kansoku, \
+                "unknown variant {other:?}: plain, kansoku-nodsn, kansoku-metrics, kansoku-<n>pct, kansoku, \
                  kansoku-joined, axum-prometheus, sentry-tower, sentry-tower-tracing, \
                  axum-otel-metrics"
             );

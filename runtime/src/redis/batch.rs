@@ -9,6 +9,7 @@
 //! | `{ns:rt:S:B}:db` | hash | the same with `operation\|table` |
 //! | `{ns:rt:S:B}:err` | hash | `endpoint\|kind` → errors |
 //! | `{ns:rt:S:B}:cnt` | hash | `name{label="value",…}` → business counter increments |
+//! | `{ns:rt:S:B}:http` | hash | the HTTP layer's `route\|method\|ok` … `sum_ns` as in `api`, and `route\|method\|2xx` (`1xx` … `5xx`) → answers by status-code class |
 //! | `{ns:rt:S:B}:seq:INSTANCE` | string | the last batch sequence of that instance applied to this bucket |
 //! | `{ns:rt:S:B}:inst` | hash | `INSTANCE` → the Redis server's Unix time (seconds) of that instance's last write to this bucket |
 //!
@@ -49,8 +50,10 @@ return 1
 /// How many recordings (calls, increments) a delta holds: what is lost when it is dropped.
 fn recordings(key: &SeriesKey, values: &[u64]) -> u64 {
     match key {
-        SeriesKey::Api(..) | SeriesKey::Db(..) => values.iter().take(4).sum(),
+        SeriesKey::Api(..) | SeriesKey::Db(..) | SeriesKey::Http(..) => values.iter().take(4).sum(),
         SeriesKey::Error(..) | SeriesKey::Counter(_) => values.iter().sum(),
+        // the same requests as their `Http` series: not counted twice
+        SeriesKey::HttpClass(..) => 0,
     }
 }
 
@@ -65,7 +68,7 @@ pub(crate) struct Layout {
 }
 
 /// The hash tables of one time bucket.
-pub(crate) const TABLES: [&str; 4] = ["api", "db", "err", "cnt"];
+pub(crate) const TABLES: [&str; 5] = ["api", "db", "err", "cnt", "http"];
 /// The hash of the instances that wrote to a bucket, and when each last did.
 pub(crate) const INSTANCES: &str = "inst";
 
@@ -113,10 +116,19 @@ impl Layout {
     }
 
     /// The table and the field/increment pairs of one series' delta.
-    fn fields(&self, key: &SeriesKey, delta: &[u64], out: &mut [Vec<(String, u64)>; 4]) {
+    fn fields(&self, key: &SeriesKey, delta: &[u64], out: &mut [Vec<(String, u64)>; 5]) {
         let (table, prefix, le) = match key {
             SeriesKey::Api(a, b) => (0, format!("{a}|{b}"), &self.api_le),
             SeriesKey::Db(a, b) => (1, format!("{a}|{b}"), &self.db_le),
+            SeriesKey::Http(route, method) => (4, format!("{route}|{method}"), &self.api_le),
+            SeriesKey::HttpClass(route, method) => {
+                for (class, n) in (1..).zip(delta) {
+                    if *n > 0 {
+                        out[4].push((format!("{route}|{method}|{class}xx"), *n));
+                    }
+                }
+                return;
+            }
             SeriesKey::Error(endpoint, kind) => {
                 out[2].push((format!("{endpoint}|{kind}"), delta[0]));
                 return;
@@ -155,11 +167,13 @@ impl Layout {
         seq: u64,
         by_body: bool,
     ) -> redis::Cmd {
-        let mut tables: [Vec<(String, u64)>; 4] = Default::default();
+        let mut tables: [Vec<(String, u64)>; 5] = Default::default();
         for (key, delta) in series {
             self.fields(key, delta, &mut tables);
         }
-        let used: Vec<usize> = (0..4).filter(|t| !tables[*t].is_empty()).collect();
+        let used: Vec<usize> = (0..TABLES.len())
+            .filter(|t| !tables[*t].is_empty())
+            .collect();
         let mut cmd = if by_body {
             let mut cmd = redis::cmd("EVAL");
             cmd.arg(APPLY);

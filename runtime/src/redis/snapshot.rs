@@ -57,6 +57,13 @@ fn add_field(stats: &mut CallStats, metric: &str, n: u64) {
         }
     } else if let Some(status) = Status::ALL.iter().find(|s| s.as_str() == metric) {
         stats.by_status[status.index()] += n;
+    } else if let Some(class) = metric
+        .strip_suffix("xx")
+        .and_then(|class| class.parse::<usize>().ok())
+        .and_then(|class| class.checked_sub(1))
+        .and_then(|i| stats.by_class.get_mut(i))
+    {
+        *class += n;
     }
 }
 
@@ -71,7 +78,7 @@ pub(crate) fn buckets_in(layout: &Layout, now_secs: u64, window: Duration) -> Ve
 }
 
 /// The fields of one bucket's tables, in [`TABLES`] order, then its [`INSTANCES`].
-pub(crate) type BucketTables = [Vec<(String, u64)>; 5];
+pub(crate) type BucketTables = [Vec<(String, u64)>; 6];
 
 /// Adds up the tables of every bucket read.
 pub(crate) fn assemble(window: Duration, read: Vec<BucketTables>) -> RealtimeSnapshot {
@@ -80,13 +87,17 @@ pub(crate) fn assemble(window: Duration, read: Vec<BucketTables>) -> RealtimeSna
         ..RealtimeSnapshot::default()
     };
     for tables in read {
-        let [api, db, err, cnt, instances] = tables;
+        let [api, db, err, cnt, http, instances] = tables;
         for (instance, unix_secs) in instances {
             let wrote = std::time::UNIX_EPOCH + Duration::from_secs(unix_secs);
             let last = snapshot.instances.entry(instance).or_insert(wrote);
             *last = (*last).max(wrote);
         }
-        for (target, rows) in [(&mut snapshot.endpoints, api), (&mut snapshot.queries, db)] {
+        for (target, rows) in [
+            (&mut snapshot.endpoints, api),
+            (&mut snapshot.queries, db),
+            (&mut snapshot.routes, http),
+        ] {
             for (field, n) in rows {
                 let mut parts = field.rsplitn(3, '|');
                 let (Some(metric), Some(b), Some(a)) = (parts.next(), parts.next(), parts.next())
@@ -113,6 +124,7 @@ pub(crate) fn assemble(window: Duration, read: Vec<BucketTables>) -> RealtimeSna
         .endpoints
         .values_mut()
         .chain(snapshot.queries.values_mut())
+        .chain(snapshot.routes.values_mut())
     {
         stats.finish(window);
     }
@@ -120,9 +132,9 @@ pub(crate) fn assemble(window: Duration, read: Vec<BucketTables>) -> RealtimeSna
 }
 
 /// The keys of one bucket's tables, in [`TABLES`] order, then its [`INSTANCES`].
-pub(crate) fn bucket_keys(layout: &Layout, bucket: u64) -> [String; 5] {
-    let [api, db, err, cnt] = TABLES;
-    [api, db, err, cnt, INSTANCES].map(|table| layout.key(bucket, table))
+pub(crate) fn bucket_keys(layout: &Layout, bucket: u64) -> [String; 6] {
+    let [api, db, err, cnt, http] = TABLES;
+    [api, db, err, cnt, http, INSTANCES].map(|table| layout.key(bucket, table))
 }
 
 #[cfg(test)]
@@ -142,6 +154,13 @@ mod tests {
                 vec![],
                 vec![("/a|b|DbError".into(), 1)],
                 vec![("c{x=\"1\"}".into(), 2)],
+                vec![
+                    ("/shops/{id}|GET|ok".into(), 5),
+                    ("/shops/{id}|GET|error".into(), 1),
+                    ("/shops/{id}|GET|2xx".into(), 4),
+                    ("/shops/{id}|GET|4xx".into(), 1),
+                    ("/shops/{id}|GET|5xx".into(), 1),
+                ],
                 vec![("host:1:ab".into(), 1_700_000_000)],
             ]
         };
@@ -153,6 +172,9 @@ mod tests {
         assert_eq!(stats.mean, Some(Duration::from_millis(2)));
         assert_eq!(snap.errors[&("/a|b".to_owned(), "DbError".to_owned())], 2);
         assert_eq!(snap.counters["c{x=\"1\"}"], 4);
+        let route = &snap.routes[&("/shops/{id}".to_owned(), "GET".to_owned())];
+        assert_eq!((route.requests, route.errors), (12, 2));
+        assert_eq!(route.by_class, [0, 8, 0, 2, 2]);
         assert_eq!(
             snap.instances["host:1:ab"],
             std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000)

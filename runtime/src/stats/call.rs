@@ -27,6 +27,9 @@ pub struct RealtimeSnapshot {
     pub errors: BTreeMap<(String, String), u64>,
     /// Business counter increments by series, written `name{label="value",…}`.
     pub counters: BTreeMap<String, u64>,
+    /// Requests through the HTTP layers by `(route, method)`, annotated or not, with their
+    /// answers by status-code class ([`CallStats::by_class`]).
+    pub routes: BTreeMap<(String, String), CallStats>,
     /// From Redis: each instance that wrote in the window (its id, `host:pid:random`) and when
     /// it last did, by the Redis server's clock. Empty in process.
     pub instances: BTreeMap<String, std::time::SystemTime>,
@@ -57,6 +60,9 @@ pub struct CallStats {
     /// Latency histogram: (upper bound in seconds, calls in that bucket), non-cumulative; the
     /// last bound is infinite.
     pub buckets: Vec<(f64, u64)>,
+    /// HTTP routes only: answers by status-code class, `[1xx, 2xx, 3xx, 4xx, 5xx]` (a request
+    /// the client left before its head is in none).
+    pub by_class: [u64; 5],
     pub(crate) sum_nanos: u64,
 }
 

@@ -18,6 +18,10 @@ pub(crate) enum SeriesKey {
     Error(String, String),
     /// A business counter, as `name{label="value",…}`.
     Counter(String),
+    /// `(route, method)` of the HTTP layer: timed as a request series.
+    Http(String, String),
+    /// `(route, method)` of the HTTP layer: answers by status-code class, `[1xx … 5xx]`.
+    HttpClass(String, String),
 }
 
 /// The values of a timed series: `[ok, error, panic, cancelled, bucket 0 … +Inf, sum_nanos]`;
@@ -65,6 +69,22 @@ fn read(snapshot: &Snapshot) -> Vec<(SeriesKey, Values)> {
             SeriesKey::Db(operation.clone(), table.clone()),
             timed_values(snap),
         ));
+    }
+    for ((method, route), snap) in &snapshot.http {
+        out.push((
+            SeriesKey::Http(route.clone(), method.clone()),
+            timed_values(&snap.timed),
+        ));
+        let mut classes = vec![0; 5];
+        for (code, n) in &snap.codes {
+            if let Some(class) = (usize::from(*code) / 100)
+                .checked_sub(1)
+                .and_then(|i| classes.get_mut(i))
+            {
+                *class += n;
+            }
+        }
+        out.push((SeriesKey::HttpClass(route.clone(), method.clone()), classes));
     }
     for ((endpoint, kind), n) in &snapshot.errors {
         out.push((SeriesKey::Error(endpoint.clone(), kind.clone()), vec![*n]));

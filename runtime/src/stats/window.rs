@@ -178,6 +178,17 @@ fn assemble(
             SeriesKey::Counter(series) => {
                 snapshot.counters.insert(series, values[0]);
             }
+            // (a route's `Http` key sorts before its `HttpClass` one)
+            SeriesKey::Http(route, method) => {
+                let stats = call_stats(&values, current.api_bounds, covered);
+                snapshot.routes.insert((route, method), stats);
+            }
+            SeriesKey::HttpClass(route, method) => {
+                let stats = snapshot.routes.entry((route, method)).or_default();
+                for (class, n) in stats.by_class.iter_mut().zip(&values) {
+                    *class = *n;
+                }
+            }
         }
     }
     snapshot

@@ -153,6 +153,21 @@ impl View {
                 Value::Object(row)
             })
             .collect();
+        let routes: Vec<Value> = s
+            .routes
+            .iter()
+            .map(|((route, method), stats)| {
+                let mut row = calls(stats);
+                row.insert("route".into(), json!(route));
+                row.insert("method".into(), json!(method));
+                let by_class: Map<String, Value> = (1..=5)
+                    .zip(stats.by_class)
+                    .map(|(class, n)| (format!("{class}xx"), json!(n)))
+                    .collect();
+                row.insert("by_class".into(), Value::Object(by_class));
+                Value::Object(row)
+            })
+            .collect();
         let errors: Vec<Value> = s
             .errors
             .iter()
@@ -187,6 +202,7 @@ impl View {
             "instances": instances,
             "endpoints": endpoints,
             "queries": queries,
+            "routes": routes,
             "errors": errors,
             "counters": counters,
             "alerts": alerts,
