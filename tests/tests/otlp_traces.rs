@@ -375,3 +375,41 @@ async fn over_grpc_the_spans_go_to_the_trace_services_method() {
     assert_eq!(requests(&receiver.accepted_spans())["GET /shops/{id}"], 1);
     telemetry.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_made_transaction_and_its_child_spans_go_out_linked() {
+    let receiver = Receiver::start();
+    let telemetry = builder(&receiver, "manual")
+        .traces_sample_rate(1.0)
+        .build()
+        .unwrap();
+    telemetry
+        .scope(async {
+            let transaction = kansoku::start_transaction("task", "nightly export");
+            let child = transaction.start_child("db.query", "SELECT orders");
+            let grandchild = child.start_child("serialize", "csv");
+            drop(grandchild);
+            drop(child);
+            drop(transaction);
+        })
+        .await;
+    assert!(telemetry.flush(Duration::from_secs(10)).await);
+    let spans = receiver.accepted_spans();
+    let named = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("a span {name}: {spans:#?}"))
+    };
+    let (root, child, grandchild) = (
+        named("nightly export"),
+        named("SELECT orders"),
+        named("csv"),
+    );
+    assert!(root.parent_span_id.is_empty());
+    assert_eq!(child.parent_span_id, root.span_id);
+    assert_eq!(grandchild.parent_span_id, child.span_id);
+    assert!(spans.iter().all(|s| s.trace_id == root.trace_id));
+    assert_eq!(spans.len(), 3);
+    telemetry.shutdown().await;
+}

@@ -125,8 +125,8 @@ impl TransactionScope {
         SpanScope(
             self.0
                 .as_ref()
-                .and_then(|scope| scope.sampled_span())
-                .map(|parent| parent.start_child(op, description)),
+                .and_then(|scope| scope.child_span(op, description))
+                .map(Box::new),
         )
     }
 
@@ -142,28 +142,31 @@ impl TransactionScope {
 }
 
 /// A child span: none when its parent is not sampled.
+///
+/// A sampled one is a call scope of its own (never entered): its ids are kansoku's, and it
+/// goes out over OTLP beside Sentry as the attributes' spans do.
 #[derive(Debug)]
-pub(super) struct SpanScope(Option<sentry::Span>);
+pub(super) struct SpanScope(Option<Box<CallScope>>);
 
 impl SpanScope {
     pub(super) fn start_child(&self, op: &str, description: &str) -> SpanScope {
         SpanScope(
             self.0
                 .as_ref()
-                .map(|span| span.start_child(op, description)),
+                .and_then(|scope| scope.child_span(op, description))
+                .map(Box::new),
         )
     }
 
     pub(super) fn set_data(&self, key: &str, value: impl Into<Value>) {
-        if let Some(span) = &self.0 {
+        if let Some(span) = self.0.as_ref().and_then(|scope| scope.sampled_span()) {
             span.set_data(key, value.into());
         }
     }
 
     pub(super) fn finish(&mut self, status: Status) {
-        if let Some(span) = self.0.take() {
-            span.set_status(span_status(status));
-            span.finish();
+        if let Some(scope) = self.0.take() {
+            scope.finish_with(span_status(status));
         }
     }
 }

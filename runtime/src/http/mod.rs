@@ -46,7 +46,7 @@ mod scrub;
 mod sentry;
 
 pub use kansoku::{KansokuLayer, KansokuService};
-pub use metrics::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer, MeteredBody};
+pub use metrics::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer};
 #[cfg(feature = "redis")]
 pub use ops::RedisCheck;
 #[cfg(feature = "sqlx")]

@@ -586,6 +586,28 @@ impl CallScope {
         ))
     }
 
+    /// A hand-made child span of this scope (`Transaction::start_child`), if it is sampled:
+    /// a scope that is never entered, finished with `finish_with`.
+    pub(crate) fn child_span(&self, op: &str, description: &str) -> Option<CallScope> {
+        let own = self.own.as_deref()?;
+        let span = own.span.clone().filter(|_| own.ids.sampled)?;
+        let parent = (span, Some((own.ids.trace_id, own.ids.span_id)));
+        let child = child(
+            &parent,
+            op,
+            description,
+            self.backend.exporter(),
+            Role::Other,
+        );
+        Some(CallScope::new(
+            self.backend.clone(),
+            ScopeKind::Transaction,
+            "",
+            None,
+            Some(Box::new(child)),
+        ))
+    }
+
     /// What `kansoku::bind` carries of the call running here into a task: its root's hub,
     /// request and name, the innermost span and the innermost function.
     pub(crate) fn carried() -> Option<CallScope> {

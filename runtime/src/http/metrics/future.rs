@@ -46,9 +46,10 @@ impl<F> HttpMetricsFuture<F> {
 impl<F, ResBody, E> Future for HttpMetricsFuture<F>
 where
     F: Future<Output = Result<http::Response<ResBody>, E>>,
-    ResBody: Body,
+    ResBody: Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
 {
-    type Output = Result<http::Response<MeteredBody<ResBody>>, E>;
+    type Output = Result<http::Response<axum::body::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -70,19 +71,25 @@ where
                     let body = response.body();
                     body.size_hint().exact().is_none() && !body.is_end_stream()
                 };
-                let kept = in_flight.and_then(|mut in_flight| {
-                    if streamed {
+                match in_flight {
+                    Some(mut in_flight) if streamed => {
                         in_flight.head = Some(code);
-                        Some(in_flight)
-                    } else {
-                        in_flight.finish(code);
-                        None
+                        Ok(response.map(|inner| {
+                            axum::body::Body::new(MeteredBody {
+                                inner,
+                                in_flight: Some(in_flight),
+                            })
+                        }))
                     }
-                });
-                Ok(response.map(|inner| MeteredBody {
-                    inner,
-                    in_flight: kept,
-                }))
+                    in_flight => {
+                        if let Some(in_flight) = in_flight {
+                            in_flight.finish(code);
+                        }
+                        // axum's own body (what the Sentry layer and every handler give) is
+                        // taken as it is: no allocation
+                        Ok(response.map(axum::body::Body::new))
+                    }
+                }
             }
             Err(error) => {
                 // an inner error never reaches the client as an answer of ours: the server
@@ -97,14 +104,14 @@ where
 }
 
 pin_project! {
-    /// The response body of [`HttpMetrics`](super::HttpMetrics). A streamed body (no exact
-    /// size when the head goes out: server-sent events, a download produced as it goes) keeps
-    /// its request in flight until it ends, and the request's duration runs to that end; a body
-    /// that fails, or that the client leaves before its end, is counted in
-    /// `ns_http_responses_incomplete_total` (`body_error`, `client_gone`). The head's status
-    /// code stays the request's `status_code`. Any other body passes through untouched.
+    /// What [`HttpMetrics`](super::HttpMetrics) wraps a streamed response body in (no exact
+    /// size when the head goes out: server-sent events, a download produced as it goes), inside
+    /// axum's `Body`: it keeps its request in flight until it ends, and the request's duration
+    /// runs to that end; a body that fails, or that the client leaves before its end, is counted
+    /// in `ns_http_responses_incomplete_total` (`body_error`, `client_gone`). The head's status
+    /// code stays the request's `status_code`. Any other body is passed on as it is.
     #[derive(Debug)]
-    pub struct MeteredBody<B> {
+    pub(crate) struct MeteredBody<B> {
         #[pin]
         inner: B,
         in_flight: Option<InFlight>,

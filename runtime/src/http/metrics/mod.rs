@@ -11,6 +11,6 @@ mod service;
 #[cfg(feature = "sentry")]
 mod slow;
 
-pub use future::{HttpMetricsFuture, MeteredBody};
+pub use future::HttpMetricsFuture;
 pub use layer::HttpMetricsLayer;
 pub use service::HttpMetrics;

@@ -43,9 +43,10 @@ impl<S> HttpMetrics<S> {
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for HttpMetrics<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
-    ResBody: http_body::Body,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
 {
-    type Response = http::Response<super::MeteredBody<ResBody>>;
+    type Response = http::Response<axum::body::Body>;
     type Error = S::Error;
     type Future = HttpMetricsFuture<S::Future>;
 
