@@ -413,3 +413,77 @@ async fn a_hand_made_transaction_and_its_child_spans_go_out_linked() {
     assert_eq!(spans.len(), 3);
     telemetry.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_holds_its_answer_or_is_down_slows_no_request_and_loses_no_span() {
+    // the first export of spans is held (a collector stuck on it), the rest answered at once
+    let receiver = Receiver::with_policy(|n| {
+        if n == 0 {
+            Answer::Hold
+        } else {
+            Answer::Status(200)
+        }
+    });
+    let telemetry = builder(&receiver, "held")
+        .traces_sample_rate(1.0)
+        .otlp_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let server = Server::start(app(&telemetry)).await;
+    let client = kansoku_tests::http_client();
+    for id in 0..20 {
+        assert_eq!(
+            server.get_status(&client, &format!("/shops/{id}")).await,
+            200
+        );
+    }
+    // the export waits for an answer that does not come: the flush gives up, the spans stay
+    assert!(!telemetry.flush(Duration::from_secs(5)).await);
+    let started = Instant::now();
+    for id in 20..40 {
+        assert_eq!(
+            server.get_status(&client, &format!("/shops/{id}")).await,
+            200
+        );
+    }
+    let meanwhile = started.elapsed();
+    receiver.release();
+    assert!(telemetry.flush(Duration::from_secs(10)).await);
+    // the held export was answered late, after kansoku had given up on it and kept its spans:
+    // they arrive again (at least once), none is missing
+    let ids: std::collections::BTreeSet<Vec<u8>> = receiver
+        .accepted_spans()
+        .into_iter()
+        .map(|span| span.span_id)
+        .collect();
+    assert_eq!(ids.len(), 40 * 3, "every span of the 40 requests");
+    println!("20 requests while the collector held its answer: {meanwhile:?}");
+    telemetry.shutdown().await;
+
+    // a collector that is not there at all: requests go on, the spans wait in the queue
+    let telemetry = Telemetry::builder()
+        .namespace("down")
+        .otlp_endpoint("http://127.0.0.1:9")
+        .otlp_export_interval(Duration::from_hours(1))
+        .otlp_timeout(Duration::from_millis(500))
+        .traces_sample_rate(1.0)
+        .build()
+        .unwrap();
+    let server = Server::start(app(&telemetry)).await;
+    for id in 0..20 {
+        assert_eq!(
+            server.get_status(&client, &format!("/shops/{id}")).await,
+            200
+        );
+    }
+    assert!(!telemetry.flush(Duration::from_secs(5)).await);
+    let text = telemetry.prometheus_text();
+    assert!(
+        kansoku_tests::value(&text, r#"down_otlp_exports_failed_total{reason="network"}"#) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        !text.contains("down_otlp_spans_dropped_total{"),
+        "kept, not dropped: {text}"
+    );
+}
