@@ -191,11 +191,16 @@ mod backend;
 mod blocking;
 mod call;
 mod context;
-#[cfg(any(feature = "sentry", feature = "otlp"))]
+#[cfg(any(
+    feature = "sentry",
+    feature = "otlp",
+    feature = "axum",
+    feature = "alert"
+))]
 mod https;
 mod serving;
 mod telemetry;
-#[cfg(any(feature = "redis", feature = "axum", feature = "alert"))]
+#[cfg(feature = "redis")]
 mod tls;
 
 #[cfg(feature = "axum")]

@@ -1,7 +1,7 @@
-//! The process's rustls crypto provider. rustls needs one process-wide provider when more than
-//! one is compiled in, and kansoku's reqwest is built with none of its own (a provider chosen
-//! by kansoku would be forced on every reqwest client of the application, features unify).
-//! kansoku's TLS uses ring; it is installed only when no provider is yet.
+//! The process's rustls crypto provider, for the Redis client's TLS (which takes the process's
+//! default). rustls needs one process-wide provider when more than one is compiled in;
+//! kansoku's TLS uses ring, installed only when no provider is yet. (kansoku's hyper clients
+//! are given ring directly and need none.)
 
 pub(crate) fn install_ring_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {

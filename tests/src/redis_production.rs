@@ -83,6 +83,11 @@ impl Certificates {
         self.dir.path().join("ca.pem")
     }
 
+    /// The server's certificate and key (PEM), for a test's own TLS server.
+    pub fn server(&self) -> (String, String) {
+        (self.file("server.pem"), self.file("server.key"))
+    }
+
     fn file(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }

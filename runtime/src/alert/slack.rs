@@ -83,15 +83,20 @@ impl Slack {
 
     /// The URL's host, the only part of it that is shown.
     pub(crate) fn host(&self) -> String {
-        reqwest::Url::parse(&self.url)
+        self.url
+            .parse::<http::Uri>()
             .ok()
-            .and_then(|url| url.host_str().map(str::to_owned))
+            .and_then(|url| url.host().map(str::to_owned))
             .unwrap_or_else(|| "(unparsable URL)".to_owned())
     }
 
     pub(crate) fn check(&self) -> Result<(), String> {
-        match reqwest::Url::parse(&self.url) {
-            Ok(url) if url.scheme() == "https" || url.scheme() == "http" => Ok(()),
+        match self.url.parse::<http::Uri>() {
+            Ok(url)
+                if matches!(url.scheme_str(), Some("https" | "http")) && url.host().is_some() =>
+            {
+                Ok(())
+            }
             _ => Err("the Slack webhook URL is not an http(s) URL".to_owned()),
         }
     }
@@ -99,7 +104,7 @@ impl Slack {
     /// Posts `notice`; `Err` with the last failure after every try failed.
     pub(crate) async fn post(
         &self,
-        client: &reqwest::Client,
+        client: &crate::https::Client,
         notice: &Notice,
     ) -> Result<u32, String> {
         let body = notice.slack_body().to_string();
@@ -110,17 +115,19 @@ impl Slack {
                 tokio::time::sleep(wait).await;
                 wait = wait.saturating_mul(2);
             }
-            let request = client
-                .post(&self.url)
-                .header("content-type", "application/json")
-                .body(body.clone())
-                .send();
-            last = match tokio::time::timeout(self.timeout, request).await {
-                Ok(Ok(response)) if response.status().is_success() => return Ok(attempt),
-                Ok(Ok(response)) => format!("HTTP {}", response.status().as_u16()),
+            let request = http::Request::post(&self.url)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(http_body_util::Full::new(bytes::Bytes::from(body.clone())))
+                .map_err(|_| "the Slack webhook URL is not valid".to_owned())?;
+            let sent = crate::https::exchange(client, request, 64 * 1024);
+            last = match tokio::time::timeout(self.timeout, sent).await {
+                Ok(Ok((status, _))) if status.is_success() => return Ok(attempt),
+                Ok(Ok((status, _))) => format!("HTTP {}", status.as_u16()),
                 // without the URL: it is the secret
-                Ok(Err(e)) if e.is_connect() => "connection failed".to_owned(),
-                Ok(Err(_)) => "request failed".to_owned(),
+                Ok(Err(crate::https::Failed::Connect(why))) => format!("connection failed: {why}"),
+                Ok(Err(crate::https::Failed::Request(why) | crate::https::Failed::Body(why))) => {
+                    format!("request failed: {why}")
+                }
                 Err(_) => format!("no answer within {:?}", self.timeout),
             };
         }
@@ -128,11 +135,9 @@ impl Slack {
     }
 }
 
-/// The HTTP client of the webhooks: rustls with the ring provider (no C toolchain needed).
-pub(crate) fn client() -> Result<reqwest::Client, String> {
-    crate::tls::install_ring_provider();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+/// The HTTP client of the webhooks: kansoku's own (hyper, rustls with ring), as the Sentry
+/// transport's; a redirect is not followed.
+pub(crate) fn client() -> Result<crate::https::Client, String> {
+    crate::https::client(Duration::from_secs(10))
         .map_err(|e| format!("cannot build the webhook client: {e}"))
 }

@@ -180,9 +180,6 @@ impl TelemetryBuilder {
 
     fn build_inner(self, global: bool) -> Result<Telemetry, Error> {
         self.validate()?;
-        // so the application's reqwest clients built after this work (see `tls.rs`)
-        #[cfg(any(feature = "axum", feature = "alert"))]
-        crate::tls::install_ring_provider();
         #[cfg(store)]
         let recorder = {
             let bounds = |given: &Option<Vec<f64>>, default: &[f64]| {

@@ -9,10 +9,11 @@ use crate::http::{CheckError, CheckFuture, HealthCheck};
 /// Checks an HTTP dependency: `GET {base}/health` must answer 2xx, and if its body is a JSON
 /// object with a `status`, that status must be `available` (Meilisearch's answer).
 ///
-/// kansoku's `reqwest` has no TLS feature of its own (features unify: its choice would be
-/// forced on every client of the application). For an `https://` dependency, enable a TLS
-/// feature of `reqwest` in the application (`features = ["rustls"]`); without one the check
-/// reports the scheme as unsupported.
+/// It goes through kansoku's own client, as the Sentry transport does: HTTP/1.1 by hyper,
+/// `https://` by rustls with ring and Mozilla's roots, whatever TLS the application's own
+/// clients use (kansoku does not depend on reqwest, so it changes none of its features). A
+/// `user:password@` in the URL is sent as basic authentication (as given: not percent-decoded)
+/// and never shown.
 ///
 /// ```
 /// # fn main() -> Result<(), kansoku::Error> {
@@ -24,27 +25,50 @@ use crate::http::{CheckError, CheckFuture, HealthCheck};
 #[derive(Debug, Clone)]
 pub struct HttpCheck {
     name: String,
-    base: reqwest::Url,
+    /// The base URL without its `user:password@`.
+    base: String,
+    auth: Option<http::HeaderValue>,
     path: String,
     timeout: Option<Duration>,
-    client: OnceLock<reqwest::Client>,
+    client: OnceLock<crate::https::Client>,
 }
+
+/// How long a connection to the dependency may take (the check's own timeout bounds the rest).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of an answer that is read; a health body is small.
+const MAX_BODY: usize = 1024 * 1024;
 
 impl HttpCheck {
     /// A check named `name` of the service at `base_url` (`http://` or `https://`). An URL
     /// that does not parse is an error.
     pub fn new(name: impl Into<String>, base_url: &str) -> Result<HttpCheck, crate::Error> {
-        let base = reqwest::Url::parse(base_url)
-            .map_err(|e| crate::Error::InvalidCheckUrl(e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(crate::Error::InvalidCheckUrl(format!(
-                "expected http:// or https://, not {}://",
-                base.scheme()
-            )));
+        let uri: http::Uri = base_url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| crate::Error::InvalidCheckUrl(e.to_string()))?;
+        match uri.scheme_str() {
+            Some("http" | "https") => {}
+            Some(other) => {
+                return Err(crate::Error::InvalidCheckUrl(format!(
+                    "expected http:// or https://, not {other}://"
+                )))
+            }
+            None => {
+                return Err(crate::Error::InvalidCheckUrl(
+                    "expected an absolute http:// or https:// URL".to_owned(),
+                ))
+            }
         }
+        let Some(authority) = uri.authority().map(http::uri::Authority::as_str) else {
+            return Err(crate::Error::InvalidCheckUrl("no host".to_owned()));
+        };
+        let host = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
+        let base = base_url.replacen(authority, host, 1);
         Ok(HttpCheck {
             name: name.into(),
             base,
+            auth: crate::https::basic_auth(&uri),
             path: "/health".to_owned(),
             timeout: None,
             client: OnceLock::new(),
@@ -68,45 +92,49 @@ impl HttpCheck {
     fn url(&self) -> String {
         format!(
             "{}/{}",
-            self.base.as_str().trim_end_matches('/'),
+            self.base.trim_end_matches('/'),
             self.path.trim_start_matches('/')
         )
     }
 
-    fn client(&self) -> Result<&reqwest::Client, CheckError> {
+    fn client(&self) -> Result<&crate::https::Client, CheckError> {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }
-        // reqwest is built without a provider of its own: ring, as `build()` installs it (a
-        // check may be made and run before any telemetry is built)
-        crate::tls::install_ring_provider();
-        let client = reqwest::Client::builder()
-            // a dependency's health endpoint answers directly: a redirect is a misconfiguration
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
+        let client = crate::https::client(CONNECT_TIMEOUT)
             .map_err(|e| CheckError::new(format_args!("cannot build an HTTP client: {e}")))?;
         Ok(self.client.get_or_init(|| client))
     }
 
     async fn ask(&self) -> Result<(), CheckError> {
-        let response = self
-            .client()?
-            .get(self.url())
-            .send()
+        use crate::https::Failed;
+        let mut request = http::Request::get(self.url()).header(
+            http::header::USER_AGENT,
+            concat!("kansoku/", env!("CARGO_PKG_VERSION")),
+        );
+        if let Some(auth) = &self.auth {
+            request = request.header(http::header::AUTHORIZATION, auth.clone());
+        }
+        let request = request
+            .body(http_body_util::Full::default())
+            .map_err(|_| CheckError::new("the path does not make a valid URL"))?;
+        // a redirect is not followed: a dependency's health endpoint answers directly
+        let (status, body) = crate::https::exchange(self.client()?, request, MAX_BODY)
             .await
-            .map_err(|e| CheckError::new(describe(&e)))?;
-        let status = response.status();
+            .map_err(|failed| {
+                CheckError::new(match failed {
+                    Failed::Connect(why) => format!("cannot connect: {why}"),
+                    Failed::Request(why) => format!("request failed: {why}"),
+                    Failed::Body(why) => format!("bad response body: {why}"),
+                })
+            })?;
         if !status.is_success() {
             return Err(CheckError::new(format_args!(
                 "answered HTTP {}",
                 status.as_u16()
             )));
         }
-        // a health body is small; a longer one is not looked into
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| CheckError::new(describe(&e)))?;
+        // a longer body is not looked into
         if body.len() <= 64 * 1024 {
             if let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(&body) {
                 match fields.get("status").and_then(serde_json::Value::as_str) {
@@ -118,30 +146,6 @@ impl HttpCheck {
             }
         }
         Ok(())
-    }
-}
-
-/// What went wrong, without the URL (which may carry credentials).
-fn describe(error: &reqwest::Error) -> String {
-    let what = if error.is_connect() {
-        "cannot connect"
-    } else if error.is_timeout() {
-        "timed out"
-    } else if error.is_body() || error.is_decode() {
-        "bad response body"
-    } else {
-        "request failed"
-    };
-    let mut cause = String::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        cause = inner.to_string();
-        source = inner.source();
-    }
-    if cause.is_empty() {
-        what.to_owned()
-    } else {
-        format!("{what}: {cause}")
     }
 }
 
@@ -176,6 +180,14 @@ mod tests {
             HttpCheck::new("search", "ftp://127.0.0.1"),
             Err(crate::Error::InvalidCheckUrl(_))
         ));
+        let with_user = HttpCheck::new("search", "http://ann:s3cret@h:7700").unwrap();
+        assert_eq!(with_user.url(), "http://h:7700/health");
+        // base64("ann:s3cret")
+        assert_eq!(
+            with_user.auth.as_ref().unwrap().to_str().unwrap(),
+            "Basic YW5uOnMzY3JldA=="
+        );
+        assert!(!format!("{with_user:?}").contains("s3cret"));
         assert_eq!(
             HttpCheck::new("s", "http://h:7700/base/")
                 .unwrap()
