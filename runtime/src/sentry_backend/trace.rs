@@ -239,10 +239,8 @@ pub(crate) trait DescribeRequest: Send + Sync {
 /// (`head`, the HTTP layer's copy of the request's head).
 pub(crate) struct RequestInfo<D: ?Sized + DescribeRequest = dyn DescribeRequest> {
     /// The caller's `baggage`, passed on as it came (by the HTTP layer's outgoing calls).
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) baggage: Option<String>,
     /// The caller's W3C `tracestate` (bounded), passed on as it came.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) tracestate: Option<String>,
     pub(crate) head: D,
 }

@@ -7,7 +7,6 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 /// What a [`CapturedBody`] kept of the body so far.
-#[cfg_attr(not(feature = "sentry"), allow(dead_code))]
 #[derive(Debug, Default)]
 pub(crate) struct Captured {
     /// The first bytes, at most the limit.
