@@ -9,7 +9,10 @@ use super::state::RequestState;
 use crate::http::route::{method_index, method_label, route_of, ByMethod, RouteCache};
 use crate::serving::Served;
 
-/// The service of [`SentryLayer`](super::SentryLayer), for services taking axum's body.
+/// The service of [`SentryLayer`](super::SentryLayer), for services taking axum's body. It
+/// takes a request with any body (hyper's `Incoming`, tonic's), handed on as axum's `Body`
+/// (no allocation when it is one already), so the layers also wrap a service served by hyper
+/// or any tower HTTP server, named by [`route_names`](super::SentryLayer::route_names).
 ///
 /// ```
 /// use tower_layer::Layer as _;
@@ -42,9 +45,11 @@ impl<S> SentryService<S> {
     }
 }
 
-impl<S, ResBody> Service<http::Request<axum::body::Body>> for SentryService<S>
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for SentryService<S>
 where
     S: Service<http::Request<axum::body::Body>, Response = http::Response<ResBody>>,
+    ReqBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ReqBody::Error: Into<axum::BoxError>,
     ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     ResBody::Error: Into<axum::BoxError>,
 {
@@ -56,7 +61,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<axum::body::Body>) -> Self::Future {
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let request = request.map(axum::body::Body::new);
         // the metrics layer around this one already named the request
         let own = crate::serving::with_current(|_| ()).is_none().then(|| {
             let route = route_of(&request, self.config.route_names.as_ref());
