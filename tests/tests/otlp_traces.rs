@@ -487,3 +487,31 @@ async fn a_collector_that_holds_its_answer_or_is_down_slows_no_request_and_loses
         "kept, not dropped: {text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_batch_goes_out_without_waiting_for_the_schedule() {
+    let receiver = Receiver::start();
+    let telemetry = builder(&receiver, "batch")
+        .traces_sample_rate(1.0)
+        .from_env_with(|name| match name {
+            "OTEL_BSP_SCHEDULE_DELAY" => Some("600000".to_owned()), // ten minutes
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE" => Some("6".to_owned()),
+            _ => None,
+        })
+        .build()
+        .unwrap();
+    let server = Server::start(app(&telemetry)).await;
+    let client = kansoku_tests::http_client();
+    for id in 0..2 {
+        assert_eq!(
+            server.get_status(&client, &format!("/shops/{id}")).await,
+            200
+        );
+    }
+    // six spans: a whole batch, sent without a flush and long before the schedule
+    kansoku_tests::http_support::eventually("a full batch to be exported", || {
+        receiver.accepted_spans().len() == 6
+    })
+    .await;
+    telemetry.shutdown().await;
+}

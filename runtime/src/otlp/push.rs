@@ -146,9 +146,12 @@ impl Pusher {
                     let deadline = Instant::now() + self.settings.timeout;
                     self.push_spans(deadline, false).await;
                 }
-                _ = span_poll.tick(), if self.batch_ready() => {
-                    let deadline = Instant::now() + self.settings.timeout;
-                    self.push_spans(deadline, false).await;
+                // (a guard would be read only when the loop comes round: the poll itself looks)
+                _ = span_poll.tick(), if self.spans.is_some() => {
+                    if self.batch_ready() {
+                        let deadline = Instant::now() + self.settings.timeout;
+                        self.push_spans(deadline, false).await;
+                    }
                 }
                 _ = tick.tick() => {
                     let deadline = Instant::now() + self.settings.timeout;
