@@ -44,6 +44,7 @@ mod propagation;
 mod route;
 mod scrub;
 mod sentry;
+mod stream;
 
 pub use kansoku::{KansokuLayer, KansokuService};
 pub use metrics::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer};

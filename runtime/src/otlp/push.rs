@@ -200,15 +200,7 @@ impl Pusher {
         );
         let body = Bytes::from(push.request.encode_to_vec());
         let url = self.settings.url.clone();
-        let outcome =
-            match tokio::time::timeout_at(deadline.into(), self.exchange(&url, body)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(Failed::new(
-                    Failure::Timeout,
-                    format!("no answer within {:?}", self.settings.timeout),
-                )),
-            };
-        match outcome {
+        match self.send(&url, body, deadline).await {
             Ok(()) => {
                 self.health.reached();
                 if self.settings.temporality == Temporality::Delta {
@@ -282,17 +274,7 @@ impl Pusher {
                 return true;
             }
             let body = Bytes::from(traces::request(&batch, &self.resource).encode_to_vec());
-            let outcome =
-                match tokio::time::timeout_at(deadline.into(), self.exchange(&settings.url, body))
-                    .await
-                {
-                    Ok(outcome) => outcome,
-                    Err(_) => Err(Failed::new(
-                        Failure::Timeout,
-                        format!("no answer within {:?}", self.settings.timeout),
-                    )),
-                };
-            match outcome {
+            match self.send(&settings.url, body, deadline).await {
                 Ok(()) => {
                     if std::mem::take(&mut self.spans_failing) {
                         tracing::info!(url = %settings.url, "kansoku: OTLP span exports go through again");
@@ -321,6 +303,18 @@ impl Pusher {
                 }
             }
         }
+    }
+
+    /// One exchange with the collector, given up (as a timeout) at `deadline`.
+    async fn send(&self, url: &http::Uri, body: Bytes, deadline: Instant) -> Result<(), Failed> {
+        tokio::time::timeout_at(deadline.into(), self.exchange(url, body))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failed::new(
+                    Failure::Timeout,
+                    format!("no answer within {:?}", self.settings.timeout),
+                ))
+            })
     }
 
     async fn exchange(&self, url: &http::Uri, message: Bytes) -> Result<(), Failed> {

@@ -67,10 +67,7 @@ where
                 let code = response.status().as_u16();
                 // a body produced later (a stream: no exact size, not ended) keeps the request
                 // in flight until it ends; any other is as good as sent
-                let streamed = {
-                    let body = response.body();
-                    body.size_hint().exact().is_none() && !body.is_end_stream()
-                };
+                let streamed = crate::http::stream::is_streamed(response.body());
                 match in_flight {
                     Some(mut in_flight) if streamed => {
                         in_flight.head = Some(code);
@@ -130,16 +127,9 @@ impl<B: Body> Body for MeteredBody<B> {
         let mut this = self.project();
         let polled = this.inner.as_mut().poll_frame(cx);
         if this.in_flight.is_some() {
-            let ended = match &polled {
-                Poll::Ready(None) => Some(None),
-                Poll::Ready(Some(Err(_))) => Some(Some(Incomplete::BodyError)),
-                // the server may not poll again once the body says it ended
-                Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => Some(None),
-                _ => None,
-            };
-            if let Some(incomplete) = ended {
+            if let Some(incomplete) = crate::http::stream::ended(&polled, &*this.inner) {
                 if let Some(in_flight) = this.in_flight.take() {
-                    in_flight.end_of_body(incomplete);
+                    in_flight.end_of_body(incomplete.err());
                 }
             }
         }

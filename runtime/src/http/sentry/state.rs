@@ -52,23 +52,19 @@ impl RequestState {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
     {
-        if self.scope.is_some() {
-            let body = response.body();
-            if body.size_hint().exact().is_none() && !body.is_end_stream() {
-                let code = response.status().as_u16();
-                let state = StreamEnd {
-                    state: Some(std::mem::replace(
-                        self,
-                        RequestState {
-                            scope: None,
-                            info: None,
-                        },
-                    )),
-                    code,
-                };
-                return response
-                    .map(|inner| axum::body::Body::new(ScopedBody { inner, end: state }));
-            }
+        if self.scope.is_some() && crate::http::stream::is_streamed(response.body()) {
+            let code = response.status().as_u16();
+            let state = StreamEnd {
+                state: Some(std::mem::replace(
+                    self,
+                    RequestState {
+                        scope: None,
+                        info: None,
+                    },
+                )),
+                code,
+            };
+            return response.map(|inner| axum::body::Body::new(ScopedBody { inner, end: state }));
         }
         response.map(axum::body::Body::new)
     }
@@ -221,15 +217,9 @@ impl<B: Body<Data = Bytes>> Body for ScopedBody<B> {
         let entered = this.end.state.as_ref().map(RequestState::enter);
         let polled = this.inner.as_mut().poll_frame(cx);
         drop(entered);
-        let ended = match &polled {
-            Poll::Ready(None) => Some(None),
-            Poll::Ready(Some(Err(_))) => Some(Some(Incomplete::BodyError)),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => Some(None),
-            _ => None,
-        };
-        if let Some(incomplete) = ended {
+        if let Some(incomplete) = crate::http::stream::ended(&polled, &*this.inner) {
             if let Some(mut state) = this.end.state.take() {
-                state.end_of_body(this.end.code, incomplete);
+                state.end_of_body(this.end.code, incomplete.err());
             }
         }
         polled
