@@ -515,3 +515,50 @@ async fn a_full_batch_goes_out_without_waiting_for_the_schedule() {
     .await;
     telemetry.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_applications_own_sentry_client_the_spans_share_its_sampling_and_trace() {
+    // the application's client: its own DSN and rate, kansoku's transport to a real ingest
+    let receiver = Receiver::start();
+    let ingest = Ingest::start();
+    let client = std::sync::Arc::new(sentry::Client::from((
+        ingest.dsn(),
+        sentry::ClientOptions::new()
+            .traces_sample_rate(1.0)
+            .release("shops-api@9.9.9")
+            .transport(kansoku::sentry_transport()),
+    )));
+    let telemetry = builder(&receiver, "appclient")
+        .sentry_client(client.clone())
+        .build()
+        .unwrap();
+    let server = Server::start(app(&telemetry)).await;
+    let http = kansoku_tests::http_client();
+    let body = http
+        .get(server.url("/shops/4"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let trace_id = body.split('-').nth(1).expect("a traceparent").to_owned();
+    assert!(telemetry.flush(Duration::from_secs(10)).await);
+    let spans = receiver.accepted_spans();
+    let (request, _, _) = one_trace(&spans, &trace_id);
+    let transactions = ingest.transactions();
+    let transaction = transactions
+        .iter()
+        .find(|t| t["contexts"]["trace"]["trace_id"] == trace_id.as_str())
+        .unwrap_or_else(|| panic!("the application client's transaction: {transactions:#?}"));
+    assert_eq!(
+        transaction["release"], "shops-api@9.9.9",
+        "the application's options"
+    );
+    assert_eq!(
+        transaction["contexts"]["trace"]["span_id"],
+        hex(&request.span_id).as_str()
+    );
+    telemetry.shutdown().await;
+    client.close(Some(Duration::from_secs(5)));
+}
