@@ -20,6 +20,12 @@ bash scripts/install-test-deps.sh
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE=1
+# Disk: one build per run, so incremental caches only cost space; and line tables, not full
+# debug info (backtraces keep file and line). The variable reaches the cargo that trybuild
+# runs for its cases too, whose manifest has no profile of ours: with full debug info its
+# pass cases were 130 MB binaries each, 8 GB in all, and filled a CI machine's disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
 
 step "format"
 cargo fmt --all -- --check
