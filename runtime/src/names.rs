@@ -165,6 +165,14 @@ pub const HTTP_INCOMPLETE: Family = family(
     "HTTP responses whose body ended early, by reason: client_gone, body_error.",
     &["method", "route", "reason"],
 );
+/// The HTTP middleware: gRPC calls by their `grpc-status` (0 `OK` to 16), read from the
+/// trailers or a trailers-only head; the HTTP status code (`200`) is in `http_requests_total`.
+pub const HTTP_GRPC: Family = family(
+    "grpc_responses_total",
+    Kind::Counter,
+    "gRPC calls served through the HTTP middleware, by grpc-status (0 is OK; any other is a failure).",
+    &["method", "route", "grpc_status"],
+);
 /// The ops router's health checks: 1 when the check passed.
 pub const HEALTH_CHECK_UP: Family = family(
     "health_check_up",
@@ -214,7 +222,7 @@ pub const OTLP_SPANS_DROPPED: Family = family(
 );
 
 /// Every family, in the order above.
-pub const ALL: [Family; 21] = [
+pub const ALL: [Family; 22] = [
     API_REQUESTS,
     API_DURATION,
     API_IN_FLIGHT,
@@ -230,6 +238,7 @@ pub const ALL: [Family; 21] = [
     HTTP_IN_FLIGHT,
     HTTP_SLOW,
     HTTP_INCOMPLETE,
+    HTTP_GRPC,
     HEALTH_CHECK_UP,
     HEALTH_CHECK_DURATION,
     ALERT_FIRING,

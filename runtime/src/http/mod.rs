@@ -57,7 +57,7 @@ pub use ops::{
     DEFAULT_CHECK_TIMEOUT,
 };
 pub use propagation::inject_trace_headers;
-pub use route::{RouteRequest, OTHER_METHOD, UNMATCHED_ROUTE};
+pub use route::{grpc_methods, RouteRequest, OTHER_METHOD, UNMATCHED_ROUTE};
 pub use scrub::Scrubber;
 pub use sentry::{CapturedBody, SentryFuture, SentryLayer, SentryService};
 

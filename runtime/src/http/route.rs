@@ -75,6 +75,28 @@ impl std::fmt::Debug for RouteNames {
     }
 }
 
+/// A route-naming function for a gRPC server (tonic's, say), for
+/// [`KansokuLayer::route_names`](super::KansokuLayer::route_names): a request whose path is one
+/// of `methods` (`/package.Service/Method`, as tonic routes it) is named by that path; any
+/// other path is left to the next name (axum's matched path, else
+/// [`UNMATCHED_ROUTE`]), so a client's made-up method never becomes a label.
+///
+/// ```
+/// # let telemetry = kansoku::Telemetry::builder().build().unwrap();
+/// const METHODS: &[&str] = &["/greeter.Greeter/SayHello", "/greeter.Greeter/Countdown"];
+/// let layer = kansoku::http::KansokuLayer::new(&telemetry)
+///     .route_names(kansoku::http::grpc_methods(METHODS));
+/// // tonic::transport::Server::builder().layer(layer).add_service(…)
+/// ```
+pub fn grpc_methods(
+    methods: &'static [&'static str],
+) -> impl Fn(&RouteRequest<'_>) -> Option<&'static str> + Clone + Send + Sync + 'static {
+    move |request| {
+        let path = request.uri.path();
+        methods.iter().copied().find(|method| *method == path)
+    }
+}
+
 /// The route template of a request: the application's name for it when `names` gives one,
 /// else the one axum matched, else [`UNMATCHED_ROUTE`].
 pub(crate) fn route_of<'a, B>(

@@ -195,8 +195,14 @@ fn http(snapshot: &Snapshot, out: &mut Vec<Family>) {
     if snapshot.http.is_empty() {
         return;
     }
-    let (mut requests, mut durations, mut in_flight, mut slow, mut incomplete) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut requests, mut durations, mut in_flight, mut slow, mut incomplete, mut grpc) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for ((method, route), snap) in &snapshot.http {
         let pairs = [("method", method.as_str()), ("route", route.as_str())];
         for (code, n) in &snap.codes {
@@ -226,12 +232,22 @@ fn http(snapshot: &Snapshot, out: &mut Vec<Family>) {
                 ));
             }
         }
+        for (code, n) in snap.grpc.iter().enumerate() {
+            if *n > 0 {
+                let code = code.to_string();
+                grpc.push(series(
+                    [pairs[0], pairs[1], ("grpc_status", &code)],
+                    Value::Counter(*n),
+                ));
+            }
+        }
     }
     out.push(Family::new(names::HTTP_REQUESTS, requests));
     out.push(Family::new(names::HTTP_DURATION, durations));
     out.push(Family::new(names::HTTP_IN_FLIGHT, in_flight));
     out.push(Family::new(names::HTTP_SLOW, slow));
     out.push(Family::new(names::HTTP_INCOMPLETE, incomplete));
+    out.push(Family::new(names::HTTP_GRPC, grpc));
 }
 
 fn labelled(snapshot: &Snapshot, namespace: &str, out: &mut Vec<Family>) {

@@ -26,7 +26,12 @@ pub(crate) struct HttpSeries {
     pub(crate) slow: AtomicU64,
     /// Responses whose body ended early, by [`Incomplete`].
     incomplete: [AtomicU64; 2],
+    /// gRPC calls by status (`grpc-status`, 0 to 16).
+    grpc: [AtomicU64; GRPC_CODES],
 }
+
+/// The gRPC status codes: `0` (`OK`) to `16` (`UNAUTHENTICATED`).
+pub(crate) const GRPC_CODES: usize = 17;
 
 /// What the exporter reads of an [`HttpSeries`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,6 +42,8 @@ pub(crate) struct HttpSnapshot {
     pub(crate) slow: u64,
     /// Responses whose body ended early, by [`Incomplete`].
     pub(crate) incomplete: [u64; 2],
+    /// gRPC calls by status code.
+    pub(crate) grpc: [u64; GRPC_CODES],
 }
 
 impl HttpSeries {
@@ -47,6 +54,14 @@ impl HttpSeries {
             more_codes: Mutex::new(BTreeMap::new()),
             slow: AtomicU64::new(0),
             incomplete: Default::default(),
+            grpc: Default::default(),
+        }
+    }
+
+    /// Counts a gRPC call that ended with status `code` (0 to 16).
+    pub(crate) fn count_grpc(&self, code: u8) {
+        if let Some(count) = self.grpc.get(usize::from(code)) {
+            count.fetch_add(1, Relaxed);
         }
     }
 
@@ -105,6 +120,7 @@ impl HttpSeries {
                 self.incomplete[0].load(Relaxed),
                 self.incomplete[1].load(Relaxed),
             ],
+            grpc: std::array::from_fn(|code| self.grpc[code].load(Relaxed)),
         }
     }
 }

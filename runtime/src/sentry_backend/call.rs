@@ -731,6 +731,18 @@ impl CallScope {
         }
     }
 
+    /// A gRPC call's status (`grpc-status`) on this request's span, if it is sampled (and on
+    /// its OTLP span).
+    #[cfg(feature = "axum")]
+    pub(crate) fn set_grpc_status(&self, code: u8) {
+        if let Some(span) = self.sampled_span() {
+            span.set_data("rpc.grpc.status_code", Value::from(code));
+        }
+        if let Some(out) = self.own.as_ref().and_then(|own| own.out.as_ref()) {
+            out.set_grpc_status(code);
+        }
+    }
+
     /// A text on this call's own span, if it is sampled (and on its OTLP span).
     #[cfg(feature = "axum")]
     pub(crate) fn set_span_text(&self, key: &'static str, value: &'static str) {

@@ -5,7 +5,7 @@
 //! The trace context is the Sentry backend's: the same sampling decision and the same trace
 //! and span ids as the Sentry transaction (and as the `traceparent` sent downstream).
 
-use std::sync::atomic::AtomicU16;
+use std::sync::atomic::{AtomicU16, AtomicU8};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
@@ -38,6 +38,8 @@ pub(crate) struct OutSpan {
     attributes: Vec<(&'static str, Attr)>,
     /// The response's status code (a request's), 0 until known.
     code: AtomicU16,
+    /// A gRPC call's status plus one, 0 until known.
+    grpc: AtomicU8,
     /// A text known only at the end (why a streamed body ended early).
     late: OnceLock<(&'static str, &'static str)>,
 }
@@ -75,6 +77,7 @@ impl Exporter {
             start: SystemTime::now(),
             attributes,
             code: AtomicU16::new(0),
+            grpc: AtomicU8::new(0),
             late: OnceLock::new(),
         }))
     }
@@ -88,6 +91,7 @@ impl Exporter {
             start,
             mut attributes,
             code,
+            grpc,
             late,
         } = out;
         if let Some((key, value)) = late.into_inner() {
@@ -97,8 +101,17 @@ impl Exporter {
         if code != 0 {
             attributes.push(("http.response.status_code", Attr::Int(i64::from(code))));
         }
-        // a server's 4xx is the client's error, not the span's (OpenTelemetry's HTTP rules)
+        let grpc = grpc.into_inner().checked_sub(1);
+        if let Some(grpc) = grpc {
+            attributes.push(("rpc.system", Attr::Text("grpc".to_owned())));
+            attributes.push(("rpc.grpc.status_code", Attr::Int(i64::from(grpc))));
+        }
+        // a server's 4xx is the client's error, not the span's (OpenTelemetry's HTTP rules);
+        // of a gRPC server's statuses, those its RPC rules count as the server's own
         let failed = match status {
+            _ if grpc.is_some() && code < 500 => {
+                matches!(grpc, Some(2 | 4 | 12 | 13 | 14 | 15))
+            }
             SpanStatus::Ok | SpanStatus::Cancelled => false,
             // a 5xx, a panic, a body that failed after its head
             SpanStatus::InternalError => true,
@@ -125,6 +138,13 @@ impl OutSpan {
     #[cfg(feature = "axum")]
     pub(crate) fn set_status_code(&self, code: u16) {
         self.code.store(code, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A gRPC call's status, for a request's span.
+    #[cfg(feature = "axum")]
+    pub(crate) fn set_grpc_status(&self, code: u8) {
+        self.grpc
+            .store(code.saturating_add(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A text known only at the end (one).

@@ -43,6 +43,11 @@ impl OutSpan {
     }
 
     #[cfg(feature = "axum")]
+    pub(crate) fn set_grpc_status(&self, _: u8) {
+        match *self {}
+    }
+
+    #[cfg(feature = "axum")]
     pub(crate) fn set_text(&self, _: &'static str, _: &'static str) {
         match *self {}
     }

@@ -52,26 +52,67 @@ pub(crate) fn status_of(code: u16) -> SpanStatus {
     }
 }
 
+/// The status of a gRPC call's transaction for its `grpc-status` (Sentry's span statuses are
+/// gRPC's codes).
+pub(crate) fn grpc_status_of(code: u8) -> SpanStatus {
+    match code {
+        0 => SpanStatus::Ok,
+        1 => SpanStatus::Cancelled,
+        3 => SpanStatus::InvalidArgument,
+        4 => SpanStatus::DeadlineExceeded,
+        5 => SpanStatus::NotFound,
+        6 => SpanStatus::AlreadyExists,
+        7 => SpanStatus::PermissionDenied,
+        8 => SpanStatus::ResourceExhausted,
+        9 => SpanStatus::FailedPrecondition,
+        10 => SpanStatus::Aborted,
+        11 => SpanStatus::OutOfRange,
+        12 => SpanStatus::Unimplemented,
+        13 => SpanStatus::InternalError,
+        14 => SpanStatus::Unavailable,
+        15 => SpanStatus::DataLoss,
+        16 => SpanStatus::Unauthenticated,
+        _ => SpanStatus::UnknownError,
+    }
+}
+
 impl CallScope {
-    /// Ends a request's transaction: answered with `code`, or (`None`) abandoned.
-    pub(crate) fn finish_request(self, code: Option<u16>) {
-        let status = match code {
-            Some(code) => {
-                self.set_response_code(code);
-                status_of(code)
+    /// The status of an answer with `code`, and, for a gRPC call whose status was seen, that
+    /// status (a gRPC error comes in a `200`), both written on the transaction.
+    fn answered(&self, code: u16, grpc: Option<u8>) -> SpanStatus {
+        self.set_response_code(code);
+        match grpc {
+            Some(grpc) if code < 500 => {
+                self.set_grpc_status(grpc);
+                grpc_status_of(grpc)
             }
+            _ => status_of(code),
+        }
+    }
+
+    /// Ends a request's transaction: answered with `code` (and `grpc`, a gRPC call's status),
+    /// or (`None`) abandoned.
+    pub(crate) fn finish_request(self, code: Option<u16>, grpc: Option<u8>) {
+        let status = match code {
+            Some(code) => self.answered(code, grpc),
             None if std::thread::panicking() => SpanStatus::InternalError,
             None => SpanStatus::Cancelled,
         };
         self.finish_with(status);
     }
 
-    /// Ends a request whose streamed body ended after a head with `code`: whole, or early
+    /// Ends a request whose streamed body ended after a head with `code` (and trailers with
+    /// `grpc`, a gRPC call's status): whole, or early
     /// (`incomplete`: `client_gone`, `body_error`), which its transaction says.
-    pub(crate) fn finish_streamed(self, code: u16, incomplete: Option<&'static str>) {
-        self.set_response_code(code);
+    pub(crate) fn finish_streamed(
+        self,
+        code: u16,
+        grpc: Option<u8>,
+        incomplete: Option<&'static str>,
+    ) {
+        let answered = self.answered(code, grpc);
         let status = match incomplete {
-            None => status_of(code),
+            None => answered,
             Some(why) => {
                 self.set_span_text("http.response.incomplete", why);
                 if why == "client_gone" {

@@ -7,6 +7,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::routes::{Entry, Shared};
+use crate::http::stream::Grpc;
 use crate::site::{Incomplete, Status};
 
 pin_project! {
@@ -65,12 +66,14 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 let code = response.status().as_u16();
+                let grpc = Grpc::of_head(response.headers());
                 // a body produced later (a stream: no exact size, not ended) keeps the request
                 // in flight until it ends; any other is as good as sent
                 let streamed = crate::http::stream::is_streamed(response.body());
                 match in_flight {
                     Some(mut in_flight) if streamed => {
                         in_flight.head = Some(code);
+                        in_flight.grpc = grpc;
                         Ok(response.map(|inner| {
                             axum::body::Body::new(MeteredBody {
                                 inner,
@@ -80,7 +83,7 @@ where
                     }
                     in_flight => {
                         if let Some(in_flight) = in_flight {
-                            in_flight.finish(code);
+                            in_flight.finish(code, grpc);
                         }
                         // axum's own body (what the Sentry layer and every handler give) is
                         // taken as it is: no allocation
@@ -92,7 +95,7 @@ where
                 // an inner error never reaches the client as an answer of ours: the server
                 // closes the connection, which the client sees as a failure of the service
                 if let Some(in_flight) = in_flight {
-                    in_flight.finish(500);
+                    in_flight.finish(500, Grpc::No);
                 }
                 Err(error)
             }
@@ -126,7 +129,9 @@ impl<B: Body> Body for MeteredBody<B> {
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
         let polled = this.inner.as_mut().poll_frame(cx);
-        if this.in_flight.is_some() {
+        if let Some(in_flight) = this.in_flight.as_mut() {
+            // a gRPC call's status comes in the trailers, the body's last frame
+            in_flight.grpc.see(&polled);
             if let Some(incomplete) = crate::http::stream::ended(&polled, &*this.inner) {
                 if let Some(in_flight) = this.in_flight.take() {
                     in_flight.end_of_body(incomplete.err());
@@ -176,6 +181,8 @@ pub(super) struct InFlight {
     done: bool,
     /// The head went out with this status code; the body is still being sent.
     head: Option<u16>,
+    /// What the response says of its gRPC call (its status, once seen).
+    grpc: Grpc,
 }
 
 fn clock() -> &'static quanta::Clock {
@@ -192,6 +199,7 @@ impl InFlight {
             start: clock().raw(),
             done: false,
             head: None,
+            grpc: Grpc::No,
         }
     }
 
@@ -204,10 +212,12 @@ impl InFlight {
         (local, served)
     }
 
-    /// The response is out with `code` (its head, and a body that needs no more work).
-    pub(super) fn finish(mut self, code: u16) {
+    /// The response is out with `code` (its head, and a body that needs no more work; a gRPC
+    /// call's status, when it failed before any message, is in that head).
+    pub(super) fn finish(mut self, code: u16, grpc: Grpc) {
         self.done = true;
-        self.record(status_of(code), Some(code), None);
+        self.grpc = grpc;
+        self.record(status_of(code, grpc), Some(code), None);
     }
 
     /// A streamed body ended: whole, or early because it failed.
@@ -216,7 +226,7 @@ impl InFlight {
         let code = self.head.unwrap_or(200);
         let status = match incomplete {
             Some(Incomplete::BodyError) => Status::Error,
-            _ => status_of(code),
+            _ => status_of(code, self.grpc),
         };
         self.record(status, Some(code), incomplete);
     }
@@ -225,7 +235,9 @@ impl InFlight {
         let clock = clock();
         let nanos = clock.delta_as_nanos(self.start, clock.raw());
         let slow = nanos >= self.shared.slow_nanos;
-        self.entry.series.end(status, code, nanos, slow, incomplete);
+        self.entry
+            .series
+            .end(status, code, self.grpc.code(), nanos, slow, incomplete);
         #[cfg(feature = "sentry")]
         if slow {
             super::slow::report(&self.entry, &self.shared, nanos);
@@ -233,9 +245,10 @@ impl InFlight {
     }
 }
 
-/// A request answered with `code` went well unless the server failed (5xx).
-fn status_of(code: u16) -> Status {
-    if code >= 500 {
+/// A request answered with `code` went well unless the server failed (5xx) or, for a gRPC
+/// call, its status is not `OK`.
+fn status_of(code: u16, grpc: Grpc) -> Status {
+    if code >= 500 || grpc.failed() {
         Status::Error
     } else {
         Status::Ok
@@ -249,7 +262,11 @@ impl Drop for InFlight {
         }
         match self.head {
             // the body was dropped before its end: the client went away mid-stream
-            Some(code) => self.record(status_of(code), Some(code), Some(Incomplete::ClientGone)),
+            Some(code) => self.record(
+                status_of(code, self.grpc),
+                Some(code),
+                Some(Incomplete::ClientGone),
+            ),
             None if std::thread::panicking() => self.record(Status::Panic, Some(500), None),
             None => self.record(Status::Cancelled, None, None),
         }

@@ -30,6 +30,7 @@ impl RouteSeries {
         &self,
         _status: Status,
         _code: Option<u16>,
+        _grpc: Option<u8>,
         _nanos: u64,
         _slow: bool,
         _incomplete: Option<Incomplete>,

@@ -40,19 +40,24 @@ impl RouteSeries {
         self.series.timed.begin();
     }
 
-    /// A request ended with `status` (and `code` when a head went out), after `nanos`; its
-    /// body ended early when `incomplete` says why.
+    /// A request ended with `status` (and `code` when a head went out, `grpc` when it was a
+    /// gRPC call whose status was seen), after `nanos`; its body ended early when `incomplete`
+    /// says why.
     #[inline]
     pub(super) fn end(
         &self,
         status: Status,
         code: Option<u16>,
+        grpc: Option<u8>,
         nanos: u64,
         slow: bool,
         incomplete: Option<Incomplete>,
     ) {
         if let Some(code) = code {
             self.series.count_code(code);
+        }
+        if let Some(grpc) = grpc {
+            self.series.count_grpc(grpc);
         }
         if let Some(why) = incomplete {
             self.series.count_incomplete(why);

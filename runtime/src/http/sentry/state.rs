@@ -11,6 +11,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::layer::Config;
+use crate::http::stream::Grpc;
 use crate::site::Incomplete;
 
 /// The Sentry side of one request: its scope and transaction while it runs.
@@ -20,9 +21,18 @@ pub(crate) struct RequestState {
     /// The request's description, which the scope shares: kept for the next request on this
     /// thread when nothing else holds it at the end.
     info: Option<super::describe::Info>,
+    /// What the response's head said of its gRPC call.
+    grpc: Grpc,
 }
 
 impl RequestState {
+    /// A request with nothing of Sentry's.
+    const EMPTY: RequestState = RequestState {
+        scope: None,
+        info: None,
+        grpc: Grpc::No,
+    };
+
     /// Opens the request's scope (when a Sentry backend is current) and wraps its body for
     /// capture when that is on.
     pub(super) fn start(
@@ -52,19 +62,19 @@ impl RequestState {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
     {
-        if self.scope.is_some() && crate::http::stream::is_streamed(response.body()) {
-            let code = response.status().as_u16();
-            let state = StreamEnd {
-                state: Some(std::mem::replace(
-                    self,
-                    RequestState {
-                        scope: None,
-                        info: None,
-                    },
-                )),
-                code,
-            };
-            return response.map(|inner| axum::body::Body::new(ScopedBody { inner, end: state }));
+        if self.scope.is_some() {
+            // a gRPC call that failed before any message says so in the head; any other gives
+            // its status in the trailers, at the end of its (streamed) body
+            self.grpc = Grpc::of_head(response.headers());
+            if crate::http::stream::is_streamed(response.body()) {
+                let code = response.status().as_u16();
+                let state = StreamEnd {
+                    state: Some(std::mem::replace(self, RequestState::EMPTY)),
+                    code,
+                };
+                return response
+                    .map(|inner| axum::body::Body::new(ScopedBody { inner, end: state }));
+            }
         }
         response.map(axum::body::Body::new)
     }
@@ -74,6 +84,7 @@ impl RequestState {
         if let Some(scope) = self.scope.take() {
             scope.finish_streamed(
                 code,
+                self.grpc.code(),
                 incomplete.map(|why| match why {
                     Incomplete::ClientGone => "client_gone",
                     Incomplete::BodyError => "body_error",
@@ -89,7 +100,7 @@ impl RequestState {
     /// panic while unwinding. Its description is kept for the next request if nothing holds it.
     pub(super) fn end(&mut self, code: Option<u16>) {
         if let Some(scope) = self.scope.take() {
-            scope.finish_request(code);
+            scope.finish_request(code, self.grpc.code());
         }
         if let Some(info) = self.info.take() {
             super::describe::recycle(info);
@@ -116,13 +127,7 @@ fn start_sentry(
 
     // No Sentry backend in reach (no DSN): nothing to read off the request, no scope to open.
     if !crate::sentry_backend::call::reachable() {
-        return (
-            RequestState {
-                scope: None,
-                info: None,
-            },
-            request,
-        );
+        return (RequestState::EMPTY, request);
     }
     let name = crate::serving::with_current(|served| served.name).unwrap_or("");
     let captured = config
@@ -172,6 +177,7 @@ fn start_sentry(
         RequestState {
             scope,
             info: Some(info),
+            grpc: Grpc::No,
         },
         request,
     )
@@ -217,6 +223,10 @@ impl<B: Body<Data = Bytes>> Body for ScopedBody<B> {
         let entered = this.end.state.as_ref().map(RequestState::enter);
         let polled = this.inner.as_mut().poll_frame(cx);
         drop(entered);
+        if let Some(state) = this.end.state.as_mut() {
+            // a gRPC call's status comes in the trailers, the body's last frame
+            state.grpc.see(&polled);
+        }
         if let Some(incomplete) = crate::http::stream::ended(&polled, &*this.inner) {
             if let Some(mut state) = this.end.state.take() {
                 state.end_of_body(this.end.code, incomplete.err());
