@@ -29,6 +29,11 @@ for component in rustfmt clippy; do
   fi
 done
 
+# the feature matrix (scripts/test.sh): every feature alone and every pair, from crates.io
+if ! cargo hack --version >/dev/null 2>&1; then
+  cargo install cargo-hack --locked --version "^0.6"
+fi
+
 echo "promtool: $(promtool --version 2>&1 | head -1)"
 echo "alertmanager: $(prometheus-alertmanager --version 2>&1 | head -1)"
 bash "$(dirname "$0")/install-bugsink.sh"   # Bugsink, the Sentry-compatible server (a venv in .tools/)
