@@ -51,6 +51,9 @@ run_tests -p kansoku --no-default-features
 step "trybuild cases with no kansoku feature (the workspace run below builds them with \`full\`)"
 run_tests -p kansoku-ui-tests --test ui
 
+step "the TLS probe application (its own workspace: reqwest with its default features), for tls_stack.rs"
+cargo build -q --manifest-path tests/apps/reqwest-default/Cargo.toml --target-dir target
+
 step "every test of the workspace, all features (unit, doc, trybuild, snapshots, end to end)"
 run_tests --workspace --all-features
 

@@ -126,3 +126,69 @@ async fn kansokus_http_check_speaks_its_own_rustls_whatever_the_applications_req
         "kansoku depends on reqwest: {tree}"
     );
 }
+
+/// The application of `tests/apps/reqwest-default` (reqwest with its default features: rustls
+/// with aws-lc-rs), built by `scripts/test.sh` into the workspace's target folder before the
+/// tests run, else here into a folder of its own.
+fn reqwest_default_app() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let prebuilt = root.join("target/debug/reqwest-default-app");
+    if prebuilt.exists() {
+        return prebuilt;
+    }
+    let target = root.join("target/apps");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-q", "--manifest-path"])
+        .arg(root.join("tests/apps/reqwest-default/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("cargo build of tests/apps/reqwest-default");
+    assert!(
+        status.success(),
+        "tests/apps/reqwest-default does not build"
+    );
+    target.join("debug/reqwest-default-app")
+}
+
+/// X25519MLKEM768: a key-exchange group rustls offers with aws-lc-rs, never with ring.
+const ML_KEM: &str = "11ec";
+/// What rustls offers with ring: X25519, P-256, P-384.
+const RING_GROUPS: &str = "001d,0017,0018";
+/// rustls' cipher suites (TLS 1.3, then TLS 1.2 ECDHE, then the renegotiation SCSV); OpenSSL
+/// offers some thirty, with its DHE and CBC suites.
+const RUSTLS_SUITES: &str = "1302,1301,1303,c02c,c02b,cca9,c030,c02f,cca8,00ff";
+
+#[test]
+fn in_an_application_with_reqwests_default_tls_kansokus_requests_are_rustls_with_ring() {
+    let output = Command::new(reqwest_default_app())
+        .output()
+        .expect("the application runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the application (its reqwest client built before install() too) ran: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let hellos: std::collections::BTreeMap<&str, (&str, &str)> = stdout
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split(' ');
+            Some((parts.next()?, (parts.next()?, parts.next()?)))
+        })
+        .collect();
+    // the application's own client, made before and after install(): its stack (aws-lc-rs)
+    for who in ["app-before", "app-after"] {
+        let (groups, suites) = hellos[who];
+        assert!(groups.split(',').any(|g| g == ML_KEM), "{who}: {groups}");
+        assert_eq!(suites, RUSTLS_SUITES, "{who}");
+    }
+    // every outgoing request of kansoku's: rustls with ring, whatever the application's is
+    for who in ["kansoku-http-check", "kansoku-sentry", "kansoku-otlp"] {
+        let (groups, suites) = hellos
+            .get(who)
+            .unwrap_or_else(|| panic!("no line for {who}: {stdout}"));
+        assert_eq!(*groups, RING_GROUPS, "{who}: ring's groups, no ML-KEM");
+        assert_eq!(*suites, RUSTLS_SUITES, "{who}: rustls, not OpenSSL");
+    }
+}
