@@ -51,8 +51,12 @@ run_tests -p kansoku --no-default-features
 step "trybuild cases with no kansoku feature (the workspace run below builds them with \`full\`)"
 run_tests -p kansoku-ui-tests --test ui
 
-step "the TLS probe application (its own workspace: reqwest with its default features), for tls_stack.rs"
-cargo build -q --manifest-path tests/apps/reqwest-default/Cargo.toml --target-dir target
+step "the TLS probe application (its own workspace) for tls_stack.rs: reqwest's default features, and rustls-no-provider alone"
+for variant in default no-provider; do
+  features=(); [[ $variant == default ]] || features=(--no-default-features --features "$variant")
+  cargo build -q --manifest-path tests/apps/tls-probe/Cargo.toml --target-dir target "${features[@]}"
+  cp target/debug/tls-probe "target/debug/tls-probe-$variant"
+done
 
 step "every test of the workspace, all features (unit, doc, trybuild, snapshots, end to end)"
 run_tests --workspace --all-features

@@ -127,28 +127,33 @@ async fn kansokus_http_check_speaks_its_own_rustls_whatever_the_applications_req
     );
 }
 
-/// The application of `tests/apps/reqwest-default` (reqwest with its default features: rustls
-/// with aws-lc-rs), built by `scripts/test.sh` into the workspace's target folder before the
-/// tests run, else here into a folder of its own.
-fn reqwest_default_app() -> std::path::PathBuf {
+/// The application of `tests/apps/tls-probe` built with `variant`'s features: `default`
+/// (reqwest's default features: rustls with aws-lc-rs) or `no-provider` (reqwest's
+/// `rustls-no-provider` alone, aws-lc-rs installed by the application as the process's
+/// provider). `scripts/test.sh` builds both into the workspace's target folder before the
+/// tests run; else they are built here, into folders of their own.
+fn tls_probe(variant: &str) -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let prebuilt = root.join("target/debug/reqwest-default-app");
+    let prebuilt = root.join(format!("target/debug/tls-probe-{variant}"));
     if prebuilt.exists() {
         return prebuilt;
     }
-    let target = root.join("target/apps");
-    let status = Command::new(env!("CARGO"))
+    let target = root.join(format!("target/apps/{variant}"));
+    let mut build = Command::new(env!("CARGO"));
+    build
         .args(["build", "-q", "--manifest-path"])
-        .arg(root.join("tests/apps/reqwest-default/Cargo.toml"))
+        .arg(root.join("tests/apps/tls-probe/Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .expect("cargo build of tests/apps/reqwest-default");
+        .arg(&target);
+    if variant != "default" {
+        build.args(["--no-default-features", "--features", variant]);
+    }
+    let status = build.status().expect("cargo build of tests/apps/tls-probe");
     assert!(
         status.success(),
-        "tests/apps/reqwest-default does not build"
+        "tests/apps/tls-probe ({variant}) does not build"
     );
-    target.join("debug/reqwest-default-app")
+    target.join("debug/tls-probe")
 }
 
 /// X25519MLKEM768: a key-exchange group rustls offers with aws-lc-rs, never with ring.
@@ -159,15 +164,17 @@ const RING_GROUPS: &str = "001d,0017,0018";
 /// offers some thirty, with its DHE and CBC suites.
 const RUSTLS_SUITES: &str = "1302,1301,1303,c02c,c02b,cca9,c030,c02f,cca8,00ff";
 
-#[test]
-fn in_an_application_with_reqwests_default_tls_kansokus_requests_are_rustls_with_ring() {
-    let output = Command::new(reqwest_default_app())
+/// Runs the probe: its own client's requests and kansoku's, each to a listener reading the
+/// `ClientHello`; asserts the application's offer aws-lc-rs' ML-KEM group and kansoku's are
+/// rustls with ring.
+fn probe(variant: &str) {
+    let output = Command::new(tls_probe(variant))
         .output()
         .expect("the application runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "the application (its reqwest client built before install() too) ran: {stdout}\n{}",
+        "{variant}: the application (its reqwest client built before install() too) ran: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     let hellos: std::collections::BTreeMap<&str, (&str, &str)> = stdout
@@ -180,15 +187,34 @@ fn in_an_application_with_reqwests_default_tls_kansokus_requests_are_rustls_with
     // the application's own client, made before and after install(): its stack (aws-lc-rs)
     for who in ["app-before", "app-after"] {
         let (groups, suites) = hellos[who];
-        assert!(groups.split(',').any(|g| g == ML_KEM), "{who}: {groups}");
-        assert_eq!(suites, RUSTLS_SUITES, "{who}");
+        assert!(
+            groups.split(',').any(|g| g == ML_KEM),
+            "{variant} {who}: {groups}"
+        );
+        assert_eq!(suites, RUSTLS_SUITES, "{variant} {who}");
     }
     // every outgoing request of kansoku's: rustls with ring, whatever the application's is
     for who in ["kansoku-http-check", "kansoku-sentry", "kansoku-otlp"] {
         let (groups, suites) = hellos
             .get(who)
-            .unwrap_or_else(|| panic!("no line for {who}: {stdout}"));
-        assert_eq!(*groups, RING_GROUPS, "{who}: ring's groups, no ML-KEM");
-        assert_eq!(*suites, RUSTLS_SUITES, "{who}: rustls, not OpenSSL");
+            .unwrap_or_else(|| panic!("{variant}: no line for {who}: {stdout}"));
+        assert_eq!(
+            *groups, RING_GROUPS,
+            "{variant} {who}: ring's groups, no ML-KEM"
+        );
+        assert_eq!(
+            *suites, RUSTLS_SUITES,
+            "{variant} {who}: rustls, not OpenSSL"
+        );
     }
+}
+
+#[test]
+fn with_reqwests_default_tls_kansokus_requests_are_rustls_with_ring() {
+    probe("default");
+}
+
+#[test]
+fn with_aws_lc_installed_as_the_process_provider_kansokus_requests_are_still_ring() {
+    probe("no-provider");
 }

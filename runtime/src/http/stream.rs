@@ -7,12 +7,6 @@ use http_body::{Body, Frame};
 
 use crate::site::Incomplete;
 
-/// A body produced after the head: no exact size, and not already ended. Any other is as good
-/// as sent with the head.
-pub(crate) fn is_streamed(body: &impl Body) -> bool {
-    body.size_hint().exact().is_none() && !body.is_end_stream()
-}
-
 /// What a body's `poll_frame` gives.
 type Polled<B> = Poll<Option<Result<Frame<<B as Body>::Data>, <B as Body>::Error>>>;
 
@@ -45,6 +39,22 @@ pub(crate) enum Grpc {
 
 /// The gRPC status trailer (and trailers-only header).
 static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+
+/// Whether a response's body is streamed — produced after the head: no exact size, and not
+/// already ended; any other is as good as sent with the head — and what the response says of
+/// its gRPC call. The head is read only where a gRPC status can be: a streamed body (its trailers) or
+/// an empty one (a trailers-only answer); a body of known length is no gRPC answer.
+pub(crate) fn shape<B: Body>(response: &http::Response<B>) -> (bool, Grpc) {
+    let body = response.body();
+    let exact = body.size_hint().exact();
+    let streamed = exact.is_none() && !body.is_end_stream();
+    let grpc = if streamed || exact == Some(0) {
+        Grpc::of_head(response.headers())
+    } else {
+        Grpc::No
+    };
+    (streamed, grpc)
+}
 
 impl Grpc {
     /// What a response's head says.

@@ -66,10 +66,9 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 let code = response.status().as_u16();
-                let grpc = Grpc::of_head(response.headers());
                 // a body produced later (a stream: no exact size, not ended) keeps the request
                 // in flight until it ends; any other is as good as sent
-                let streamed = crate::http::stream::is_streamed(response.body());
+                let (streamed, grpc) = crate::http::stream::shape(&response);
                 match in_flight {
                     Some(mut in_flight) if streamed => {
                         in_flight.head = Some(code);

@@ -65,8 +65,9 @@ impl RequestState {
         if self.scope.is_some() {
             // a gRPC call that failed before any message says so in the head; any other gives
             // its status in the trailers, at the end of its (streamed) body
-            self.grpc = Grpc::of_head(response.headers());
-            if crate::http::stream::is_streamed(response.body()) {
+            let (streamed, grpc) = crate::http::stream::shape(&response);
+            self.grpc = grpc;
+            if streamed {
                 let code = response.status().as_u16();
                 let state = StreamEnd {
                     state: Some(std::mem::replace(self, RequestState::EMPTY)),

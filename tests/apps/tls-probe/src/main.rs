@@ -98,7 +98,12 @@ async fn failing() -> Result<(), std::io::Error> {
 
 #[tokio::main]
 async fn main() {
-    // the application's client before kansoku: reqwest's default rustls brings its own provider
+    // with reqwest's `rustls-no-provider`, the application installs the process's provider
+    // itself (aws-lc-rs here); reqwest's default rustls brings its own
+    #[cfg(feature = "no-provider")]
+    rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .expect("the first provider");
     let before = reqwest::Client::new();
     app_request("app-before", &before).await;
 
