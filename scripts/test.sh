@@ -35,7 +35,7 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "feature matrix of kansoku by cargo hack: none, each feature alone and every pair, clippy -D warnings"
 # `full` (all at once) is the workspace clippy above; pairs a feature already implies
-# (axum+tower, tracing+sentry, sqlx+axum) are left out by cargo hack itself
+# (tracing+sentry, sqlx+axum) are left out by cargo hack itself
 cargo hack clippy -q -p kansoku --feature-powerset --depth 2 --exclude-features default,full -- -D warnings
 
 step "docs build without warnings (broken intra-doc links fail), all features and each alone"
@@ -43,6 +43,11 @@ RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --all-features --no-deps
 RUSTDOCFLAGS="-D warnings" cargo hack doc -q -p kansoku --each-feature --exclude-features default,full --no-deps
 
 step "the published crates package, and build from their packages (cargo package)"
+# cargo unpacks the packaged kansoku and kansoku-macros for the verification of the crates
+# that depend on them into its home, once per name and version: a copy from an earlier run
+# would be built instead of this one's
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+rm -rf target/package "$cargo_home"/registry/src/-*/kansoku-[0-9]* "$cargo_home"/registry/src/-*/kansoku-macros-[0-9]*
 cargo package -q -p kansoku-macros -p kansoku -p kansoku-cli --allow-dirty
 
 step "kansoku unit and doc tests with no feature (the attributes must cost nothing and still compile)"

@@ -1,7 +1,7 @@
 //! The cost of the HTTP layers per request, without the network: one `GET /shops/{id}` through
 //! an axum router driven in process (tower's `oneshot`), plain, with `HttpMetricsLayer` alone and
 //! with `KansokuLayer` (kansoku
-//! installed with `otel` and `sentry` at 0% and 100% trace sampling, a no-op transport), with
+//! installed with `prometheus` and `sentry` at 0% and 100% trace sampling, a no-op transport), with
 //! and without the attributes on the handler. `bench/http` measures the same over loopback.
 //!
 //!   cargo bench --manifest-path bench/Cargo.toml --bench layer

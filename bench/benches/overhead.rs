@@ -1,4 +1,4 @@
-//! kansoku with `otel` and `sentry` on, against the floor and its peers, in one process.
+//! kansoku with `prometheus` and `sentry` on, against the floor and its peers, in one process.
 //! The no-feature half is `nofeat/benches/nofeat.rs`; `bash bench/run` runs both.
 //!
 //! `KANSOKU_BENCH_SENTRY_RATE` (default 0.1) is the `traces_sample_rate` kansoku is installed

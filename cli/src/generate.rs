@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use kansoku::deploy::{self, Config, Slo, SloKind};
+use kansoku::deploy::{self, Config, Slo};
 
 use crate::args::Flags;
 
@@ -35,25 +35,20 @@ pub(crate) fn config(flags: &Flags) -> Result<Config, String> {
         );
     }
     for objective in flags.all("slo-availability") {
-        config.slo.push(Slo {
-            name: "availability".to_owned(),
-            kind: SloKind::Availability,
-            objective: number("--slo-availability", objective)?,
-            threshold_seconds: None,
-            endpoints: ".*".to_owned(),
-        });
+        config.slo.push(Slo::availability(
+            "availability",
+            number("--slo-availability", objective)?,
+        ));
     }
     for spec in flags.all("slo-latency") {
         let (objective, seconds) = spec.split_once(':').ok_or_else(|| {
             format!("--slo-latency `{spec}`: expected OBJECTIVE:SECONDS, e.g. 0.99:0.5")
         })?;
-        config.slo.push(Slo {
-            name: "latency".to_owned(),
-            kind: SloKind::Latency,
-            objective: number("--slo-latency", objective)?,
-            threshold_seconds: Some(number("--slo-latency", seconds)?),
-            endpoints: ".*".to_owned(),
-        });
+        config.slo.push(Slo::latency(
+            "latency",
+            number("--slo-latency", objective)?,
+            number("--slo-latency", seconds)?,
+        ));
     }
     Ok(config)
 }

@@ -80,7 +80,7 @@ async fn doctor_says_ok_when_all_is_well_and_what_to_do_when_it_is_not() {
         .realtime_flush_interval(Duration::from_millis(100))
         .build()
         .unwrap();
-    telemetry.scope(get_shops()).await.unwrap();
+    telemetry.instrument(get_shops()).await.unwrap();
     assert!(
         telemetry.flush(Duration::from_secs(10)).await,
         "the counters reached Redis"

@@ -48,7 +48,7 @@ pub(crate) trait Backend: Any + Send + Sync + fmt::Debug {
 
     /// Counters about itself (what it dropped…) for the exporters to show beside the
     /// application's metrics; read when scraped.
-    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     fn counters(&self) -> Vec<CounterFamily> {
         Vec::new()
     }
@@ -57,7 +57,7 @@ pub(crate) trait Backend: Any + Send + Sync + fmt::Debug {
 /// A counter a backend keeps about itself: an exporter renders it under
 /// the telemetry's namespace (`ns_` + `name`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(not(feature = "otel"), allow(dead_code))]
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 pub(crate) struct CounterFamily {
     /// Its name after the namespace, help and label names, as [`crate::names`] lists it.
     pub(crate) family: crate::names::Family,

@@ -23,7 +23,7 @@
 //! let _scope = telemetry.enter();   // `install()` instead makes it the process-wide instance
 //! futures::executor::block_on(checkout(12)).unwrap();
 //! fetch_shops().unwrap();
-//! # #[cfg(feature = "otel")] {
+//! # #[cfg(feature = "prometheus")] {
 //! let text = telemetry.prometheus_text();          // what `/metrics` serves
 //! assert!(text.contains(r#"shop_api_requests_total{endpoint="/checkout",method="POST",status="ok"} 1"#));
 //! assert!(text.contains(r#"shop_database_queries_total{operation="select",status="ok",table="shops"} 1"#));
@@ -35,12 +35,12 @@
 //!
 //! | feature | what it turns on |
 //! |---|---|
-//! | `otel` | per-call-site metrics and business metrics in the Prometheus text format, plus an OpenTelemetry meter provider whose instruments appear in the same text (never made the global one unless asked: `TelemetryBuilder::set_global_meter_provider`) |
+//! | `prometheus` | per-call-site metrics and business metrics in the Prometheus text format, plus an OpenTelemetry meter provider whose instruments appear in the same text (never made the global one unless asked: `TelemetryBuilder::set_global_meter_provider`) |
 //! | `otlp` | `kansoku::otlp`: the same metric families pushed to a collector over OTLP/HTTP (protobuf) or OTLP/gRPC, cumulative or delta, and (with `sentry`, a DSN not needed) sampled requests, endpoints and queries as OpenTelemetry spans in the same trace as Sentry's; configured by the builder's `otlp_*` setters or the standard `OTEL_*` variables |
 //! | `sentry` | transactions and spans from the attributes, error/panic/message capture with a scope per call, the scope API ([`set_tag`], [`capture_error`], [`start_transaction`]…); kansoku's own transport: errors queued apart and sent first, rate limits per category, every loss counted (`ns_sentry_events_dropped_total`) and reported to Sentry |
 //! | `tracing` | (with `sentry`) `kansoku::tracing::layer()`: `tracing` events as breadcrumbs and events of the call running here, spans as child spans of its transaction; `kansoku::tracing::TraceIdFormat`: the call's trace id on each log line |
 //! | `redis` | real-time counters in Redis, shared by every instance: [`Telemetry::realtime`](struct.Telemetry.html#method.realtime) |
-//! | `axum` (with `tower`) | [`http`](http/index.html): tower layers for request metrics and Sentry transactions by route template, trace propagation; [`http::ops_router`](http/fn.ops_router.html) with `/metrics`, `/health` and `/health/detailed` |
+//! | `axum` | [`http`](http/index.html): tower layers for request metrics and Sentry transactions by route template, trace propagation; [`http::ops_router`](http/fn.ops_router.html) with `/metrics`, `/health` and `/health/detailed` |
 //! | `sqlx` (with `axum`) | [`http::SqlxCheck`](http/struct.SqlxCheck.html): a health check through the application's sqlx pool |
 //! | `alert` | [`alert`](alert/index.html): periodic checks of the application's own values, to Sentry and Slack, with cooldown and recovery (needs a tokio runtime) |
 //! | `deploy` | [`deploy`](deploy/index.html): Prometheus rules, a Grafana dashboard and an Alertmanager configuration generated from [`names`] (what `kansoku-cli` writes) |
@@ -81,7 +81,7 @@
 //! ## Testing your own metrics
 //!
 //! [`TelemetryBuilder::build`] makes an instance that is not process-wide. Code run inside
-//! [`Telemetry::enter`] (a thread) or [`Telemetry::scope`] (a future, on whatever thread polls
+//! [`Telemetry::enter`] (a thread) or [`Telemetry::instrument`] (a future, on whatever thread polls
 //! it) records into that instance only, so tests running in parallel in one process each see
 //! exactly what their own code recorded.
 //!
@@ -90,7 +90,7 @@
 //! [`Telemetry::health`] says how each backend is doing ([`BackendHealth`]: up, down or off,
 //! its last error, what it dropped and why), for a `/health/detailed` endpoint or a `doctor`
 //! command. [`Telemetry::local_stats`](struct.Telemetry.html#method.local_stats) (with a store:
-//! `otel`, `otlp` or `redis`) gives this instance's own windowed numbers (rates,
+//! `prometheus`, `otlp` or `redis`) gives this instance's own windowed numbers (rates,
 //! error ratios, percentiles) without Redis.
 //!
 //! ## Inside (for contributors)
@@ -108,14 +108,14 @@
 //!    `serving`: the HTTP request a call serves (its route template and method, and the
 //!    series handles the layer cached for it), set by the HTTP layers at each poll and read
 //!    by the attributes that name no endpoint.
-//! 4. The backends: `otel` (the Prometheus text), `otlp` (pushed to a collector),
+//! 4. The backends: `prometheus` (the Prometheus text), `otlp` (pushed to a collector),
 //!    `sentry_backend`, `redis`. Where code above them needs a backend's part only when its
 //!    feature is on, that part is a module swapped for a twin that holds and does nothing
 //!    (`api/{sentry,noop}.rs`, `metrics/{store,noop}.rs`, `call/{metrics,no_metrics}.rs`,
 //!    `call/{sentry,no_sentry}.rs`, `http/sentry/{state,state_noop}.rs`,
 //!    `http/metrics/{series,no_series}.rs`, `serving/{store,no_store}.rs`), as sentry-core's
 //!    `scope/{real,noop}.rs`; the two compound conditions are named once in `build.rs`
-//!    (`store`: `otel`, `otlp` or `redis`; `any_backend`: those or `sentry`).
+//!    (`store`: `prometheus`, `otlp` or `redis`; `any_backend`: those or `sentry`).
 //! 5. `call`: the guard the expansion starts, which hands a call to the store and Sentry.
 //! 6. `telemetry`: the handle. **A new backend is a module implementing `Backend`, started in
 //!    `telemetry/backends.rs`** (the one file that names every backend: its configuration,
@@ -179,7 +179,7 @@ pub use kansoku_macros::track_database_query;
 
 // The layers, lowest first: `site` (a call site and how a call ended), `record` (the
 // in-process store and its one snapshot), `stats` (windows of snapshots), `context` and
-// `backend` (which telemetry is current; the seam), the backends (`otel`, `sentry`, `redis`),
+// `backend` (which telemetry is current; the seam), the backends (`prometheus`, `sentry`, `redis`),
 // `call` (the guard that hands a call to them), `telemetry` (the handle), and the public API
 // and `__private` (re-exports).
 mod error;
@@ -224,8 +224,8 @@ mod record;
 #[cfg(store)]
 mod stats;
 
-#[cfg(feature = "otel")]
-mod otel;
+#[cfg(feature = "prometheus")]
+mod prometheus_backend;
 
 #[cfg(feature = "sentry")]
 mod sentry_backend;
@@ -269,6 +269,4 @@ pub use sentry_backend::{
 pub use site::Status;
 #[cfg(store)]
 pub use stats::{CallStats, RealtimeSnapshot};
-#[allow(deprecated)]
-pub use telemetry::Scope;
-pub use telemetry::{ScopeGuard, Scoped, Telemetry, TelemetryBuilder, DEFAULT_MAX_SERIES};
+pub use telemetry::{Entered, Instrumented, Telemetry, TelemetryBuilder, DEFAULT_MAX_SERIES};

@@ -48,7 +48,7 @@ pub async fn checkout(order: u32, gate: Arc<Barrier>) -> Result<u32, CheckoutErr
 pub async fn burst(telemetry: &Telemetry, calls: u32) {
     let gate = Arc::new(Barrier::new(calls as usize));
     let tasks: Vec<_> = (0..calls)
-        .map(|order| tokio::spawn(telemetry.scope(checkout(order, gate.clone()))))
+        .map(|order| tokio::spawn(telemetry.instrument(checkout(order, gate.clone()))))
         .collect();
     for task in tasks {
         let _ = task.await.expect("the call does not panic");

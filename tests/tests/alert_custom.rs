@@ -223,7 +223,7 @@ async fn a_webhook_that_fails_then_hangs_is_tried_a_bounded_number_of_times() {
     slack.wait_for("three tries", LIMIT, |b| b.len() == 3).await;
     // while the third try hangs, the application serves requests and the alert keeps checking
     let served = telemetry
-        .scope(async {
+        .instrument(async {
             let mut served = 0;
             for _ in 0..200 {
                 served += get_shops().await.unwrap();

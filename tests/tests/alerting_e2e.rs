@@ -28,7 +28,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use kansoku::deploy::{self, Config, Slo, SloKind};
+use kansoku::deploy::{self, Config, Slo};
 use kansoku::metrics::{Counter, Gauge};
 use kansoku::Telemetry;
 use kansoku_tests::listeners::{Answer, SmtpListener, WebhookListener};
@@ -88,14 +88,14 @@ struct App {
 }
 
 async fn shop(State(app): State<App>, Path(id): Path<u64>) -> StatusCode {
-    let result = app.telemetry.scope(get_shop(id)).await;
+    let result = app.telemetry.instrument(get_shop(id)).await;
     let status = if result.is_ok() {
         StatusCode::OK
     } else {
         StatusCode::NOT_FOUND
     };
     app.telemetry
-        .scope(async {
+        .instrument(async {
             RESERVATIONS.increment([if result.is_ok() {
                 "confirmed"
             } else {
@@ -107,7 +107,7 @@ async fn shop(State(app): State<App>, Path(id): Path<u64>) -> StatusCode {
 }
 
 async fn slow(State(app): State<App>) -> StatusCode {
-    let _ = app.telemetry.scope(slow_shops()).await;
+    let _ = app.telemetry.instrument(slow_shops()).await;
     StatusCode::OK
 }
 
@@ -152,7 +152,7 @@ impl Service {
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await });
         telemetry
-            .scope(async {
+            .instrument(async {
                 kansoku::metrics::set_db_connections(9, 10);
                 ACTIVE_USERS.set([], 12.0);
             })
@@ -176,7 +176,7 @@ impl Service {
 
     /// One call of `/shops/{id}/reserve`, which panics (`status="panic"`, `kind="panic"`).
     async fn panic_once(&self) {
-        let call = tokio::spawn(self.telemetry.scope(reserve(7))).await;
+        let call = tokio::spawn(self.telemetry.instrument(reserve(7))).await;
         assert!(call.is_err_and(|e| e.is_panic()));
     }
 
@@ -208,43 +208,27 @@ fn config(slack_file: &str, smtp: &str) -> Config {
     config.job = Some("shops-api".to_owned());
     config.business_metrics = vec!["reservations_total".to_owned(), "active_users".to_owned()];
     config.slo = vec![
-        Slo {
-            name: "availability".to_owned(),
-            kind: SloKind::Availability,
-            objective: 0.999,
-            threshold_seconds: None,
-            endpoints: ".*".to_owned(),
-        },
-        Slo {
-            name: "shops-latency".to_owned(),
-            kind: SloKind::Latency,
-            objective: 0.99,
-            threshold_seconds: Some(1.0),
-            endpoints: "/shops.*".to_owned(),
-        },
+        Slo::availability("availability", 0.999),
+        Slo::latency("shops-latency", 0.99, 1.0).endpoints("/shops.*"),
     ];
     // shortened only here, so the test does not wait minutes; the slow burn waits longer than
     // the fast one, so Alertmanager already holds the alert that inhibits it. The p95
     // threshold is lowered so that `/shops/slow` raises a warning.
-    config.alerts = deploy::Thresholds {
-        latency_p95_seconds: 1.0,
-        error_for: "3s".to_owned(),
-        latency_for: "3s".to_owned(),
-        pool_for: "3s".to_owned(),
-        target_down_for: "3s".to_owned(),
-        slo_fast_for: "2s".to_owned(),
-        slo_slow_for: "12s".to_owned(),
-        ..deploy::Thresholds::default()
-    };
-    config.alertmanager = deploy::Receivers {
-        slack_api_url_file: slack_file.to_owned(),
-        smtp_smarthost: smtp.to_owned(),
-        smtp_require_tls: false,
-        group_wait: "1s".to_owned(),
-        group_interval: "1s".to_owned(),
-        repeat_interval: "1h".to_owned(),
-        ..deploy::Receivers::default()
-    };
+    let alerts = &mut config.alerts;
+    alerts.latency_p95_seconds = 1.0;
+    "3s".clone_into(&mut alerts.error_for);
+    "3s".clone_into(&mut alerts.latency_for);
+    "3s".clone_into(&mut alerts.pool_for);
+    "3s".clone_into(&mut alerts.target_down_for);
+    "2s".clone_into(&mut alerts.slo_fast_for);
+    "12s".clone_into(&mut alerts.slo_slow_for);
+    let receivers = &mut config.alertmanager;
+    slack_file.clone_into(&mut receivers.slack_api_url_file);
+    smtp.clone_into(&mut receivers.smtp_smarthost);
+    receivers.smtp_require_tls = false;
+    "1s".clone_into(&mut receivers.group_wait);
+    "1s".clone_into(&mut receivers.group_interval);
+    "1h".clone_into(&mut receivers.repeat_interval);
     config
 }
 

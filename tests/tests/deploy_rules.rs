@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kansoku::deploy::{self, Config, Slo, SloKind};
+use kansoku::deploy::{self, Config, Slo};
 use kansoku_tests::required_tool;
 
 fn repo() -> PathBuf {
@@ -26,20 +26,8 @@ fn example_config() -> Config {
 fn shop_config() -> Config {
     let mut config = Config::new("shop");
     config.slo = vec![
-        Slo {
-            name: "availability".to_owned(),
-            kind: SloKind::Availability,
-            objective: 0.999,
-            threshold_seconds: None,
-            endpoints: ".*".to_owned(),
-        },
-        Slo {
-            name: "fast-shops".to_owned(),
-            kind: SloKind::Latency,
-            objective: 0.99,
-            threshold_seconds: Some(0.5),
-            endpoints: "/shops.*".to_owned(),
-        },
+        Slo::availability("availability", 0.999),
+        Slo::latency("fast-shops", 0.99, 0.5).endpoints("/shops.*"),
     ];
     config.business_metrics = vec!["reservations_total".to_owned(), "active_users".to_owned()];
     config
@@ -196,7 +184,7 @@ async fn every_family_the_exporter_prints_is_in_names_with_its_kind_and_labels()
         .build()
         .unwrap();
     telemetry
-        .scope(async {
+        .instrument(async {
             get_shops(false).await.unwrap();
             get_shops(true).await.unwrap_err();
             kansoku::metrics::set_db_connections(1, 4);

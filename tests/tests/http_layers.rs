@@ -310,7 +310,7 @@ async fn the_sentry_layer_alone_names_the_request_and_its_attributes_by_route() 
     let request = http::Request::get("/a/9").body(Body::empty()).unwrap();
     // no metrics layer makes a telemetry current: the request runs inside this one
     let response = t
-        .scope(tower_service::Service::call(&mut app, request))
+        .instrument(tower_service::Service::call(&mut app, request))
         .await
         .unwrap();
     assert_eq!(response.status(), 200);

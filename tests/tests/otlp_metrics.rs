@@ -74,7 +74,7 @@ async fn the_collector_receives_every_family_with_the_values_of_the_prometheus_t
     }
     assert_eq!(server.get_status(&client, "/nowhere").await, 404);
     telemetry
-        .scope(async {
+        .instrument(async {
             for seat in [1, 2, 0, 4] {
                 let _ = reserve(seat);
             }

@@ -384,7 +384,7 @@ async fn a_hand_made_transaction_and_its_child_spans_go_out_linked() {
         .build()
         .unwrap();
     telemetry
-        .scope(async {
+        .instrument(async {
             let transaction = kansoku::start_transaction("task", "nightly export");
             let child = transaction.start_child("db.query", "SELECT orders");
             let grandchild = child.start_child("serialize", "csv");

@@ -68,7 +68,7 @@ fn telemetry(ns: &str) -> Telemetry {
 #[tokio::test]
 async fn every_outcome_is_counted_exactly() {
     let t = telemetry("shop");
-    t.scope(async {
+    t.instrument(async {
         for total in [1, 2, 3] {
             checkout(total).await.unwrap();
         }
@@ -77,11 +77,11 @@ async fn every_outcome_is_counted_exactly() {
     })
     .await;
     // a panic, on its own task so the test survives it
-    let panicked = tokio::spawn(t.scope(checkout(13))).await.unwrap_err();
+    let panicked = tokio::spawn(t.instrument(checkout(13))).await.unwrap_err();
     assert!(panicked.is_panic());
     // a cancelled call: the future is dropped while it waits
     let never = Arc::new(tokio::sync::Notify::new());
-    let timed_out = tokio::time::timeout(Duration::from_millis(5), t.scope(slow(never))).await;
+    let timed_out = tokio::time::timeout(Duration::from_millis(5), t.instrument(slow(never))).await;
     assert!(timed_out.is_err());
 
     let text = t.prometheus_text();
@@ -159,7 +159,7 @@ async fn in_flight_counts_calls_in_progress() {
     let t = telemetry("flight");
     let release = Arc::new(tokio::sync::Notify::new());
     let calls: Vec<_> = (0..3)
-        .map(|_| tokio::spawn(t.scope(slow(release.clone()))))
+        .map(|_| tokio::spawn(t.instrument(slow(release.clone()))))
         .collect();
     wait_for(
         &t,
@@ -221,9 +221,9 @@ async fn histogram_buckets_are_cumulative_and_configurable() {
         .build()
         .unwrap();
     let release = Arc::new(tokio::sync::Notify::new());
-    t.scope(async {
+    t.instrument(async {
         checkout(1).await.unwrap(); // well under 20 ms
-        let held = tokio::spawn(t.scope(slow(release.clone())));
+        let held = tokio::spawn(t.instrument(slow(release.clone())));
         tokio::time::sleep(Duration::from_millis(350)).await; // between 0.3 and 60
         release.notify_waiters();
         held.await.unwrap();
@@ -256,7 +256,7 @@ async fn histogram_buckets_are_cumulative_and_configurable() {
 #[tokio::test]
 async fn database_queries_by_operation_table_and_status() {
     let t = telemetry("db");
-    t.scope(async {
+    t.instrument(async {
         assert_eq!(get_shops(false).await.unwrap(), 2);
         get_shops(true).await.unwrap_err();
         insert_reservation(7).unwrap();
@@ -371,7 +371,7 @@ fn concurrent_calls_on_a_multi_threaded_runtime_add_up_exactly() {
     runtime.block_on(async {
         let tasks: Vec<_> = (0..TASKS)
             .map(|task| {
-                tokio::spawn(t.scope(async move {
+                tokio::spawn(t.instrument(async move {
                     for i in 0..CALLS {
                         // every 5th call fails; the calls hop threads at each yield
                         let total = if (task + i) % 5 == 0 { 0 } else { 7 };
@@ -440,7 +440,7 @@ async fn two_instances_in_one_process_see_only_their_own_calls() {
     let (a, b) = (telemetry("iso"), telemetry("iso"));
     let run = |t: &Telemetry, n: u64| {
         let t = t.clone();
-        tokio::spawn(t.clone().scope(async move {
+        tokio::spawn(t.clone().instrument(async move {
             for _ in 0..n {
                 checkout(5).await.unwrap();
             }
@@ -657,7 +657,7 @@ async fn every_function_shape_records_its_real_outcome() {
     let _current = t.enter();
 
     let release = Arc::new(tokio::sync::Notify::new());
-    let pending = tokio::spawn(t.scope(later(release.clone())));
+    let pending = tokio::spawn(t.instrument(later(release.clone())));
     wait_for(
         &t,
         r#"shape_api_requests_in_flight{endpoint="/later"}"#,

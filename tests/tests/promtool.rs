@@ -32,7 +32,7 @@ async fn the_exposition_passes_promtool_check_metrics() {
         .max_series_per_metric(3)
         .build()
         .unwrap();
-    t.scope(async {
+    t.instrument(async {
         fetch(false).await.unwrap();
         fetch(true).await.unwrap_err();
         for query in [

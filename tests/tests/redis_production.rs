@@ -31,7 +31,7 @@ fn builder(ns: &str) -> kansoku::TelemetryBuilder {
 
 async fn calls(telemetry: &Telemetry, range: std::ops::Range<u64>) {
     telemetry
-        .scope(async move {
+        .instrument(async move {
             for i in range {
                 let _ = order(i).await;
             }

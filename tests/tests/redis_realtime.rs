@@ -102,7 +102,7 @@ async fn run_calls(telemetry: &Telemetry, first: u64, calls: u64, tasks: u64) ->
         let mine: Vec<u64> = (first..first + calls)
             .filter(|i| i % tasks == task)
             .collect();
-        handles.push(tokio::spawn(telemetry.scope(async move {
+        handles.push(tokio::spawn(telemetry.instrument(async move {
             let mut took = Vec::with_capacity(mine.len());
             for i in mine {
                 let start = Instant::now();
@@ -440,7 +440,7 @@ async fn a_bad_url_is_an_error_and_no_url_is_off() {
         .redis_url(format!("redis://127.0.0.1:{port}/"))
         .build()
         .expect("Redis down is not an error");
-    telemetry.scope(reserve(0)).await.expect("an ok call");
+    telemetry.instrument(reserve(0)).await.expect("an ok call");
     assert!(
         !telemetry.flush(Duration::from_millis(300)).await,
         "a call is held, unwritten"

@@ -58,7 +58,7 @@ fn tag<'a>(event: &'a Value, key: &str) -> Option<&'a str> {
 async fn an_endpoint_error_arrives_with_its_scope_release_and_environment() {
     let bugsink = Bugsink::start();
     let t = telemetry(&bugsink);
-    t.scope(create_reservation(7)).await.unwrap_err();
+    t.instrument(create_reservation(7)).await.unwrap_err();
     assert!(
         t.flush(Duration::from_secs(10)).await,
         "the event was not sent in time"
@@ -92,7 +92,7 @@ async fn a_captured_message_arrives_with_its_level_extras_and_tags() {
     let bugsink = Bugsink::start();
     let t = telemetry(&bugsink);
     let id = t
-        .scope(async {
+        .instrument(async {
             kansoku::set_tag("queue", "reservations");
             kansoku::capture_message(
                 "reservation queue is long",

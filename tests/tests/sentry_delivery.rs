@@ -46,7 +46,7 @@ fn builder(dsn: &str) -> TelemetryBuilder {
 /// `calls` concurrent calls of `checkout`, numbered from `first`, each on its own task.
 async fn burst(t: &Telemetry, first: u32, calls: u32) {
     let tasks: Vec<_> = (first..first + calls)
-        .map(|order| tokio::spawn(t.scope(checkout(order))))
+        .map(|order| tokio::spawn(t.instrument(checkout(order))))
         .collect();
     for task in tasks {
         let _ = task.await.expect("the call does not panic");
@@ -108,7 +108,7 @@ async fn a_burst_delivers_every_error_transaction_and_the_message_exactly_once()
         .build()
         .unwrap();
     burst(&t, 0, 1000).await;
-    t.scope(async { kansoku::capture_message("the burst is over", Level::Warning, &[]) })
+    t.instrument(async { kansoku::capture_message("the burst is over", Level::Warning, &[]) })
         .await
         .expect("a message event id");
     t.shutdown().await;
@@ -399,7 +399,7 @@ async fn a_failing_server_gets_a_bounded_number_of_retries_then_the_loss_is_coun
         .build()
         .unwrap();
     for order in [10, 20, 30] {
-        let _ = t.scope(checkout(order)).await;
+        let _ = t.instrument(checkout(order)).await;
     }
     // what fails is dropped, not kept: the flush ends once the retries are over
     let _ = t.flush(Duration::from_secs(20)).await;
@@ -428,7 +428,7 @@ async fn filtered_and_unsampled_events_are_counted_and_reported() {
         .build()
         .unwrap();
     for order in [10, 20, 30] {
-        let _ = t.scope(checkout(order)).await;
+        let _ = t.instrument(checkout(order)).await;
     }
     assert!(t.flush(Duration::from_secs(10)).await);
     let dropped = dropped(&t);
@@ -497,7 +497,7 @@ async fn a_refused_connection_is_retried_a_bounded_number_of_times_then_counted(
         .build()
         .unwrap();
     for order in [10, 20] {
-        let _ = t.scope(checkout(order)).await;
+        let _ = t.instrument(checkout(order)).await;
     }
     let _ = t.flush(Duration::from_secs(20)).await;
     let dropped = dropped(&t);
@@ -547,7 +547,7 @@ async fn the_clients_proxy_option_is_honoured_with_its_credentials() {
         .build()
         .unwrap();
     for order in [10, 20] {
-        let _ = t.scope(checkout(order)).await;
+        let _ = t.instrument(checkout(order)).await;
     }
     assert!(t.flush(Duration::from_secs(10)).await);
     let (errors, _, _) = tally(&ingest.accepted_items());

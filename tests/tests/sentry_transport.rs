@@ -87,7 +87,7 @@ fn multi_thread() -> tokio::runtime::Runtime {
 fn an_endpoint_is_a_transaction_and_its_query_a_child_span_across_awaits_and_threads() {
     let (t, transport) = telemetry(1.0, &[]);
     multi_thread().block_on(async {
-        tokio::spawn(t.scope(get_shops(false)))
+        tokio::spawn(t.instrument(get_shops(false)))
             .await
             .unwrap()
             .unwrap();
@@ -128,7 +128,7 @@ fn an_endpoint_is_a_transaction_and_its_query_a_child_span_across_awaits_and_thr
 fn an_error_is_captured_with_its_source_chain_scope_function_and_trace() {
     let (t, transport) = telemetry(1.0, &[]);
     multi_thread().block_on(async {
-        t.scope(get_shops(true)).await.unwrap_err();
+        t.instrument(get_shops(true)).await.unwrap_err();
         let sent = sent(&t, &transport).await;
         assert_eq!(sent.events.len(), 1, "{sent:#?}");
         let event = &sent.events[0];
@@ -155,7 +155,7 @@ fn an_error_is_captured_with_its_source_chain_scope_function_and_trace() {
 fn a_panic_is_captured_then_resumed_and_a_cancelled_call_is_marked() {
     let (t, transport) = telemetry(1.0, &[]);
     multi_thread().block_on(async {
-        let joined = tokio::spawn(t.scope(reserve(13))).await.unwrap_err();
+        let joined = tokio::spawn(t.instrument(reserve(13))).await.unwrap_err();
         assert!(joined.is_panic());
         let payload = joined.into_panic();
         assert_eq!(
@@ -164,7 +164,7 @@ fn a_panic_is_captured_then_resumed_and_a_cancelled_call_is_marked() {
             "the panic continues unchanged"
         );
         let cancelled =
-            tokio::time::timeout(Duration::from_millis(5), t.scope(wait_forever())).await;
+            tokio::time::timeout(Duration::from_millis(5), t.instrument(wait_forever())).await;
         assert!(cancelled.is_err());
         let sent = sent(&t, &transport).await;
         assert_eq!(sent.events.len(), 1, "{sent:#?}");
@@ -218,7 +218,7 @@ fn tags_and_users_never_cross_between_concurrent_calls() {
     let (t, transport) = telemetry(0.0, &[]);
     multi_thread().block_on(async {
         let calls: Vec<_> = (0..CALLS)
-            .map(|id| tokio::spawn(t.scope(isolated(id))))
+            .map(|id| tokio::spawn(t.instrument(isolated(id))))
             .collect();
         for call in calls {
             let _ = call.await.unwrap();
@@ -248,7 +248,7 @@ async fn sampling_follows_the_rate_and_errors_are_captured_whatever_it_is() {
     const CALLS: usize = 2000;
     for (rate, low, high) in [(0.0, 0, 0), (0.1, 120, 280), (1.0, CALLS, CALLS)] {
         let (t, transport) = telemetry(rate, &[]);
-        t.scope(async {
+        t.instrument(async {
             for seat in 0..CALLS {
                 reserve(u32::try_from(seat % 12).unwrap()).await.unwrap();
             }
@@ -262,7 +262,7 @@ async fn sampling_follows_the_rate_and_errors_are_captured_whatever_it_is() {
         );
     }
     let (t, transport) = telemetry(0.0, &[]);
-    t.scope(get_shops(true)).await.unwrap_err();
+    t.instrument(get_shops(true)).await.unwrap_err();
     let sent = sent(&t, &transport).await;
     assert_eq!((sent.events.len(), sent.transactions.len()), (1, 0));
 }
@@ -275,7 +275,7 @@ async fn ui_error(message: &'static str) -> Result<(), std::io::Error> {
 #[tokio::test]
 async fn ignored_errors_are_not_sent() {
     let (t, transport) = telemetry(0.0, &["ResizeObserver"]);
-    t.scope(async {
+    t.instrument(async {
         ui_error("ResizeObserver loop limit exceeded")
             .await
             .unwrap_err();
@@ -294,7 +294,7 @@ async fn ignored_errors_are_not_sent() {
 #[tokio::test]
 async fn messages_errors_and_extras_from_the_public_api() {
     let (t, transport) = telemetry(0.0, &[]);
-    t.scope(async {
+    t.instrument(async {
         kansoku::set_tag("region", "kansai");
         let id = kansoku::capture_message(
             "queue is long",
@@ -337,7 +337,7 @@ async fn messages_errors_and_extras_from_the_public_api() {
 #[tokio::test]
 async fn a_hand_made_transaction_with_steps_and_an_annotated_query_inside() {
     let (t, transport) = telemetry(1.0, &[]);
-    t.scope(async {
+    t.instrument(async {
         let transaction = kansoku::start_transaction("task", "complex_operation");
         {
             let _step = transaction.start_child("step1", "validate input");
@@ -384,7 +384,7 @@ async fn spawner() {
 fn a_bound_spawned_task_stays_in_its_call() {
     let (t, transport) = telemetry(1.0, &[]);
     multi_thread().block_on(async {
-        t.scope(spawner()).await;
+        t.instrument(spawner()).await;
         let sent = sent(&t, &transport).await;
         let tx = &sent.transactions[0];
         let (trace_id, root_span, _, _) = root(tx);
@@ -415,7 +415,7 @@ async fn an_unreachable_sentry_never_fails_a_call() {
         .build()
         .unwrap();
     let outcomes = t
-        .scope(async {
+        .instrument(async {
             let mut outcomes = Vec::new();
             for fail in [false, true, false, true] {
                 outcomes.push(get_shops(fail).await.is_ok());
@@ -458,7 +458,7 @@ async fn book(shop_id: u32, source: &str, card_number: &str) -> Result<u64, std:
 #[tokio::test]
 async fn only_the_arguments_named_in_fields_reach_the_event() {
     let (t, transport) = telemetry(0.0, &[]);
-    t.scope(async {
+    t.instrument(async {
         book(7, "web", "card-number-not-for-sentry")
             .await
             .unwrap_err();
@@ -510,7 +510,7 @@ async fn a_traces_sampler_chooses_per_transaction() {
         .sentry_options(move |options| options.transport(sink.clone()))
         .build()
         .unwrap();
-    t.scope(async {
+    t.instrument(async {
         for _ in 0..20 {
             reserve(1).await.unwrap();
             get_shops(false).await.unwrap();
@@ -546,7 +546,7 @@ async fn a_server_that_never_answers_slows_nothing_and_shutdown_is_bounded() {
         .build()
         .unwrap();
     let started = std::time::Instant::now();
-    t.scope(async {
+    t.instrument(async {
         for i in 0..200 {
             let _ = get_shops(i % 2 == 0).await;
         }
@@ -576,7 +576,7 @@ async fn batch() {
 #[tokio::test]
 async fn a_hand_made_transaction_inside_an_endpoint_is_its_child_span() {
     let (t, transport) = telemetry(1.0, &[]);
-    t.scope(batch()).await;
+    t.instrument(batch()).await;
     let sent = sent(&t, &transport).await;
     assert_eq!(sent.transactions.len(), 1, "one trace, not two: {sent:#?}");
     let tx = &sent.transactions[0];
@@ -599,7 +599,7 @@ const CALLER_SPAN: &str = "a1b2c3d4e5f60718";
 async fn a_transaction_continues_the_callers_trace_and_sampling() {
     // sampled by the caller, at a rate of 0 here
     let (t, transport) = telemetry(0.0, &[]);
-    t.scope(async {
+    t.instrument(async {
         let header = format!("{TRACE_ID}-{CALLER_SPAN}-1");
         let transaction = kansoku::continue_transaction(
             "http.server",
@@ -626,7 +626,7 @@ async fn a_transaction_continues_the_callers_trace_and_sampling() {
 
     // not sampled by the caller, at a rate of 1 here; and a malformed header is a new trace
     let (t, transport) = telemetry(1.0, &[]);
-    t.scope(async {
+    t.instrument(async {
         let header = format!("{TRACE_ID}-{CALLER_SPAN}-0");
         kansoku::continue_transaction("http.server", "GET /a", [("sentry-trace", header.as_str())])
             .finish();

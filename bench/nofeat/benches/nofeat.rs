@@ -1,6 +1,6 @@
 //! kansoku with no feature on: the annotated functions must cost what the plain one costs.
 //! Criterion ids are prefixed `nofeat_` so both halves can share `bench/target/criterion`.
-//! Built with `--features otel` (part 3 of `bash bench/run`) it is kansoku with `otel` alone
+//! Built with `--features prometheus` (part 3 of `bash bench/run`) it is kansoku with `prometheus` alone
 //! (no `sentry`), and its ids are prefixed `otel_redis_`.
 
 #[path = "../../common.rs"]
@@ -16,7 +16,7 @@ use common::{
 };
 
 /// The prefix of this build's criterion groups.
-const PREFIX: &str = if cfg!(feature = "otel") {
+const PREFIX: &str = if cfg!(feature = "prometheus") {
     "otel_redis"
 } else {
     "nofeat"
@@ -63,14 +63,14 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
 
-    #[cfg(feature = "otel")]
+    #[cfg(feature = "prometheus")]
     {
         let text = _telemetry.prometheus_text();
         assert!(
             text.contains(
                 r#"bench_api_requests_total{endpoint="/bench",method="GET",status="ok"}"#
             ),
-            "kansoku (otel, no sentry) did not record:\n{text}"
+            "kansoku (prometheus, no sentry) did not record:\n{text}"
         );
     }
 }

@@ -49,7 +49,7 @@ pub(crate) async fn check(client: &reqwest::Client, target: &Target) -> Verdict 
             })
             .collect();
         let hint = if found.is_empty() {
-            "no annotated request has been served yet, or the service does not run the `otel` feature".to_owned()
+            "no annotated request has been served yet, or the service does not run the `prometheus` feature".to_owned()
         } else {
             format!(
                 "the service exports namespace {}: pass --namespace / KANSOKU_NAMESPACE",

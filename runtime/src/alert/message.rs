@@ -17,6 +17,7 @@ pub enum Kind {
 }
 
 /// One notification.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     /// The alert's name.

@@ -250,7 +250,7 @@ impl Alert {
             status: status.clone(),
             telemetry: telemetry.clone(),
         };
-        let task = runtime.spawn(telemetry.scope(runner.run(self.actions)));
+        let task = runtime.spawn(telemetry.instrument(runner.run(self.actions)));
         Ok(AlertHandle {
             name: self.name,
             task,

@@ -66,7 +66,7 @@ impl Runner {
 
     pub(crate) async fn run(self, actions: Actions) {
         let (notices, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(self.telemetry.scope(notify(actions, queue)));
+        tokio::spawn(self.telemetry.instrument(notify(actions, queue)));
         FIRING.set([&self.name], 0.0);
         let mut ticker = tokio::time::interval(self.every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -95,7 +95,7 @@ impl Runner {
     /// in time so a hanging source does not stop the checks for good.
     async fn read(&self) -> Result<f64, String> {
         let source = self.source.clone();
-        let task = tokio::spawn(self.telemetry.scope(async move { source().await }));
+        let task = tokio::spawn(self.telemetry.instrument(async move { source().await }));
         let abort = task.abort_handle();
         match tokio::time::timeout(self.source_timeout, task).await {
             Ok(Ok(Ok(value))) if value.is_finite() => Ok(value),

@@ -115,6 +115,7 @@ pub fn capture_message(message: &str, level: Level, extra: &[(&str, Value)]) -> 
 /// Where the call running here is in its trace: what its Sentry events carry and what
 /// [`inject_trace_headers`](http/fn.inject_trace_headers.html) (feature `axum`) sends downstream, sampled or
 /// not. Made by [`trace_context`].
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TraceContext {
     /// The trace's id.

@@ -1,4 +1,4 @@
-//! A call without a store (neither `otel`, `otlp` nor `redis`): `metrics.rs`'s `Active`,
+//! A call without a store (neither `prometheus`, `otlp` nor `redis`): `metrics.rs`'s `Active`,
 //! holding and doing nothing.
 
 // Each item keeps the signature of its twin in `metrics.rs`.

@@ -31,6 +31,7 @@ use serde::Deserialize;
 /// slack_channel = "#shops-alerts"
 /// email_to = "oncall@example.com"
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -95,6 +96,7 @@ impl Severity {
 /// each alert. The severities follow the monitoring guide where it names one (crashes, the
 /// error rate and the exhausted pool go to Slack and e-mail) and the SRE workbook for the
 /// burn rates (both pairs page).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
@@ -179,6 +181,7 @@ impl Default for Thresholds {
 }
 
 /// A service level objective over the endpoints whose name matches `endpoints`.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Slo {
@@ -201,6 +204,49 @@ fn every_endpoint() -> String {
     ".*".to_owned()
 }
 
+impl Slo {
+    /// An availability objective named `name`: `objective` (e.g. `0.999`) of the requests of
+    /// every endpoint succeed.
+    ///
+    /// ```
+    /// let slo = kansoku::deploy::Slo::availability("availability", 0.999);
+    /// assert_eq!(slo.endpoints, ".*");
+    /// ```
+    pub fn availability(name: impl Into<String>, objective: f64) -> Slo {
+        Slo {
+            name: name.into(),
+            kind: SloKind::Availability,
+            objective,
+            threshold_seconds: None,
+            endpoints: every_endpoint(),
+        }
+    }
+
+    /// A latency objective named `name`: `objective` of the requests of every endpoint take
+    /// at most `threshold_seconds` (one of the exported bucket bounds).
+    ///
+    /// ```
+    /// let slo = kansoku::deploy::Slo::latency("fast-shops", 0.99, 0.5).endpoints("/shops.*");
+    /// assert_eq!(slo.threshold_seconds, Some(0.5));
+    /// ```
+    pub fn latency(name: impl Into<String>, objective: f64, threshold_seconds: f64) -> Slo {
+        Slo {
+            name: name.into(),
+            kind: SloKind::Latency,
+            objective,
+            threshold_seconds: Some(threshold_seconds),
+            endpoints: every_endpoint(),
+        }
+    }
+
+    /// Only the endpoints whose name matches the regular expression `pattern`.
+    #[must_use]
+    pub fn endpoints(mut self, pattern: impl Into<String>) -> Slo {
+        self.endpoints = pattern.into();
+        self
+    }
+}
+
 /// What counts as a good request for a [`Slo`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -213,6 +259,7 @@ pub enum SloKind {
 
 /// Receivers of the generated Alertmanager configuration. Secrets are not in it: the Slack
 /// webhook URL is read from `slack_api_url_file` (and SMTP credentials are yours to add).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Receivers {
@@ -277,19 +324,14 @@ impl Config {
     /// namespace and request-latency buckets. Objectives declared at start-up go into `slo`.
     ///
     /// ```
-    /// use kansoku::deploy::{Config, Slo, SloKind};
+    /// use kansoku::deploy::{Config, Slo};
     /// let telemetry = kansoku::Telemetry::builder()
     ///     .namespace("shop")
     ///     .api_duration_buckets([0.1, 0.3, 1.0])
     ///     .build()?;
     /// let mut config = Config::from_telemetry(&telemetry);
-    /// config.slo.push(Slo {
-    ///     name: "fast".to_owned(),
-    ///     kind: SloKind::Latency,
-    ///     objective: 0.99,
-    ///     threshold_seconds: Some(0.3),     // a bound the service really exports
-    ///     endpoints: ".*".to_owned(),
-    /// });
+    /// // 0.3 s: a bound the service really exports
+    /// config.slo.push(Slo::latency("fast", 0.99, 0.3));
     /// let rules = kansoku::deploy::prometheus_rules(&config).unwrap();
     /// assert!(rules.contains("shop_api_request_duration_seconds_bucket"));
     /// # Ok::<(), kansoku::Error>(())

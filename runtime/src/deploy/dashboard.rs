@@ -9,6 +9,7 @@ use super::promql::{number, Series};
 use crate::names;
 
 /// One panel: its title, what it shows, and its queries (`(expr, legend)`).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Panel {
     /// The title.

@@ -3,18 +3,12 @@
 //! exists. `kansoku-cli rules|dashboard|alertmanager` writes them; this module is what it calls.
 //!
 //! ```
-//! use kansoku::deploy::{Config, Slo, SloKind};
+//! use kansoku::deploy::{Config, Slo};
 //!
 //! let mut config = Config::new("osakamenesu");
 //! config.alerts.error_ratio = 0.05;                      // the defaults, written out
 //! config.alerts.error_for = "5m".to_owned();
-//! config.slo.push(Slo {
-//!     name: "availability".to_owned(),
-//!     kind: SloKind::Availability,
-//!     objective: 0.999,
-//!     threshold_seconds: None,
-//!     endpoints: ".*".to_owned(),
-//! });
+//! config.slo.push(Slo::availability("availability", 0.999));
 //! let rules = kansoku::deploy::prometheus_rules(&config)?;
 //! assert!(rules.contains("alert: SLOAvailabilityBudgetBurnFast"));
 //! let dashboard = kansoku::deploy::grafana_dashboard(&config)?;

@@ -10,6 +10,7 @@ use crate::names::{self, Family};
 use crate::Status;
 
 /// One recording rule.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recording {
     /// The recorded series' name.

@@ -7,6 +7,7 @@ use super::promql::{self, number, Recording, Series};
 use super::yaml::quote;
 
 /// One alerting rule.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertRule {
     /// The `alertname`.

@@ -35,7 +35,7 @@
 //! ```
 
 mod kansoku;
-// the page shows what the recorder holds: with neither `otel` nor `redis` nothing is recorded
+// the page shows what the recorder holds: with neither `prometheus` nor `redis` nothing is recorded
 #[cfg(store)]
 mod live;
 mod metrics;

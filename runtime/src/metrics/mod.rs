@@ -21,7 +21,7 @@
 //! # let _scope = telemetry.enter();
 //! record_reservation("confirmed", "web");
 //! record_active_users("member", 42);
-//! # #[cfg(feature = "otel")] {
+//! # #[cfg(feature = "prometheus")] {
 //! let text = telemetry.prometheus_text();
 //! assert!(text.contains(r#"osakamenesu_reservations_total{source="web",status="confirmed"} 1"#));
 //! assert!(text.contains(r#"osakamenesu_active_users{user_type="member"} 42"#));
@@ -133,7 +133,7 @@ pub fn record_api_request(endpoint: &str, method: &str, status: Status, elapsed:
 /// let request = kansoku::metrics::start_api_request("/shops/{id}", "GET");
 /// // … the handler runs …
 /// request.finish(Status::Ok);
-/// # #[cfg(feature = "otel")]
+/// # #[cfg(feature = "prometheus")]
 /// assert!(telemetry.prometheus_text().contains(
 ///     r#"shop_api_requests_total{endpoint="/shops/{id}",method="GET",status="ok"} 1"#
 /// ));

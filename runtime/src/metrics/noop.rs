@@ -1,4 +1,4 @@
-//! The metrics API without a store (neither `otel` nor `redis`): `store.rs`'s items, doing
+//! The metrics API without a store (neither `prometheus` nor `redis`): `store.rs`'s items, doing
 //! nothing.
 
 // Each item keeps the signature of its twin in `store.rs`.

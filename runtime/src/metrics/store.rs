@@ -1,4 +1,4 @@
-//! The metrics API's side that records into the store (`otel` or `redis`). Its twin `noop.rs`
+//! The metrics API's side that records into the store (`prometheus` or `redis`). Its twin `noop.rs`
 //! has the same items doing nothing, so that the public module names no feature.
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! The metric families every exporter writes, built from one [`Snapshot`]: names, help, kinds,
-//! labels and values, in no wire format. The Prometheus text (`otel.rs`) and OTLP (`otlp/`)
+//! labels and values, in no wire format. The Prometheus text (`prometheus_backend.rs`) and OTLP (`otlp/`)
 //! each encode these, so both show the same series with the same values.
 
 use std::collections::BTreeMap;

@@ -8,7 +8,7 @@
 //! requests by status = the sum of that status's buckets; in flight = started − finished.
 
 // A build with `redis` alone reads neither the in-flight gauge nor the pool or gauges.
-#![cfg_attr(not(feature = "otel"), allow(dead_code, unused_imports))]
+#![cfg_attr(not(feature = "prometheus"), allow(dead_code, unused_imports))]
 
 pub(crate) mod export;
 mod http;

@@ -59,6 +59,7 @@ use crate::backend::{Backend, BackendHealth, BoxFuture, CounterFamily, HealthCel
 use sentry::{ClientOptions, Hub, TracesSamplingStrategy};
 
 /// What decides a transaction's sampling: the name and op it would have.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy)]
 pub struct SamplingContext<'a> {
     /// The transaction's name (the endpoint).

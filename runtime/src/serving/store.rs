@@ -1,4 +1,4 @@
-//! A served route's part in the store (`otel`, `otlp` or `redis`): the recorder of the layer
+//! A served route's part in the store (`prometheus`, `otlp` or `redis`): the recorder of the layer
 //! that made it and its request series there. Its twin `no_store.rs` holds nothing.
 
 use std::sync::{Arc, OnceLock};

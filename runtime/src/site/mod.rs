@@ -51,7 +51,7 @@ pub enum SiteKind {
 /// Which attribute made a site, with its arguments.
 #[derive(Debug, Clone, Copy)]
 // Each backend reads the arguments it uses (`op` only Sentry); with fewer on, some are unread.
-#[cfg_attr(not(all(feature = "otel", feature = "sentry")), allow(dead_code))]
+#[cfg_attr(not(all(feature = "prometheus", feature = "sentry")), allow(dead_code))]
 pub(crate) enum Attribute {
     /// `#[track_api_request(method = …, endpoint = …)]`
     TrackApiRequest {

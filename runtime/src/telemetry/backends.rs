@@ -13,8 +13,8 @@ use crate::record::Recorder;
 /// Each backend's part of the builder.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BackendConfigs {
-    #[cfg(feature = "otel")]
-    pub(crate) prometheus: crate::otel::PrometheusConfig,
+    #[cfg(feature = "prometheus")]
+    pub(crate) prometheus: crate::prometheus_backend::PrometheusConfig,
     #[cfg(feature = "sentry")]
     pub(crate) sentry: crate::sentry_backend::SentryConfig,
     #[cfg(feature = "redis")]
@@ -80,13 +80,15 @@ pub(crate) fn start(
         running: Vec::new(),
         off: Vec::new(),
     };
-    #[cfg(feature = "otel")]
-    started.running.push(Arc::new(crate::otel::Exporter::new(
-        recorder.clone(),
-        &builder.namespace,
-        builder.service_name.as_deref(),
-        &builder.backends.prometheus,
-    )?));
+    #[cfg(feature = "prometheus")]
+    started
+        .running
+        .push(Arc::new(crate::prometheus_backend::PrometheusBackend::new(
+            recorder.clone(),
+            &builder.namespace,
+            builder.service_name.as_deref(),
+            &builder.backends.prometheus,
+        )?));
     #[cfg(feature = "sentry")]
     match crate::sentry_backend::SentryBackend::new(
         &builder.backends.sentry,

@@ -147,14 +147,14 @@ impl TelemetryBuilder {
     }
 
     /// A telemetry instance that is not process-wide: it records what runs inside
-    /// [`Telemetry::enter`] or [`Telemetry::scope`]. For tests, and for running two in one
+    /// [`Telemetry::enter`] or [`Telemetry::instrument`]. For tests, and for running two in one
     /// process.
     pub fn build(self) -> Result<Telemetry, Error> {
         self.build_inner(false)
     }
 
     /// Builds and installs the process-wide instance: every annotated call records into it
-    /// (except inside another instance's `enter`/`scope`). Once per process.
+    /// (except inside another instance's `enter`/`instrument`). Once per process.
     pub fn install(self) -> Result<Telemetry, Error> {
         static INSTALLED: OnceLock<Telemetry> = OnceLock::new();
         if INSTALLED.get().is_some() {

@@ -6,7 +6,7 @@
 mod alerts;
 mod backends;
 mod builder;
-#[cfg(feature = "otel")]
+#[cfg(feature = "prometheus")]
 mod prometheus;
 #[cfg(feature = "redis")]
 mod realtime;
@@ -107,13 +107,13 @@ impl Telemetry {
     }
 
     /// Everything recorded, in the Prometheus text exposition format (version 0.0.4): what a
-    /// `/metrics` endpoint serves. Empty without the `otel` feature.
+    /// `/metrics` endpoint serves. Empty without the `prometheus` feature.
     pub fn prometheus_text(&self) -> String {
-        #[cfg(feature = "otel")]
+        #[cfg(feature = "prometheus")]
         {
-            crate::otel::render(self.context())
+            crate::prometheus_backend::render(self.context())
         }
-        #[cfg(not(feature = "otel"))]
+        #[cfg(not(feature = "prometheus"))]
         {
             String::new()
         }
@@ -172,17 +172,17 @@ impl Telemetry {
     }
 
     /// Makes this instance the current one on this thread until the guard drops.
-    pub fn enter(&self) -> ScopeGuard {
-        ScopeGuard {
+    pub fn enter(&self) -> Entered {
+        Entered {
             _local: LocalGuard::enter(self.context().clone()),
             _not_send: PhantomData,
         }
     }
 
     /// Makes this instance the current one whenever `future` is polled, on any thread. Tasks
-    /// it spawns need their own `scope`.
-    pub fn scope<F: Future>(&self, future: F) -> Scoped<F> {
-        Scoped {
+    /// it spawns need their own `instrument` (as with `tracing`'s `Instrument`).
+    pub fn instrument<F: Future>(&self, future: F) -> Instrumented<F> {
+        Instrumented {
             future,
             telemetry: self.clone(),
         }
@@ -230,42 +230,35 @@ impl Telemetry {
 
 /// Returned by [`Telemetry::enter`]; restores the previous current instance when dropped.
 #[must_use = "the telemetry is current only while the guard lives"]
-pub struct ScopeGuard {
+pub struct Entered {
     _local: LocalGuard,
     // Entering is per thread: the guard must be dropped where it was made.
     _not_send: PhantomData<*const ()>,
 }
 
-impl fmt::Debug for ScopeGuard {
+impl fmt::Debug for Entered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopeGuard").finish_non_exhaustive()
+        f.debug_struct("Entered").finish_non_exhaustive()
     }
 }
 
 pin_project! {
-    /// A future that records into one [`Telemetry`]; made by [`Telemetry::scope`].
+    /// A future that records into one [`Telemetry`]; made by [`Telemetry::instrument`].
     #[must_use = "futures do nothing unless polled"]
-    pub struct Scoped<F> {
+    pub struct Instrumented<F> {
         #[pin]
         future: F,
         telemetry: Telemetry,
     }
 }
 
-/// The former name of [`Scoped`]: it is a future, not a Sentry scope.
-#[deprecated(
-    since = "0.1.0",
-    note = "renamed `Scoped`: it is a future, not a Sentry scope"
-)]
-pub type Scope<F> = Scoped<F>;
-
-impl<F> fmt::Debug for Scoped<F> {
+impl<F> fmt::Debug for Instrumented<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scoped").finish_non_exhaustive()
+        f.debug_struct("Instrumented").finish_non_exhaustive()
     }
 }
 
-impl<F: Future> Future for Scoped<F> {
+impl<F: Future> Future for Instrumented<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {

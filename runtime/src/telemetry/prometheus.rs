@@ -3,7 +3,7 @@
 use opentelemetry::metrics::Meter;
 use prometheus::Registry;
 
-use crate::otel::Exporter;
+use crate::prometheus_backend::PrometheusBackend;
 use crate::{Telemetry, TelemetryBuilder};
 
 impl TelemetryBuilder {
@@ -36,9 +36,9 @@ impl Telemetry {
         self.exporter().meter(scope)
     }
 
-    fn exporter(&self) -> &Exporter {
+    fn exporter(&self) -> &PrometheusBackend {
         self.context()
-            .backend::<Exporter>()
-            .expect("the exporter runs whenever the `otel` feature is on")
+            .backend::<PrometheusBackend>()
+            .expect("the exporter runs whenever the `prometheus` feature is on")
     }
 }

@@ -1,4 +1,4 @@
-//! A route without a store (neither `otel`, `otlp` nor `redis`): `series.rs`'s `RouteSeries`,
+//! A route without a store (neither `prometheus`, `otlp` nor `redis`): `series.rs`'s `RouteSeries`,
 //! holding and recording nothing.
 
 // Each item keeps the signature of its twin in `series.rs`.

@@ -1,4 +1,4 @@
-//! A route's `ns_http_*` series in the store (`otel`, `otlp` or `redis`). Its twin
+//! A route's `ns_http_*` series in the store (`prometheus`, `otlp` or `redis`). Its twin
 //! `no_series.rs` holds and records nothing, so that the layer names no feature.
 
 use std::sync::Arc;

@@ -66,7 +66,7 @@ struct Ops {
 ///   second as Server-Sent Events): every instance's numbers from Redis, or this instance's
 ///   own without Redis; under the rule of `/metrics` (the token may also come as the
 ///   `kansoku_ops_token` cookie, which the page sets from `/ops/live#token=…`). With neither
-///   `otel` nor `redis` on nothing is recorded, and these routes are not served.
+///   `prometheus` nor `redis` on nothing is recorded, and these routes are not served.
 ///
 /// Whether `/metrics` has a token or is loopback-only is logged once, here.
 ///

@@ -1,4 +1,4 @@
-//! The `otel` backend: a Prometheus registry holding (1) kansoku's own collector, which turns
+//! The `prometheus` backend: a Prometheus registry holding (1) kansoku's own collector, which turns
 //! the per-site atomics and run-time labelled series into metric families when scraped, and
 //! (2) the OpenTelemetry exporter of a meter provider, for instruments the application makes
 //! itself with [`Telemetry::meter`](crate::Telemetry::meter).
@@ -23,7 +23,7 @@ use crate::names::{self, Kind};
 use crate::record::export::{self, Series, Value};
 use crate::record::Recorder;
 
-pub(crate) struct Exporter {
+pub(crate) struct PrometheusBackend {
     registry: Registry,
     provider: SdkMeterProvider,
     namespace: String,
@@ -37,7 +37,7 @@ pub(crate) struct PrometheusConfig {
     pub(crate) set_global: bool,
 }
 
-/// What [`Exporter::installed`] did with OpenTelemetry's global meter provider.
+/// What [`PrometheusBackend::installed`] did with OpenTelemetry's global meter provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GlobalProvider {
     /// Not asked to: the global provider is whatever the application made it.
@@ -57,13 +57,13 @@ fn global_provider_is_noop() -> bool {
     size_of_val(&*opentelemetry::global::meter_provider()) == 0
 }
 
-impl std::fmt::Debug for Exporter {
+impl std::fmt::Debug for PrometheusBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Exporter").finish_non_exhaustive()
+        f.debug_struct("PrometheusBackend").finish_non_exhaustive()
     }
 }
 
-impl Exporter {
+impl PrometheusBackend {
     /// The registry the Prometheus text is gathered from.
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
@@ -75,7 +75,7 @@ impl Exporter {
     }
 }
 
-impl Backend for Exporter {
+impl Backend for PrometheusBackend {
     fn health(&self) -> BackendHealth {
         // a pull exporter reaches nothing: it is up while it renders
         HealthCell::default().report("prometheus", "serves the Prometheus text".to_owned())
@@ -94,7 +94,7 @@ impl Backend for Exporter {
 
 /// What [`Telemetry::prometheus_text`](crate::Telemetry::prometheus_text) serves.
 pub(crate) fn render(context: &crate::context::Context) -> String {
-    let Some(exporter) = context.backend::<Exporter>() else {
+    let Some(exporter) = context.backend::<PrometheusBackend>() else {
         return String::new();
     };
     let counters = export::backend_counters(context)
@@ -104,13 +104,13 @@ pub(crate) fn render(context: &crate::context::Context) -> String {
     exporter.render_with(counters)
 }
 
-impl Exporter {
+impl PrometheusBackend {
     pub(crate) fn new(
         recorder: Arc<Recorder>,
         namespace: &str,
         service_name: Option<&str>,
         config: &PrometheusConfig,
-    ) -> Result<Exporter, Error> {
+    ) -> Result<PrometheusBackend, Error> {
         let registry = Registry::new();
         let collector = KansokuCollector::new(recorder, namespace)?;
         registry
@@ -130,7 +130,7 @@ impl Exporter {
             .with_reader(exporter)
             .with_resource(resource)
             .build();
-        Ok(Exporter {
+        Ok(PrometheusBackend {
             registry,
             provider,
             namespace: namespace.to_owned(),
@@ -294,14 +294,14 @@ fn metric(series: &Series) -> proto::Metric {
 
 #[cfg(test)]
 mod tests {
-    use super::{global_provider_is_noop, Exporter, GlobalProvider};
+    use super::{global_provider_is_noop, GlobalProvider, PrometheusBackend};
     use crate::Telemetry;
 
     fn take_global(telemetry: &Telemetry) -> GlobalProvider {
         telemetry
             .context()
-            .backend::<Exporter>()
-            .expect("the exporter runs with `otel`")
+            .backend::<PrometheusBackend>()
+            .expect("the exporter runs with `prometheus`")
             .take_global()
     }
 
