@@ -130,15 +130,17 @@ async fn kansokus_http_check_speaks_its_own_rustls_whatever_the_applications_req
 /// The application of `tests/apps/tls-probe` built with `variant`'s features: `default`
 /// (reqwest's default features: rustls with aws-lc-rs) or `no-provider` (reqwest's
 /// `rustls-no-provider` alone, aws-lc-rs installed by the application as the process's
-/// provider). `scripts/test.sh` builds both into the workspace's target folder before the
-/// tests run; else they are built here, into folders of their own.
+/// provider). Built here every time, into a target folder of its own (the workspace's is locked
+/// by the `cargo test` running this), so the probe is never older than kansoku's sources;
+/// `scripts/test.sh` builds both first, which makes these builds no-ops there.
 fn tls_probe(variant: &str) -> std::path::PathBuf {
+    // the two variants share the folder, and so the binary's path: one build and copy at a time
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _building = BUILDING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let prebuilt = root.join(format!("target/debug/tls-probe-{variant}"));
-    if prebuilt.exists() {
-        return prebuilt;
-    }
-    let target = root.join(format!("target/apps/{variant}"));
+    let target = root.join("target/tls-probe");
     let mut build = Command::new(env!("CARGO"));
     build
         .args(["build", "-q", "--manifest-path"])
@@ -153,7 +155,9 @@ fn tls_probe(variant: &str) -> std::path::PathBuf {
         status.success(),
         "tests/apps/tls-probe ({variant}) does not build"
     );
-    target.join("debug/tls-probe")
+    let probe = target.join(format!("debug/tls-probe-{variant}"));
+    std::fs::copy(target.join("debug/tls-probe"), &probe).expect("the probe's binary");
+    probe
 }
 
 /// X25519MLKEM768: a key-exchange group rustls offers with aws-lc-rs, never with ring.

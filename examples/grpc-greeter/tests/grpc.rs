@@ -18,10 +18,10 @@ const PARENT: &str = "b7ad6b7169203331";
 const W3C_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const W3C_PARENT: &str = "00f067aa0ba902b7";
 
-/// A running greeter; stopped when dropped.
+/// A running greeter, until [`Running::stop`].
 struct Running {
     url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -38,17 +38,12 @@ impl Running {
             .await
             .expect("the server runs");
         });
-        Running {
-            url,
-            stop: Some(stop),
-            task,
-        }
+        Running { url, stop, task }
     }
 
-    async fn stop(mut self) {
-        let _ = self.stop.take().map(|stop| stop.send(()));
-        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
-        tokio::time::timeout(Duration::from_secs(10), task)
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), self.task)
             .await
             .expect("the server stops")
             .unwrap();
